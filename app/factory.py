@@ -1,0 +1,64 @@
+"""The app factory: one Litestar app per process, composed from the parts it is given."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.types import ControllerRouterHandler
+
+from app.api.health import health
+from app.logs import configure_logging, get_logger
+from app.runtime import Runtime
+from app.settings import Settings
+
+log = get_logger(__name__)
+
+LifespanHook = Callable[[Litestar], AbstractAsyncContextManager[None]]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    route_handlers: Sequence[ControllerRouterHandler] = (),
+    lifespan: Sequence[LifespanHook] = (),
+    schema_head: str | None = None,
+    configure_logs: bool = True,
+    **litestar_kwargs: Any,
+) -> Litestar:
+    if configure_logs:
+        configure_logging(settings.log_level, settings.log_format)
+
+    @asynccontextmanager
+    async def runtime_lifespan(app: Litestar) -> AsyncIterator[None]:
+        runtime = Runtime.create(settings, schema_head=schema_head)
+        app.state.runtime = runtime
+        await runtime.open()
+        log.info("app.started", base_url=settings.base_url)
+        try:
+            yield
+        finally:
+            await runtime.close()
+            log.info("app.stopped")
+
+    return Litestar(
+        route_handlers=[health, *route_handlers],
+        lifespan=[runtime_lifespan, *lifespan],
+        openapi_config=OpenAPIConfig(
+            title="Wattlas",
+            version="1.0.0",
+            description=(
+                "Charging-station discovery with live availability, gathered over OCPI from "
+                "many networks."
+            ),
+            path="/schema",
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), SwaggerRenderPlugin()],
+            use_handler_docstrings=True,
+        ),
+        logging_config=None,
+        **litestar_kwargs,
+    )

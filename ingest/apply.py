@@ -1,0 +1,452 @@
+"""Apply normalised objects to PostgreSQL: idempotent, ordered by ``last_updated``, set-based.
+
+One call applies a batch inside the caller's transaction. Locations are staged with COPY into
+session-local temp tables and merged with a handful of statements (``ingest/sql/*.sql``), so a
+page of 500 locations costs the same few round trips as one. Every write refreshes the search
+projection of the locations it touched and reports the availability changes for the live stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+from psycopg import AsyncConnection
+
+from ingest.normalise import Location, Problem
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+
+
+@cache
+def sql(name: str) -> str:
+    return (SQL_DIR / f"{name}.sql").read_text()
+
+
+@dataclass(frozen=True, slots=True)
+class LocationState:
+    """A location's availability after a write: what the live stream publishes."""
+
+    location_pk: int
+    public_id: str
+    lat: float
+    lon: float
+    h3_r5: int
+    h3_r7: int
+    visible: bool
+    total: int
+    available: int
+    occupied: int
+    out_of_service: int
+    unknown: int
+    planned: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    location_pk: int
+    evse_uid: str
+    old_status: str | None
+    new_status: str
+
+
+@dataclass
+class ApplyResult:
+    applied: int = 0
+    stale: int = 0
+    unchanged: int = 0
+    evses: int = 0
+    status_changes: list[StatusChange] = field(default_factory=list)
+    states: list[LocationState] = field(default_factory=list)
+
+    def merge(self, other: ApplyResult) -> None:
+        self.applied += other.applied
+        self.stale += other.stale
+        self.unchanged += other.unchanged
+        self.evses += other.evses
+        self.status_changes.extend(other.status_changes)
+        self.states.extend(other.states)
+
+
+# Binary COPY: the column list and the PostgreSQL type of each value, in order.
+_LOCATION_STAGE = (
+    ("idx", "int4"),
+    ("public_id", "text"),
+    ("country_code", "text"),
+    ("party_id", "text"),
+    ("ocpi_id", "text"),
+    ("ocpi_id_raw", "text"),
+    ("publish", "bool"),
+    ("name", "text"),
+    ("address", "text"),
+    ("city", "text"),
+    ("postal_code", "text"),
+    ("state", "text"),
+    ("country", "text"),
+    ("lat", "float8"),
+    ("lon", "float8"),
+    ("region_key", "int8"),
+    ("h3_r3", "int8"),
+    ("h3_r4", "int8"),
+    ("h3_r5", "int8"),
+    ("h3_r6", "int8"),
+    ("h3_r7", "int8"),
+    ("h3_r8", "int8"),
+    ("h3_r9", "int8"),
+    ("parking_type", "text"),
+    ("facilities", "text[]"),
+    ("operator_name", "text"),
+    ("suboperator_name", "text"),
+    ("owner_name", "text"),
+    ("time_zone", "text"),
+    ("opening_times", "text"),
+    ("open_24_7", "bool"),
+    ("charging_when_closed", "bool"),
+    ("search_text", "text"),
+    ("evse_count", "int4"),
+    ("available_count", "int4"),
+    ("occupied_count", "int4"),
+    ("out_of_service_count", "int4"),
+    ("unknown_count", "int4"),
+    ("planned_count", "int4"),
+    ("max_power_kw", "float8"),
+    ("connector_standards", "text[]"),
+    ("power_types", "text[]"),
+    ("status_updated_at", "timestamptz"),
+    ("last_updated", "timestamptz"),
+    ("content_hash", "bytea"),
+    ("raw", "text"),
+)
+_EVSE_STAGE = (
+    ("loc_idx", "int4"),
+    ("uid", "text"),
+    ("uid_raw", "text"),
+    ("evse_id", "text"),
+    ("status", "text"),
+    ("status_raw", "text"),
+    ("status_bucket", "text"),
+    ("capabilities", "text[]"),
+    ("parking_restrictions", "text[]"),
+    ("floor_level", "text"),
+    ("physical_reference", "text"),
+    ("lat", "float8"),
+    ("lon", "float8"),
+    ("max_power_kw", "float8"),
+    ("connector_standards", "text[]"),
+    ("power_types", "text[]"),
+    ("visible", "bool"),
+    ("hidden_reason", "text"),
+    ("last_updated", "timestamptz"),
+    ("content_hash", "bytea"),
+    ("raw", "text"),
+)
+_CONNECTOR_STAGE = (
+    ("loc_idx", "int4"),
+    ("evse_uid", "text"),
+    ("connector_id", "text"),
+    ("connector_id_raw", "text"),
+    ("standard", "text"),
+    ("standard_raw", "text"),
+    ("format", "text"),
+    ("power_type", "text"),
+    ("max_voltage", "int4"),
+    ("max_amperage", "int4"),
+    ("max_electric_power_w", "int4"),
+    ("max_power_kw", "float8"),
+    ("tariff_ids", "text[]"),
+    ("terms_and_conditions", "text"),
+    ("last_updated", "timestamptz"),
+    ("content_hash", "bytea"),
+    ("raw", "text"),
+)
+
+
+def _copy_sql(table: str, columns: tuple[tuple[str, str], ...]) -> str:
+    names = ", ".join(name for name, _ in columns)
+    return f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)"
+
+
+def _types(columns: tuple[tuple[str, str], ...]) -> list[str]:
+    return [kind for _, kind in columns]
+
+
+async def ensure_stage_tables(conn: AsyncConnection) -> None:
+    await conn.execute(sql("stage_tables"))
+
+
+async def stage_locations(conn: AsyncConnection, locations: Sequence[Location]) -> int:
+    """COPY the batch into the staging tables; returns the number of EVSEs staged."""
+    evse_count = 0
+    async with conn.cursor() as cur:
+        async with cur.copy(_copy_sql("stage_locations", _LOCATION_STAGE)) as copy:
+            copy.set_types(_types(_LOCATION_STAGE))
+            for idx, loc in enumerate(locations):
+                await copy.write_row(
+                    (
+                        idx,
+                        loc.public_id,
+                        loc.country_code,
+                        loc.party_id,
+                        loc.ocpi_id,
+                        loc.ocpi_id_raw,
+                        loc.publish,
+                        loc.name,
+                        loc.address,
+                        loc.city,
+                        loc.postal_code,
+                        loc.state,
+                        loc.country,
+                        loc.lat,
+                        loc.lon,
+                        loc.region_key,
+                        *loc.h3_cells,
+                        loc.parking_type,
+                        loc.facilities,
+                        loc.operator_name,
+                        loc.suboperator_name,
+                        loc.owner_name,
+                        loc.time_zone,
+                        loc.opening_times.decode() if loc.opening_times is not None else None,
+                        loc.open_24_7,
+                        loc.charging_when_closed,
+                        loc.search_text,
+                        loc.evse_count,
+                        loc.available_count,
+                        loc.occupied_count,
+                        loc.out_of_service_count,
+                        loc.unknown_count,
+                        loc.planned_count,
+                        loc.max_power_kw,
+                        loc.connector_standards,
+                        loc.power_types,
+                        loc.status_updated_at,
+                        loc.last_updated,
+                        loc.content_hash,
+                        loc.raw.decode(),
+                    )
+                )
+        async with cur.copy(_copy_sql("stage_evses", _EVSE_STAGE)) as copy:
+            copy.set_types(_types(_EVSE_STAGE))
+            for idx, loc in enumerate(locations):
+                for evse in loc.evses:
+                    evse_count += 1
+                    await copy.write_row(
+                        (
+                            idx,
+                            evse.uid,
+                            evse.uid_raw,
+                            evse.evse_id,
+                            evse.status,
+                            evse.status_raw,
+                            evse.status_bucket,
+                            evse.capabilities,
+                            evse.parking_restrictions,
+                            evse.floor_level,
+                            evse.physical_reference,
+                            evse.lat,
+                            evse.lon,
+                            evse.max_power_kw,
+                            evse.connector_standards,
+                            evse.power_types,
+                            evse.visible,
+                            evse.hidden_reason,
+                            evse.last_updated,
+                            evse.content_hash,
+                            evse.raw.decode(),
+                        )
+                    )
+        async with cur.copy(_copy_sql("stage_connectors", _CONNECTOR_STAGE)) as copy:
+            copy.set_types(_types(_CONNECTOR_STAGE))
+            for idx, loc in enumerate(locations):
+                for evse in loc.evses:
+                    for c in evse.connectors:
+                        await copy.write_row(
+                            (
+                                idx,
+                                evse.uid,
+                                c.connector_id,
+                                c.connector_id_raw,
+                                c.standard,
+                                c.standard_raw,
+                                c.format,
+                                c.power_type,
+                                c.max_voltage,
+                                c.max_amperage,
+                                c.max_electric_power_w,
+                                c.max_power_kw,
+                                c.tariff_ids,
+                                c.terms_and_conditions,
+                                c.last_updated,
+                                c.content_hash,
+                                c.raw.decode(),
+                            )
+                        )
+    return evse_count
+
+
+async def apply_locations(
+    conn: AsyncConnection,
+    locations: Sequence[Location],
+    *,
+    network_id: int,
+    ocpi_version: str | None,
+    received_at: datetime,
+    observed_at: datetime | None = None,
+    sync_run_id: int | None = None,
+    force: bool = False,
+) -> ApplyResult:
+    """Create or replace whole locations (a PUT, a pulled page, a loaded dump).
+
+    A location whose stored ``last_updated`` is newer is left as it is (counted as stale), and so
+    is one whose content is unchanged (counted as unchanged; ``force`` re-applies it, e.g. after a
+    fix of the normaliser). During a full sync every listed location is marked as seen, so it is
+    not hidden as absent.
+    """
+    result = ApplyResult()
+    if not locations:
+        return result
+    # The same location twice in one batch: the newer wins, as it would in two batches.
+    newest: dict[str, Location] = {}
+    for loc in locations:
+        current = newest.get(loc.key)
+        if current is None or current.last_updated <= loc.last_updated:
+            newest[loc.key] = loc
+    batch = list(newest.values())
+    result.stale += len(locations) - len(batch)
+
+    await ensure_stage_tables(conn)
+    staged_evses = await stage_locations(conn, batch)
+    async with conn.cursor() as cur:
+        if sync_run_id is not None:
+            await cur.execute(
+                """
+                UPDATE locations l SET seen_sync_id = %(run)s
+                FROM stage_locations s
+                WHERE (l.country_code, l.party_id, l.ocpi_id)
+                      = (s.country_code, s.party_id, s.ocpi_id)
+                """,
+                {"run": sync_run_id},
+            )
+        await cur.execute(
+            sql("upsert_locations"),
+            {
+                "network_id": network_id,
+                "ocpi_version": ocpi_version,
+                "received_at": received_at,
+                "sync_run_id": sync_run_id,
+                "force": force,
+            },
+        )
+        await cur.execute("SELECT location_pk FROM stage_locations WHERE location_pk IS NOT NULL")
+        applied_ids = [row[0] for row in await cur.fetchall()]
+        result.applied += len(applied_ids)
+        if len(applied_ids) < len(batch):
+            await cur.execute(
+                """
+                SELECT count(*) FILTER (WHERE l.last_updated > s.last_updated)
+                FROM stage_locations s
+                JOIN locations l ON (l.country_code, l.party_id, l.ocpi_id)
+                                    = (s.country_code, s.party_id, s.ocpi_id)
+                WHERE s.location_pk IS NULL
+                """
+            )
+            row = await cur.fetchone()
+            stale = int(row[0]) if row else 0
+            result.stale += stale
+            result.unchanged += len(batch) - len(applied_ids) - stale
+        if not applied_ids:
+            return result
+        result.evses += staged_evses
+        await cur.execute(sql("status_changes"))
+        result.status_changes = [
+            StatusChange(pk, uid, old, new) for pk, uid, old, new in await cur.fetchall()
+        ]
+        await cur.execute(sql("upsert_evses"), {"observed_at": observed_at or received_at})
+        await cur.execute(sql("hide_absent_evses"))
+        await cur.execute(sql("upsert_connectors"))
+        await cur.execute(sql("hide_absent_connectors"))
+        await cur.execute(
+            """
+            SELECT l.id, l.public_id, l.lat, l.lon, l.h3_r5, l.h3_r7, l.visible, l.evse_count,
+                   l.available_count, l.occupied_count, l.out_of_service_count, l.unknown_count,
+                   l.planned_count
+            FROM stage_locations s JOIN locations l ON l.id = s.location_pk
+            """
+        )
+        result.states = [LocationState(*row) for row in await cur.fetchall()]
+    return result
+
+
+async def refresh_projection(
+    conn: AsyncConnection,
+    location_ids: Sequence[int],
+    bumps: Sequence[datetime | None] | None = None,
+) -> list[LocationState]:
+    """Recompute the search projection of these locations; bump ``last_updated`` where given."""
+    if not location_ids:
+        return []
+    async with conn.cursor() as cur:
+        await cur.execute(
+            sql("refresh_projection"),
+            {
+                "location_ids": list(location_ids),
+                "bumps": list(bumps) if bumps is not None else [None] * len(location_ids),
+            },
+        )
+        return [LocationState(*row) for row in await cur.fetchall()]
+
+
+async def record_problems(
+    conn: AsyncConnection, problems: Sequence[Problem], *, network_id: int | None, source: str
+) -> None:
+    """Keep every rejected object and every repair note, with its reason (quarantine)."""
+    if not problems:
+        return
+    async with (
+        conn.cursor() as cur,
+        cur.copy(
+            "COPY quarantine (network_id, source, object_kind, object_key, severity, reason, raw,"
+            " raw_text) FROM STDIN"
+        ) as copy,
+    ):
+        for p in problems:
+            # Problem.raw is one JSON object (a slice of a decoded page); raw_text is anything else.
+            raw_json = p.raw.decode("utf-8", errors="replace") if p.raw is not None else None
+            await copy.write_row(
+                (
+                    network_id,
+                    source,
+                    p.object_kind,
+                    p.object_key,
+                    p.severity,
+                    p.reason,
+                    raw_json,
+                    p.raw_text,
+                )
+            )
+
+
+async def hide_absent_after_full_sync(
+    conn: AsyncConnection, *, network_id: int, sync_run_id: int
+) -> list[int]:
+    """After a *complete* full pull, hide the network's locations it did not list (ocpi.md P11)."""
+    async with conn.cursor() as cur:
+        await cur.execute(
+            """
+            UPDATE locations l
+            SET absent_since = now()
+            FROM network_parties p
+            WHERE p.network_id = %(network)s
+              AND (l.country_code, l.party_id) = (p.country_code, p.party_id)
+              AND l.seen_sync_id IS DISTINCT FROM %(run)s
+              AND l.absent_since IS NULL
+            RETURNING l.id
+            """,
+            {"network": network_id, "run": sync_run_id},
+        )
+        hidden = [row[0] for row in await cur.fetchall()]
+    await refresh_projection(conn, hidden)
+    return hidden

@@ -1,0 +1,14 @@
+"""The composition root: the only module that puts ``app`` and ``ingest`` together."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+
+from app.factory import create_app
+from app.settings import Settings, load_settings
+from wattlas.migrate import head_revision
+
+
+def build_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or load_settings()
+    return create_app(settings, schema_head=head_revision())

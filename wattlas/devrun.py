@@ -1,0 +1,145 @@
+"""``wattlas run``: the whole thing on one machine, from a fresh clone, with one command."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from app.db.pool import database_url
+from app.logs import get_logger
+from app.settings import Settings
+from wattlas import context
+from wattlas.local import ensure_system_packages, port_is_free
+from wattlas.migrate import upgrade
+from wattlas.serving import start_server
+
+log = get_logger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = PROJECT_ROOT / "fixtures" / "ocpi"
+
+
+def fixture_manifest() -> list[dict[str, str]]:
+    data = json.loads((FIXTURES / "manifest.json").read_text())
+    return list(data["networks"])
+
+
+async def _location_count(settings: Settings) -> int:
+    from psycopg import AsyncConnection
+
+    async with await AsyncConnection.connect(database_url(settings)) as conn:
+        cur = await conn.execute("SELECT count(*) FROM locations")
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def load_bundled_data(settings: Settings) -> None:
+    """The bundled real dumps, through the ingestion path (decode → normalise → apply)."""
+    from wattlas.loading import format_reports, load_files
+
+    reports = []
+    for entry in fixture_manifest():
+        reports += await load_files(
+            settings,
+            [FIXTURES / entry["file"]],
+            party=entry.get("party"),
+            network_name=entry["name"],
+        )
+    print(format_reports(reports), flush=True)
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with code {process.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url}/health did not answer 200 within {timeout_s:g} s")
+
+
+def banner(settings: Settings, services: dict[str, object], extra: list[str]) -> str:
+    pg = services.get("postgres") or {}
+    redis = services.get("redis") or {}
+    assert isinstance(pg, dict) and isinstance(redis, dict)
+    lines = [
+        "",
+        "  Wattlas is running",
+        f"    map        {settings.base_url}/",
+        f"    API        {settings.base_url}/v1/locations/nearby?lat=52.37&lon=4.89",
+        f"    OpenAPI    {settings.base_url}/schema   (Swagger UI: /schema/swagger)",
+        f"    health     {settings.base_url}/health",
+        f"    OCPI       {settings.base_url}/ocpi/versions",
+        f"    PostgreSQL {settings.database_url}  (data: {pg.get('data', 'external')})",
+        f"    Redis      {settings.redis_url}",
+        *extra,
+        "  Ctrl-C stops everything this command started.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run_everything(settings: Settings, *, sandbox: bool, push_rate: float) -> int:
+    started_local = None
+    if not settings.external_services:
+        ensure_system_packages()
+        started_local = context.local_services(settings)
+        started_local.start()
+        settings = context.with_local_urls(settings, started_local)
+    if not port_is_free(settings.port):
+        log.error("run.port_busy", port=settings.port)
+        print(
+            f"wattlas: port {settings.port} is in use; set WATTLAS_PORT or pass --port",
+            file=sys.stderr,
+        )
+        return 2
+    upgrade(database_url(settings))
+    children: list[subprocess.Popen[bytes]] = []
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        if asyncio.run(_location_count(settings)) == 0:
+            asyncio.run(load_bundled_data(settings))
+        server = start_server(settings)
+        children.append(server)
+        _wait_healthy(settings.base_url, server)
+        extra: list[str] = []
+        if sandbox:
+            from wattlas.demo import start_demo_network
+
+            extra += start_demo_network(settings, children, push_rate=push_rate)
+        status = started_local.status() if started_local else {}
+        print(banner(settings, status, extra), flush=True)
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        failed = [c for c in children if c.poll() is not None]
+        log.error("run.child_exited", codes=[c.returncode for c in failed])
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in children:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=10)
+            if child.poll() is None:
+                child.kill()
+        if started_local is not None:
+            started_local.stop()
+        print("wattlas: stopped", file=sys.stderr)
