@@ -37,6 +37,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     redis_port: int | None = None
     db_pool_size: int = 8
     stale_after_s: int = DEFAULT_STALE_AFTER_S
+    run_scheduler: bool = True
+    sandbox_port: int = 8001
+    sandbox_push_rate: float = 2.0
+    sandbox_page_size: int = 100
+    sandbox_networks: str | None = None
+
+    @property
+    def sandbox_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104
+        return f"http://{host}:{self.sandbox_port}"
 
     @property
     def base_url(self) -> str:
@@ -77,6 +87,11 @@ _ENV = {
     "redis_port": "WATTLAS_REDIS_PORT",
     "db_pool_size": "WATTLAS_DB_POOL_SIZE",
     "stale_after_s": "WATTLAS_STALE_AFTER_S",
+    "run_scheduler": "WATTLAS_RUN_SCHEDULER",
+    "sandbox_port": "WATTLAS_SANDBOX_PORT",
+    "sandbox_push_rate": "WATTLAS_SANDBOX_PUSH_RATE",
+    "sandbox_page_size": "WATTLAS_SANDBOX_PAGE_SIZE",
+    "sandbox_networks": "WATTLAS_SANDBOX_NETWORKS",
 }
 
 ENV_VARIABLES = tuple(_ENV.values())

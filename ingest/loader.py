@@ -14,9 +14,10 @@ from pathlib import Path
 import msgspec
 from psycopg import AsyncConnection
 
+from app.domain.timestamps import parse_timestamp
 from ingest import networks
 from ingest.apply import apply_locations, record_problems
-from ingest.normalise import IngestContext, Normaliser, Problem, parse_timestamp, split_page
+from ingest.normalise import IngestContext, Normaliser, Problem, split_page
 from ingest.ocpi import wire
 
 BATCH_SIZE = 500

@@ -264,7 +264,8 @@ async def list_networks(conn: AsyncConnection, *, stale_after_s: int) -> list[Ne
         await cur.execute(
             """
             SELECT n.*,
-                   coalesce((SELECT array_agg(p.country_code || '*' || p.party_id ORDER BY 1)
+                   coalesce((SELECT array_agg(p.country_code || '*' || p.party_id
+                                              ORDER BY p.country_code, p.party_id)
                              FROM network_parties p WHERE p.network_id = n.id), '{}') AS parties,
                    (SELECT count(*) FROM locations l WHERE l.network_id = n.id) AS locations,
                    (SELECT count(*) FROM locations l WHERE l.network_id = n.id AND l.visible)

@@ -38,6 +38,7 @@ from app.domain.status import (
     normalise_status,
     status_bucket,
 )
+from app.domain.timestamps import parse_timestamp
 from ingest.geocheck import CountryShapes, country_alpha3, country_shapes
 from ingest.ocpi import wire
 
@@ -187,22 +188,6 @@ def public_location_id(country_code: str, party_id: str, ocpi_id: str) -> str:
     """Stable across re-imports: derived from the OCPI identity only."""
     digest = hashlib.sha256(location_key(country_code, party_id, ocpi_id).encode()).digest()
     return base64.b32encode(digest[:10]).decode().lower()
-
-
-def parse_timestamp(value: object) -> datetime | None:
-    """Lenient OCPI DateTime (ocpi.md §6 P13): any fraction, with or without Z, or an offset."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)  # OCPI: a missing zone designator means UTC
-    return parsed.astimezone(UTC)
 
 
 def parse_coordinate(value: object) -> float | None:

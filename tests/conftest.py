@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -86,6 +87,7 @@ def base_settings(database_url: str, redis_url: str) -> Settings:
         log_format="text",
         log_level="WARNING",
         db_pool_size=4,
+        run_scheduler=False,
     )
 
 
@@ -144,27 +146,38 @@ class ServerProcess:
     process: subprocess.Popen[bytes]
     log_path: Path
 
-    def stop(self, sig: int | None = None) -> None:
+    def stop(self) -> None:
         if self.process.poll() is not None:
             return
-        if sig is None:
-            self.process.terminate()
-        else:
-            self.process.send_signal(sig)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+
+    def kill_hard(self) -> None:
+        """SIGKILL to the server and its workers at once: a crash, no shutdown of any kind."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
 def start_granian(
-    target: str, env: dict[str, str], tmp_path: Path, *, workers: int = 1, name: str = "server"
+    target: str,
+    env: dict[str, str],
+    tmp_path: Path,
+    *,
+    workers: int = 1,
+    name: str = "server",
+    port: int | None = None,
 ) -> ServerProcess:
-    port = free_port()
+    port = port or free_port()
     log_path = tmp_path / f"{name}-{port}.log"
     full_env = {**os.environ, **env}
     full_env.setdefault("WATTLAS_PORT", str(port))
@@ -192,6 +205,7 @@ def start_granian(
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
+            start_new_session=True,  # its own process group: granian's workers die with it
         )
     server = ServerProcess(f"http://127.0.0.1:{port}", port, process, log_path)
     deadline = time.monotonic() + 30
@@ -211,6 +225,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "WATTLAS_DATABASE_URL": settings.database_url or "",
         "WATTLAS_REDIS_URL": settings.redis_url or "",
         "WATTLAS_LOG_LEVEL": "INFO",
+        "WATTLAS_RUN_SCHEDULER": "false",
     }
 
 

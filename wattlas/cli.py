@@ -14,6 +14,7 @@ import msgspec
 from app.logs import configure_logging
 from app.settings import SettingsError, load_settings
 from wattlas import context
+from wattlas.networks_cli import networks_group
 
 
 def _fail(message: str) -> None:
@@ -169,6 +170,36 @@ def quarantine(network_name: str | None, limit: int, notes: bool, summary: bool)
 
     settings = context.resolve_settings()
     click.echo(asyncio.run(show_quarantine(settings, network_name, limit, notes, summary)))
+
+
+@main.command()
+@click.option("--port", type=int, default=None, help="Port (WATTLAS_SANDBOX_PORT).")
+@click.option(
+    "--push-rate",
+    type=float,
+    default=None,
+    help="Status changes per second to push (WATTLAS_SANDBOX_PUSH_RATE).",
+)
+@click.option("--networks", "names", default=None, help="Comma list of sandbox networks.")
+def sandbox(port: int | None, push_rate: float | None, names: str | None) -> None:
+    """Run the sandbox OCPI network: the bundled real locations served as CPO peers."""
+    from wattlas.serving import serve_sandbox_forever
+
+    settings = load_settings(
+        None, sandbox_port=port, sandbox_push_rate=push_rate, sandbox_networks=names
+    )
+    serve_sandbox_forever(settings)
+
+
+@main.command()
+def worker() -> None:
+    """Only the pull scheduler (no HTTP): for running ingestion apart from the API."""
+    from wattlas.worker import run_worker
+
+    asyncio.run(run_worker(context.resolve_settings()))
+
+
+main.add_command(networks_group)
 
 
 def entrypoint() -> None:  # pragma: no cover - console script shim

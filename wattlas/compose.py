@@ -6,9 +6,16 @@ from litestar import Litestar
 
 from app.factory import create_app
 from app.settings import Settings, load_settings
+from ingest.receiver.routes import ocpi_router, receiver_lifespan
+from ingest.scheduler import scheduler_lifespan
 from wattlas.migrate import head_revision
 
 
 def build_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
-    return create_app(settings, schema_head=head_revision())
+    return create_app(
+        settings,
+        route_handlers=[ocpi_router],
+        lifespan=[receiver_lifespan, scheduler_lifespan],
+        schema_head=head_revision(),
+    )

@@ -14,7 +14,7 @@ from types import FrameType
 
 import httpx
 
-from app.db.pool import database_url
+from app.db.pool import connect, database_url
 from app.logs import get_logger
 from app.settings import Settings
 from wattlas import context
@@ -34,9 +34,8 @@ def fixture_manifest() -> list[dict[str, str]]:
 
 
 async def _location_count(settings: Settings) -> int:
-    from psycopg import AsyncConnection
 
-    async with await AsyncConnection.connect(database_url(settings)) as conn:
+    async with await connect(settings) as conn:
         cur = await conn.execute("SELECT count(*) FROM locations")
         row = await cur.fetchone()
     return int(row[0]) if row else 0
@@ -112,7 +111,8 @@ def run_everything(settings: Settings, *, sandbox: bool, push_rate: float) -> in
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        if asyncio.run(_location_count(settings)) == 0:
+        if not sandbox and asyncio.run(_location_count(settings)) == 0:
+            # Without the sandbox, the bundled dumps go in as files (same ingestion path).
             asyncio.run(load_bundled_data(settings))
         server = start_server(settings)
         children.append(server)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from app.db.pool import database_url
+from app.db.pool import connect
 from app.settings import Settings
 from ingest.loader import LoadReport, load_file, reason_class
 from ingest.networks import Party
@@ -37,7 +36,7 @@ async def load_files(
 ) -> list[LoadReport]:
     parsed_party = Party.parse(party) if party else None
     reports = []
-    async with await AsyncConnection.connect(database_url(settings)) as conn:
+    async with await connect(settings) as conn:
         for path in files:
             report = await load_file(
                 conn,
@@ -84,7 +83,7 @@ async def show_quarantine(
     """
     params = {"severity": severity, "network": network_name, "limit": None if summary else limit}
     async with (
-        await AsyncConnection.connect(database_url(settings)) as conn,
+        await connect(settings) as conn,
         conn.cursor(row_factory=dict_row) as cur,
     ):
         await cur.execute(query, params)

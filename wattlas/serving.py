@@ -39,6 +39,44 @@ def serve_forever(settings: Settings) -> None:
     os.execve(args[0], args, env)
 
 
+def sandbox_args(settings: Settings) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--host",
+        settings.host,
+        "--port",
+        str(settings.sandbox_port),
+        "--workers",
+        "1",
+        "--no-ws",
+        "--log-level",
+        "warning",
+        "ingest.sandbox.asgi:app",
+    ]
+
+
+def serve_sandbox_forever(settings: Settings) -> None:
+    env = dict(os.environ)
+    env["WATTLAS_SANDBOX_PORT"] = str(settings.sandbox_port)
+    env["WATTLAS_SANDBOX_PUSH_RATE"] = str(settings.sandbox_push_rate)
+    if settings.sandbox_networks:
+        env["WATTLAS_SANDBOX_NETWORKS"] = settings.sandbox_networks
+    args = sandbox_args(settings)
+    os.execve(args[0], args, env)
+
+
+def start_sandbox(settings: Settings, push_rate: float) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env["WATTLAS_SANDBOX_PORT"] = str(settings.sandbox_port)
+    env["WATTLAS_SANDBOX_PUSH_RATE"] = str(push_rate)
+    env["WATTLAS_STATE_DIR"] = str(settings.state_dir)
+    return subprocess.Popen(sandbox_args(settings), env=env)
+
+
 def start_server(
     settings: Settings, target: str = ASGI_TARGET, extra_env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:

@@ -51,7 +51,7 @@ async def check_database(runtime: Runtime) -> tuple[DependencyHealth, SchemaHeal
         return DependencyHealth(False, error=error), SchemaHealth(
             False, error="database unreachable"
         )
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure is the report
         error = f"{type(exc).__name__}: {exc}".strip()
         return DependencyHealth(False, error=error), SchemaHealth(
             False, error="database unreachable"
@@ -87,7 +87,7 @@ async def check_redis(runtime: Runtime) -> DependencyHealth:
     try:
         async with asyncio.timeout(DEPENDENCY_TIMEOUT_S):
             await runtime.redis.ping()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure is the report
         return DependencyHealth(False, error=f"{type(exc).__name__}: {exc}")
     return DependencyHealth(True, latency_ms=round((loop.time() - started) * 1000, 2))
 

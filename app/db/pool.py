@@ -38,9 +38,12 @@ def create_pool(
         configure=_configure,
         open=False,
         name=name,
-        kwargs={"autocommit": False, "application_name": name},
+        kwargs={"autocommit": True, "application_name": name},
     )
 
 
 async def connect(settings: Settings) -> AsyncConnection:
-    return await AsyncConnection.connect(database_url(settings), application_name="wattlas-cli")
+    """A single connection for a command; autocommit, so every ``transaction()`` is a real one."""
+    return await AsyncConnection.connect(
+        database_url(settings), autocommit=True, application_name="wattlas-cli"
+    )

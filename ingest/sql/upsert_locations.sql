@@ -74,7 +74,8 @@ WITH upserted AS (
         absent_since = NULL,
         seen_sync_id = coalesce(EXCLUDED.seen_sync_id, l.seen_sync_id)
     WHERE l.last_updated <= EXCLUDED.last_updated
-      AND (l.content_hash IS DISTINCT FROM EXCLUDED.content_hash OR %(force)s)
+      AND (l.content_hash IS DISTINCT FROM EXCLUDED.content_hash
+           OR l.network_id <> EXCLUDED.network_id OR %(force)s)
     RETURNING l.id, l.country_code, l.party_id, l.ocpi_id
 )
 UPDATE stage_locations s

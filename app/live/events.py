@@ -1,0 +1,96 @@
+"""Availability events in Redis (architecture.md: every applied status change → event).
+
+Each event goes to one stream (``wattlas:events``, capped; its ids are what SSE clients resume
+from with ``Last-Event-ID``) and to pub/sub channels keyed by location and by H3 cell, for caches
+and any other listener. Redis is derived state: when it is down, publishing logs and gives up;
+PostgreSQL still has the truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import h3.api.basic_int as h3
+import msgspec
+import redis.asyncio as aioredis
+
+from app.logs import get_logger
+
+log = get_logger(__name__)
+
+STREAM_KEY = "wattlas:events"
+STREAM_MAXLEN = 200_000
+LOCATION_CHANNEL = "wattlas:loc:{}"
+CELL_CHANNEL = "wattlas:h3r5:{}"
+
+
+class EvseStatus(msgspec.Struct):
+    uid: str
+    status: str
+
+
+class Availability(msgspec.Struct):
+    total: int
+    available: int
+    occupied: int
+    out_of_service: int
+    unknown: int
+    planned: int
+
+
+class AvailabilityEvent(msgspec.Struct, kw_only=True):
+    """One location's availability after a write."""
+
+    type: str = "availability"
+    location_id: str
+    lat: float
+    lon: float
+    h3_r5: str
+    visible: bool
+    availability: Availability
+    evses: list[EvseStatus]
+    at: datetime
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(AvailabilityEvent)
+
+
+def decode_event(payload: bytes) -> AvailabilityEvent:
+    return _decoder.decode(payload)
+
+
+def cell_hex(cell: int) -> str:
+    return h3.int_to_str(cell) if hasattr(h3, "int_to_str") else format(cell, "x")
+
+
+async def publish(client: aioredis.Redis | None, events: Sequence[AvailabilityEvent]) -> bool:
+    """Append to the stream and publish on the channels; False (logged) when Redis failed."""
+    if client is None or not events:
+        return client is not None
+    try:
+        async with client.pipeline(transaction=False) as pipe:
+            for event in events:
+                payload = _encoder.encode(event)
+                pipe.xadd(STREAM_KEY, {"e": payload}, maxlen=STREAM_MAXLEN, approximate=True)
+                pipe.publish(LOCATION_CHANNEL.format(event.location_id), payload)
+                pipe.publish(CELL_CHANNEL.format(event.h3_r5), payload)
+            await pipe.execute()
+    except Exception as exc:  # noqa: BLE001 - Redis is derived state; never fail a write on it
+        log.warning(
+            "events.publish_failed", events=len(events), error=f"{type(exc).__name__}: {exc}"
+        )
+        return False
+    return True
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def event_fields(fields: dict[Any, Any]) -> bytes:
+    value = fields.get(b"e") or fields.get("e")
+    assert isinstance(value, bytes | str)
+    return value.encode() if isinstance(value, str) else value

@@ -1,0 +1,411 @@
+"""Connecting networks: the credentials handshake in both directions, static tokens, revocation
+(ocpi.md §2, P1-P4).
+
+Tokens: the one a network presents to us is only ever verified, so only its hash is kept; the
+one we present to it must be sent, so it is kept as is (``networks.outbound_token``).
+- We initiate (``networks add``): their token A → we send our new token B → they answer with C,
+  which we use from then on; they call us with B.
+- They initiate (``networks invite``): we issue token A → they POST their token B → we answer
+  with our new token C, which they use from then on; we call them with B.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from psycopg import AsyncConnection
+
+from app.logs import get_logger
+from app.settings import Settings
+from ingest import networks
+from ingest.client import OcpiClient, OcpiError, RetryPolicy, Unauthorized
+from ingest.ocpi import transport
+
+log = get_logger(__name__)
+
+# The modules we implement, per version: credentials (both ways), Locations and Tariffs receivers.
+OUR_MODULES = (("credentials", "SENDER"), ("locations", "RECEIVER"), ("tariffs", "RECEIVER"))
+
+
+class HandshakeError(RuntimeError):
+    def __init__(self, message: str, status_code: int = transport.UNABLE_TO_USE_CLIENT_API):
+        super().__init__(message)
+        self.status_code = status_code
+
+
+# ---- what we publish ---------------------------------------------------------------------------
+def versions_url(settings: Settings) -> str:
+    return f"{settings.base_url}/ocpi/versions"
+
+
+def our_versions(settings: Settings) -> list[dict[str, str]]:
+    return [
+        {"version": v, "url": f"{settings.base_url}/ocpi/{v}"} for v in transport.SUPPORTED_VERSIONS
+    ]
+
+
+def our_version_details(settings: Settings, version: str) -> dict[str, Any]:
+    endpoints = []
+    for module, role in OUR_MODULES:
+        endpoint = {"identifier": module, "url": f"{settings.base_url}/ocpi/{version}/{module}"}
+        if transport.is_22_or_later(version):
+            endpoint["role"] = role
+        endpoints.append(endpoint)
+    return {"version": version, "endpoints": endpoints}
+
+
+def our_credentials(settings: Settings, token: str, version: str) -> dict[str, Any]:
+    business = {"name": settings.ocpi_business_name}
+    if not transport.is_22_or_later(version):
+        return {
+            "token": token,
+            "url": versions_url(settings),
+            "business_details": business,
+            "party_id": settings.ocpi_party_id,
+            "country_code": settings.ocpi_country_code,
+        }
+    return {
+        "token": token,
+        "url": versions_url(settings),
+        "roles": [
+            {
+                # A navigation service provider: "like an eMSP, probably only interested in
+                # Location information" (ocpi.md §1.1).
+                "role": "NSP",
+                "business_details": business,
+                "party_id": settings.ocpi_party_id,
+                "country_code": settings.ocpi_country_code,
+            }
+        ],
+    }
+
+
+# ---- reading theirs ----------------------------------------------------------------------------
+@dataclass
+class PeerCredentials:
+    token: str
+    versions_url: str
+    parties: list[networks.Party]
+    business_details: dict[str, Any] | None
+
+
+def parse_credentials(body: Any) -> PeerCredentials:
+    """A Credentials object, 2.2+ (``roles``) or 2.1.1 (flat); ValueError names what is wrong."""
+    if not isinstance(body, dict):
+        raise ValueError("credentials must be a JSON object")
+    token, url = body.get("token"), body.get("url")
+    if not isinstance(token, str) or not token.strip():
+        raise ValueError("credentials without token")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ValueError("credentials without a versions url")
+    parties: list[networks.Party] = []
+    business: dict[str, Any] | None = None
+    roles = body.get("roles")
+    if isinstance(roles, list):
+        for role in roles:
+            if not isinstance(role, dict):
+                continue
+            cc, pid = role.get("country_code"), role.get("party_id")
+            if isinstance(cc, str) and isinstance(pid, str) and cc and pid:
+                details = role.get("business_details")
+                name = details.get("name") if isinstance(details, dict) else None
+                parties.append(
+                    networks.Party(
+                        cc.upper(), pid.upper(), str(role.get("role") or "CPO").upper(), name
+                    )
+                )
+                business = business or (details if isinstance(details, dict) else None)
+    else:
+        cc, pid = body.get("country_code"), body.get("party_id")
+        if isinstance(cc, str) and isinstance(pid, str) and cc and pid:
+            details = body.get("business_details")
+            business = details if isinstance(details, dict) else None
+            parties.append(
+                networks.Party(
+                    cc.upper(), pid.upper(), "CPO", business.get("name") if business else None
+                )
+            )
+    if not parties:
+        raise ValueError("credentials name no party (country_code/party_id)")
+    return PeerCredentials(token.strip(), url, parties, business)
+
+
+def pick_version(offered: Any) -> tuple[str, str]:
+    """The highest version both sides support, and its details URL."""
+    if not isinstance(offered, list):
+        raise HandshakeError("versions endpoint did not return a list of versions")
+    urls = {str(v.get("version")): v.get("url") for v in offered if isinstance(v, dict)}
+    for version in transport.SUPPORTED_VERSIONS:
+        url = urls.get(version)
+        if isinstance(url, str):
+            return version, url
+    raise HandshakeError(
+        f"no mutual OCPI version (they offer {sorted(urls)}, we speak "
+        f"{list(transport.SUPPORTED_VERSIONS)})",
+        transport.UNSUPPORTED_VERSION,
+    )
+
+
+def parse_endpoints(details: Any) -> list[dict[str, Any]]:
+    if not isinstance(details, dict) or not isinstance(details.get("endpoints"), list):
+        raise HandshakeError("version details without endpoints")
+    return [
+        {"identifier": e.get("identifier"), "role": e.get("role"), "url": e.get("url")}
+        for e in details["endpoints"]
+        if isinstance(e, dict) and isinstance(e.get("url"), str)
+    ]
+
+
+def endpoint_url(endpoints: list[dict[str, Any]], module: str, role: str = "SENDER") -> str | None:
+    """Their URL for a module (2.2+: the given role; 2.1.1 endpoints have no role)."""
+    for endpoint in endpoints:
+        if endpoint.get("identifier") == module and endpoint.get("role") in (role, None):
+            return str(endpoint["url"])
+    return None
+
+
+async def discover(
+    token: str,
+    versions_url_: str,
+    *,
+    version: str | None = None,
+    http: httpx.AsyncClient | None = None,
+) -> tuple[str, list[dict[str, Any]], str]:
+    """GET their versions and the details of one version; returns (version, endpoints, auth).
+
+    The token goes Base64-encoded (2.2+) or raw (2.1.1); the version's convention is tried first
+    and the other on HTTP 401 (ocpi.md §1.3 recommendation, P1).
+    """
+    first = transport.default_auth_encoding(version) if version else "base64"
+    last: Exception | None = None
+    for encoding in (first, "raw" if first == "base64" else "base64"):
+        try:
+            offered = await _get(token, encoding, versions_url_, http)
+            chosen, details_url = _details_url(offered, version)
+            preferred = transport.default_auth_encoding(chosen)
+            if preferred != encoding:
+                # A lenient peer took the other encoding; use the chosen version's own if it can.
+                try:
+                    endpoints = parse_endpoints(await _get(token, preferred, details_url, http))
+                    return chosen, endpoints, preferred
+                except Unauthorized:
+                    pass
+            endpoints = parse_endpoints(await _get(token, encoding, details_url, http))
+            return chosen, endpoints, encoding
+        except Unauthorized as exc:
+            last = exc
+        except OcpiError as exc:
+            raise HandshakeError(f"could not use their API: {exc}") from exc
+    raise HandshakeError(f"their versions endpoint refused our token: {last}")
+
+
+async def _get(token: str, encoding: str, url: str, http: httpx.AsyncClient | None) -> Any:
+    retry = RetryPolicy(attempts=2, base_delay_s=0.2)
+    async with OcpiClient(token, auth_encoding=encoding, http=http, retry=retry) as client:
+        return await client.get_data(url)
+
+
+def _details_url(offered: Any, version: str | None) -> tuple[str, str]:
+    if version is None:
+        return pick_version(offered)
+    urls = {str(v.get("version")): v.get("url") for v in offered or [] if isinstance(v, dict)}
+    details_url = urls.get(version)
+    if not isinstance(details_url, str):
+        raise HandshakeError(f"they do not offer version {version}", transport.UNSUPPORTED_VERSION)
+    return version, details_url
+
+
+# ---- they initiate -----------------------------------------------------------------------------
+async def invite(conn: AsyncConnection, name: str) -> str:
+    """A network record awaiting its credentials POST, and the one-time token A for it."""
+    token_a = networks.generate_token()
+    async with conn.transaction():
+        network_id = await networks.create_network(conn, name, status="INVITED")
+        await networks.add_token(conn, network_id, token_a, "A")
+    log.info("network.invited", network=name)
+    return token_a
+
+
+async def accept_registration(
+    conn: AsyncConnection,
+    settings: Settings,
+    auth: networks.NetworkAuth,
+    version: str,
+    body: Any,
+    *,
+    http: httpx.AsyncClient | None = None,
+) -> dict[str, Any]:
+    """Their POST (token A) or PUT (current token): fetch their endpoints with their token, store
+    it, answer with a new token for them (ocpi.md §2.4-2.5)."""
+    peer = parse_credentials(body)
+    _, endpoints, encoding = await discover(
+        peer.token, peer.versions_url, version=version, http=http
+    )
+    if endpoint_url(endpoints, "credentials") is None:
+        raise HandshakeError(
+            "their version details list no credentials endpoint", transport.NO_MATCHING_ENDPOINTS
+        )
+    new_token = networks.generate_token()
+    async with conn.transaction():
+        await networks.revoke_tokens(conn, auth.network_id)
+        await networks.add_token(conn, auth.network_id, new_token, "C")
+        await networks.set_parties(conn, auth.network_id, peer.parties)
+        await networks.update_registration(
+            conn,
+            auth.network_id,
+            status="REGISTERED",
+            ocpi_version=version,
+            versions_url=peer.versions_url,
+            endpoints=endpoints,
+            outbound_token=peer.token,
+            outbound_auth=encoding,
+            business_details=peer.business_details,
+        )
+    log.info(
+        "network.registered",
+        network=auth.name,
+        version=version,
+        initiator="peer",
+        parties=[str(p) for p in peer.parties],
+    )
+    return our_credentials(settings, new_token, version)
+
+
+async def unregister(conn: AsyncConnection, auth: networks.NetworkAuth) -> None:
+    async with conn.transaction():
+        await networks.revoke_tokens(conn, auth.network_id)
+        await conn.execute(
+            "UPDATE networks SET status = 'REVOKED', revoked_at = now() WHERE id = %s",
+            (auth.network_id,),
+        )
+    log.info("network.unregistered", network=auth.name)
+
+
+# ---- we initiate -------------------------------------------------------------------------------
+async def register_with(
+    conn: AsyncConnection,
+    settings: Settings,
+    versions_url_: str,
+    token_a: str,
+    name: str | None = None,
+    *,
+    http: httpx.AsyncClient | None = None,
+) -> tuple[str, str, list[networks.Party]]:
+    """The whole handshake as initiator; returns (network name, version, parties)."""
+    version, endpoints, encoding = await discover(token_a, versions_url_, http=http)
+    credentials_url = endpoint_url(endpoints, "credentials")
+    if credentials_url is None:
+        raise HandshakeError(
+            "their version details list no credentials endpoint", transport.NO_MATCHING_ENDPOINTS
+        )
+    token_b = networks.generate_token()
+    name = name or _name_from_url(versions_url_)
+    # Token B must be known before we POST: they call our versions endpoint with it first.
+    async with conn.transaction():
+        network_id = await networks.create_network(
+            conn, name, status="PENDING", ocpi_version=version, versions_url=versions_url_
+        )
+        await networks.add_token(conn, network_id, token_b, "B")
+    client = OcpiClient(
+        token_a, auth_encoding=encoding, http=http, retry=RetryPolicy(attempts=2, base_delay_s=0.2)
+    )
+    try:
+        env, _ = await client.request(
+            "POST", credentials_url, json=our_credentials(settings, token_b, version)
+        )
+        peer = parse_credentials(env.decoded_data())
+    except (OcpiError, ValueError) as exc:
+        async with conn.transaction():
+            await conn.execute("DELETE FROM networks WHERE id = %s", (network_id,))
+        raise HandshakeError(f"credentials POST to {credentials_url} failed: {exc}") from exc
+    finally:
+        await client.aclose()
+    async with conn.transaction():
+        await networks.set_parties(conn, network_id, peer.parties)
+        await networks.update_registration(
+            conn,
+            network_id,
+            status="REGISTERED",
+            ocpi_version=version,
+            versions_url=versions_url_,
+            endpoints=endpoints,
+            outbound_token=peer.token,
+            outbound_auth=encoding,
+            business_details=peer.business_details,
+        )
+    log.info(
+        "network.registered",
+        network=name,
+        version=version,
+        initiator="us",
+        parties=[str(p) for p in peer.parties],
+    )
+    return name, version, peer.parties
+
+
+def _name_from_url(url: str) -> str:
+    host = httpx.URL(url).host or "network"
+    return (
+        host.split(".")[0]
+        if not host.replace(".", "").isdigit()
+        else f"{host}:{httpx.URL(url).port}"
+    )
+
+
+async def add_static(
+    conn: AsyncConnection,
+    name: str,
+    token: str,
+    parties: list[networks.Party],
+    *,
+    version: str = "2.2.1",
+    their_token: str | None = None,
+    versions_url_: str | None = None,
+    locations_url: str | None = None,
+    tariffs_url: str | None = None,
+    http: httpx.AsyncClient | None = None,
+) -> None:
+    """A network that works without the handshake: the token it pushes with, its parties, and
+    optionally how to pull from it (their versions URL, or module URLs directly)."""
+    if version not in transport.SUPPORTED_VERSIONS:
+        raise ValueError(f"version must be one of {', '.join(transport.SUPPORTED_VERSIONS)}")
+    endpoints: list[dict[str, Any]] = []
+    encoding = transport.default_auth_encoding(version)
+    if versions_url_ and their_token:
+        version, endpoints, encoding = await discover(
+            their_token, versions_url_, version=version, http=http
+        )
+    for module, url in (("locations", locations_url), ("tariffs", tariffs_url)):
+        if url:
+            endpoints.append({"identifier": module, "role": "SENDER", "url": url})
+    async with conn.transaction():
+        network_id = await networks.create_network(
+            conn, name, status="STATIC", ocpi_version=version, versions_url=versions_url_
+        )
+        await networks.add_token(conn, network_id, token, "STATIC")
+        await networks.set_parties(conn, network_id, parties)
+        await networks.update_registration(
+            conn,
+            network_id,
+            status="STATIC",
+            ocpi_version=version,
+            versions_url=versions_url_,
+            endpoints=endpoints,
+            outbound_token=their_token,
+            outbound_auth=encoding,
+            business_details=None,
+        )
+    log.info("network.static_token", network=name, parties=[str(p) for p in parties])
+
+
+async def revoke(conn: AsyncConnection, name: str) -> None:
+    async with conn.transaction():
+        network_id = await networks.network_id_by_name(conn, name)
+        await networks.revoke_tokens(conn, network_id)
+        await conn.execute(
+            "UPDATE networks SET status = 'REVOKED', revoked_at = now() WHERE id = %s",
+            (network_id,),
+        )
+    log.info("network.revoked", network=name)

@@ -1,0 +1,48 @@
+"""Who is calling: the ``Authorization: Token …`` header → a network and the parties it may
+write. Lookups are cached for a few seconds (a push burst does not cost a query per request);
+a revoked token stops working within that time in every process, at once in this one."""
+
+from __future__ import annotations
+
+import time
+
+from psycopg_pool import AsyncConnectionPool
+
+from ingest import networks
+from ingest.ocpi import transport
+
+CACHE_TTL_S = 5.0
+
+
+class TokenCache:
+    def __init__(self, pool: AsyncConnectionPool, ttl_s: float = CACHE_TTL_S) -> None:
+        self._pool = pool
+        self._ttl_s = ttl_s
+        self._entries: dict[str, tuple[float, networks.NetworkAuth | None]] = {}
+
+    async def authenticate(self, authorization: str | None) -> networks.NetworkAuth | None:
+        candidates = transport.token_candidates(authorization)
+        if not candidates:
+            return None
+        key = "\x00".join(candidates)
+        now = time.monotonic()
+        cached = self._entries.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        async with self._pool.connection() as conn:
+            auth = await networks.authenticate(conn, candidates)
+        # A registration in progress changes within seconds (its parties arrive with the
+        # credentials answer): only settled answers are remembered.
+        if auth is None or auth.status in ("REGISTERED", "STATIC"):
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[key] = (now + self._ttl_s, auth)
+        return auth
+
+    def forget(self, network_id: int | None = None) -> None:
+        if network_id is None:
+            self._entries.clear()
+            return
+        self._entries = {
+            k: v for k, v in self._entries.items() if v[1] is None or v[1].network_id != network_id
+        }

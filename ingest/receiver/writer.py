@@ -1,0 +1,175 @@
+"""Durable before acknowledged, at thousands of pushes per second (architecture.md).
+
+Every push becomes an operation on one queue per process. One writer task takes whatever has
+queued up, applies it in one transaction (EVSE status PATCHes set-based, other writes one by one
+in savepoints, in arrival order), commits, and only then resolves each push's future: the HTTP
+answer (status 1000) is sent after the change is committed in PostgreSQL. Under load the batches
+grow by themselves, so one commit (one WAL flush) covers many pushes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from redis.asyncio import Redis
+
+from app.live.events import publish
+from app.logs import get_logger
+from ingest import networks
+from ingest.apply import ApplyResult
+from ingest.ocpi import transport
+from ingest.receiver.operations import Outcome, StatusPatch, availability_events, status_patches
+
+log = get_logger(__name__)
+
+MAX_BATCH = 2000
+DEADLOCK_RETRIES = 3
+
+Write = Callable[[AsyncConnection], Awaitable[Outcome]]
+
+
+@dataclass
+class _Op:
+    future: asyncio.Future[Outcome]
+    network_id: int
+    status_patch: StatusPatch | None = None
+    write: Write | None = None
+
+
+@dataclass
+class WriterStats:
+    batches: int = 0
+    operations: int = 0
+    largest_batch: int = 0
+    failures: int = 0
+    contacts: dict[int, datetime] = field(default_factory=dict)
+
+
+class PushWriter:
+    def __init__(self, pool: AsyncConnectionPool, redis: Redis | None) -> None:
+        self._pool = pool
+        self._redis = redis
+        self._queue: asyncio.Queue[_Op] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.stats = WriterStats()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="push-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        while not self._queue.empty():
+            op = self._queue.get_nowait()
+            if not op.future.done():
+                op.future.set_result(
+                    Outcome(transport.SERVER_ERROR, "service is shutting down; retry", 503)
+                )
+
+    async def status_patch(self, item: StatusPatch) -> Outcome:
+        return await self._submit(_Op(self._future(), item.pusher.network_id, status_patch=item))
+
+    async def write(self, network_id: int, write: Write) -> Outcome:
+        return await self._submit(_Op(self._future(), network_id, write=write))
+
+    def _future(self) -> asyncio.Future[Outcome]:
+        return asyncio.get_running_loop().create_future()
+
+    async def _submit(self, op: _Op) -> Outcome:
+        self.start()
+        self._queue.put_nowait(op)
+        return await op.future
+
+    async def _run(self) -> None:
+        while True:
+            ops = [await self._queue.get()]
+            while len(ops) < MAX_BATCH and not self._queue.empty():
+                ops.append(self._queue.get_nowait())
+            try:
+                await self._apply_batch(ops)
+            except Exception as exc:
+                self.stats.failures += 1
+                log.exception("push.batch_failed", operations=len(ops), error=str(exc))
+                for op in ops:
+                    if not op.future.done():
+                        op.future.set_result(
+                            Outcome(
+                                transport.SERVER_ERROR, "could not store the update; retry", 500
+                            )
+                        )
+
+    async def _apply_batch(self, ops: list[_Op]) -> None:
+        for attempt in range(DEADLOCK_RETRIES):
+            try:
+                result, outcomes = await self._transaction(ops)
+                break
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                if attempt == DEADLOCK_RETRIES - 1:
+                    raise
+                await asyncio.sleep(0.01 * (attempt + 1))
+        # Committed: now, and only now, the pushes are acknowledged.
+        for op, outcome in zip(ops, outcomes, strict=True):
+            if not op.future.done():
+                op.future.set_result(outcome)
+        self.stats.batches += 1
+        self.stats.operations += len(ops)
+        self.stats.largest_batch = max(self.stats.largest_batch, len(ops))
+        events = availability_events(result, datetime.now(UTC))
+        if events:
+            await publish(self._redis, events)
+
+    async def _transaction(self, ops: list[_Op]) -> tuple[ApplyResult, list[Outcome]]:
+        result = ApplyResult()
+        outcomes: list[Outcome | None] = [None] * len(ops)
+        async with self._pool.connection() as conn, conn.transaction():
+            run: list[tuple[int, StatusPatch]] = []
+
+            async def flush_run() -> None:
+                if not run:
+                    return
+                items = [item for _, item in run]
+                for item in items:
+                    item.outcome = None
+                result.merge(await status_patches(conn, items))
+                for index, item in run:
+                    outcomes[index] = item.outcome or Outcome()
+                run.clear()
+
+            for index, op in enumerate(ops):
+                if op.status_patch is not None:
+                    run.append((index, op.status_patch))
+                    continue
+                await flush_run()
+                assert op.write is not None
+                outcomes[index] = await self._guarded(conn, op.write, result)
+            await flush_run()
+            now = datetime.now(UTC)
+            for network_id in sorted({op.network_id for op in ops}):
+                await networks.touch(conn, network_id, push=True, at=now)
+        return result, [o or Outcome() for o in outcomes]
+
+    @staticmethod
+    async def _guarded(conn: AsyncConnection, write: Write, result: ApplyResult) -> Outcome:
+        """One write in a savepoint: its failure costs that push, not the batch."""
+        try:
+            async with conn.transaction():
+                outcome = await write(conn)
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+            raise
+        except psycopg.Error as exc:
+            log.error("push.write_failed", error=str(exc))
+            return Outcome(transport.SERVER_ERROR, "could not store the update; retry", 500)
+        if outcome.result is not None:
+            result.merge(outcome.result)
+        return outcome

@@ -1,0 +1,311 @@
+"""Handshake, pull and push with a real OCPI peer over HTTP: the sandbox network, served by
+granian on a free port, and Wattlas served the same way (the peer calls us back)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import msgspec
+import psycopg
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from app.db.pool import create_pool
+from app.settings import Settings
+from ingest import credentials, networks
+from ingest.client import RetryPolicy
+from ingest.sync import sync
+from tests.conftest import OCPI_FIXTURES, ServerProcess, settings_env, start_granian
+from tests.ingest.helpers import b64
+
+PAGE_SIZE = 50
+FAST_RETRY = RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.3)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, settings: Settings) -> Iterator[ServerProcess]:
+    env = {
+        **settings_env(settings),
+        "WATTLAS_STATE_DIR": str(tmp_path / "sandbox-state"),
+        "WATTLAS_SANDBOX_PUSH_RATE": "0",
+        "WATTLAS_SANDBOX_PAGE_SIZE": str(PAGE_SIZE),
+        "WATTLAS_SANDBOX_NETWORKS": "punkt,fastned,hub",
+    }
+    from wattlas.local import free_port
+
+    port = free_port()
+    env["WATTLAS_SANDBOX_PORT"] = str(port)
+    env["WATTLAS_PORT"] = str(port)
+    server = start_granian("ingest.sandbox.asgi:app", env, tmp_path, name="sandbox", port=port)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def served_settings(settings: Settings, api_server: ServerProcess) -> Settings:
+    """Settings whose base URL is the running Wattlas (what we tell peers to call)."""
+    return msgspec.structs.replace(settings, port=api_server.port)
+
+
+@pytest.fixture
+async def pool(settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
+    p = create_pool(settings, max_size=4)
+    await p.open()
+    try:
+        yield p
+    finally:
+        await p.close()
+
+
+def control(
+    sandbox: ServerProcess, path: str, body: object | None = None, method: str = "POST"
+) -> object:
+    response = (
+        httpx.request(method, f"{sandbox.url}/_control/{path}", json=body, timeout=30)
+        if body is not None or method != "GET"
+        else httpx.get(f"{sandbox.url}/_control/{path}", timeout=30)
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+async def register(served: Settings, sandbox: ServerProcess, name: str) -> int:
+    info = control(sandbox, f"{name}/credentials", method="GET")
+    assert isinstance(info, dict)
+    async with await psycopg.AsyncConnection.connect(
+        served.database_url or "", autocommit=True
+    ) as conn:
+        await credentials.register_with(conn, served, info["versions_url"], info["token_a"], name)
+        return await networks.network_id_by_name(conn, name)
+
+
+def objects(name: str) -> list[dict]:  # type: ignore[type-arg]
+    data = json.loads((OCPI_FIXTURES / name).read_text(encoding="utf-8-sig"))
+    return data["data"] if isinstance(data, dict) else data
+
+
+async def test_we_initiate_the_handshake_then_pull_everything(
+    served_settings: Settings,
+    sandbox: ServerProcess,
+    pool: AsyncConnectionPool,
+    sync_conn: psycopg.Connection,
+) -> None:
+    network_id = await register(served_settings, sandbox, "punkt")
+    row = sync_conn.execute(
+        "SELECT status, ocpi_version, outbound_auth, outbound_token IS NOT NULL,"
+        " (SELECT array_agg(kind) FROM network_tokens t WHERE t.network_id = n.id)"
+        " FROM networks n WHERE id = %s",
+        (network_id,),
+    ).fetchone()
+    assert row == ("REGISTERED", "2.2.1", "base64", True, ["B"])
+    assert sync_conn.execute(
+        "SELECT country_code, party_id, role FROM network_parties"
+    ).fetchall() == [("RU", "TBM", "CPO")]
+    assert control(sandbox, "punkt/credentials", method="GET")["registered"] is True  # type: ignore[index]
+
+    report = await sync(pool, network_id, module="locations", retry=FAST_RETRY)
+    # Same outcome as loading the dump (tests/ingest/test_load_real_feeds.py), over 10 pages.
+    assert (report.kind, report.complete, report.pages, report.objects) == ("full", True, 10, 489)
+    assert (report.accepted, report.quarantined, report.total_count) == (487, 2, 489)
+    assert sync_conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE visible) FROM locations"
+    ).fetchone() == (487, 481)
+    again = await sync(pool, network_id, module="locations", full=True, retry=FAST_RETRY)
+    assert (again.accepted, again.unchanged, again.hidden_absent) == (0, 487, 0)
+
+
+async def test_they_initiate_with_token_a_and_push_in_2_1_1(
+    served_settings: Settings,
+    sandbox: ServerProcess,
+    sync_conn: psycopg.Connection,
+    api_server: ServerProcess,
+    pool: AsyncConnectionPool,
+) -> None:
+    async with await psycopg.AsyncConnection.connect(
+        served_settings.database_url or "", autocommit=True
+    ) as conn:
+        token_a = await credentials.invite(conn, "fastned")
+    answer = control(
+        sandbox,
+        "fastned/register",
+        {"versions_url": f"{api_server.url}/ocpi/versions", "token": token_a},
+    )
+    assert answer == {"ok": True, "version": "2.1.1"}
+    assert sync_conn.execute(
+        "SELECT status, ocpi_version, outbound_auth FROM networks WHERE name = 'fastned'"
+    ).fetchone() == ("REGISTERED", "2.1.1", "raw")
+    assert sync_conn.execute("SELECT country_code, party_id FROM network_parties").fetchall() == [
+        ("NL", "FLA")
+    ]
+    # Token A was for registration only.
+    assert httpx.get(f"{api_server.url}/ocpi/versions", headers=b64(token_a)).status_code == 401
+    network_id = sync_conn.execute("SELECT id FROM networks").fetchone()[0]  # type: ignore[index]
+    report = await sync(pool, network_id, module="locations", retry=FAST_RETRY)
+    # 2.1.1 locations carry no party: the network's only party is theirs.
+    assert (report.complete, report.objects, report.accepted, report.quarantined) == (
+        True,
+        106,
+        105,
+        1,
+    )
+    pushed = control(sandbox, "fastned/push", {"count": 5})
+    assert isinstance(pushed, list)
+    assert [p["status_code"] for p in pushed] == [1000] * 5
+    last = pushed[-1]
+    assert sync_conn.execute(
+        "SELECT status FROM evses e JOIN locations l ON l.id = e.location_id"
+        " WHERE l.ocpi_id = %s AND e.uid = %s",
+        (last["location_id"].upper(), last["evse_uid"].upper()),
+    ).fetchone() == (last["status"],)
+
+
+async def test_hub_with_several_parties(
+    served_settings: Settings,
+    sandbox: ServerProcess,
+    pool: AsyncConnectionPool,
+    sync_conn: psycopg.Connection,
+) -> None:
+    network_id = await register(served_settings, sandbox, "hub")
+    assert sync_conn.execute(
+        "SELECT country_code || '*' || party_id FROM network_parties ORDER BY 1"
+    ).fetchall() == [("BR*EZV",), ("DE*ALL",), ("PL*ZEP",), ("PT*EVI",)]
+    locations = await sync(pool, network_id, module="locations", retry=FAST_RETRY)
+    tariffs = await sync(pool, network_id, module="tariffs", retry=FAST_RETRY)
+    assert (locations.objects, locations.accepted, locations.pages) == (122, 122, 3)
+    assert (tariffs.objects, tariffs.accepted, tariffs.complete) == (11, 11, True)
+    owners = sync_conn.execute(
+        "SELECT country_code || '*' || party_id, count(*) FROM locations GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert owners == [("BR*EZV", 91), ("PL*ZEP", 10), ("PT*EVI", 21)]
+    pushed = control(sandbox, "hub/push", {"count": 20})
+    assert {p["status_code"] for p in pushed} == {1000}  # type: ignore[union-attr]
+    assert len({(p["country_code"], p["party_id"]) for p in pushed}) >= 2  # type: ignore[union-attr]
+
+
+async def test_complete_full_sync_hides_what_it_did_not_list(
+    served_settings: Settings,
+    sandbox: ServerProcess,
+    pool: AsyncConnectionPool,
+    sync_conn: psycopg.Connection,
+) -> None:
+    network_id = await register(served_settings, sandbox, "punkt")
+    await sync(pool, network_id, module="locations", retry=FAST_RETRY)
+    control(sandbox, "punkt/drop", {"id": "54030"})
+    report = await sync(pool, network_id, module="locations", full=True, retry=FAST_RETRY)
+    assert (report.complete, report.hidden_absent) == (True, 1)
+    assert sync_conn.execute(
+        "SELECT visible, hidden_reason, absent_since IS NOT NULL FROM locations"
+        " WHERE ocpi_id = '54030'"
+    ).fetchone() == (False, "absent from a complete full pull", True)
+    # An incremental sync never hides anything.
+    incremental = await sync(pool, network_id, module="locations", retry=FAST_RETRY)
+    assert (incremental.kind, incremental.hidden_absent) == ("incremental", 0)
+
+
+async def test_interrupted_full_sync_resumes_and_hides_only_when_complete(
+    served_settings: Settings,
+    sandbox: ServerProcess,
+    pool: AsyncConnectionPool,
+    sync_conn: psycopg.Connection,
+) -> None:
+    network_id = await register(served_settings, sandbox, "punkt")
+    await sync(pool, network_id, module="locations", retry=FAST_RETRY)
+    control(sandbox, "punkt/drop", {"id": "54030"})
+    control(sandbox, "punkt/fail-from-page", {"page": 4}, method="PUT")
+    failed = await sync(pool, network_id, module="locations", full=True, retry=FAST_RETRY)
+    assert (failed.complete, failed.pages, failed.hidden_absent) == (False, 3, 0)
+    assert failed.error is not None and "HTTP 503" in failed.error
+    # Nothing was hidden by the failed run.
+    assert sync_conn.execute(
+        "SELECT visible FROM locations WHERE ocpi_id = '54030'"
+    ).fetchone() == (True,)
+    assert sync_conn.execute(
+        "SELECT status, next_url LIKE '%%offset=150%%' FROM sync_runs WHERE id = %s",
+        (failed.run_id,),
+    ).fetchone() == ("failed", True)
+    control(sandbox, "punkt/fail-from-page", {"page": None}, method="PUT")
+    resumed = await sync(pool, network_id, module="locations", full=True, retry=FAST_RETRY)
+    # It went on from page 4 (7 pages: offsets 150..450) and then hid the dropped location.
+    assert (resumed.resumed, resumed.run_id, resumed.complete) == (True, failed.run_id, True)
+    assert (resumed.pages, resumed.hidden_absent) == (7, 1)
+    assert sync_conn.execute(
+        "SELECT visible FROM locations WHERE ocpi_id = '54030'"
+    ).fetchone() == (False,)
+
+
+async def test_pull_retries_5xx_429_3xxx_and_truncated_json(
+    served_settings: Settings,
+    sandbox: ServerProcess,
+    pool: AsyncConnectionPool,
+) -> None:
+    network_id = await register(served_settings, sandbox, "punkt")
+    control(
+        sandbox,
+        "punkt/faults",
+        {
+            "faults": [
+                {"kind": "http", "http_status": 502},
+                {"kind": "rate_limit", "retry_after_s": 0.2},
+                {"kind": "ocpi", "ocpi_status": 3000},
+                {"kind": "truncate"},
+            ]
+        },
+    )
+    report = await sync(
+        pool,
+        network_id,
+        module="locations",
+        retry=RetryPolicy(attempts=6, base_delay_s=0.01, max_delay_s=0.5),
+    )
+    assert (report.complete, report.objects, report.accepted) == (True, 489, 487)
+
+
+async def test_incremental_sync_asks_only_for_what_changed(
+    served_settings: Settings,
+    sandbox: ServerProcess,
+    pool: AsyncConnectionPool,
+    sync_conn: psycopg.Connection,
+) -> None:
+    network_id = await register(served_settings, sandbox, "punkt")
+    await sync(pool, network_id, module="locations", retry=FAST_RETRY)
+    pushed = control(sandbox, "punkt/push", {"count": 3})
+    changed = {p["location_id"] for p in pushed}  # type: ignore[union-attr]
+    report = await sync(pool, network_id, module="locations", retry=FAST_RETRY)
+    assert report.kind == "incremental"
+    assert report.objects == len(changed)
+    assert sync_conn.execute(
+        "SELECT date_from IS NOT NULL FROM sync_runs WHERE id = %s", (report.run_id,)
+    ).fetchone() == (True,)
+
+
+async def test_scheduler_pulls_registered_networks(
+    served_settings: Settings,
+    sandbox: ServerProcess,
+    pool: AsyncConnectionPool,
+    sync_conn: psycopg.Connection,
+) -> None:
+    import asyncio
+    import contextlib
+
+    from ingest.scheduler import run_scheduler
+
+    await register(served_settings, sandbox, "punkt")
+    task = asyncio.create_task(run_scheduler(pool, None, tick_s=0.2))
+    try:
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            row = sync_conn.execute(
+                "SELECT last_full_pull_ok_at IS NOT NULL FROM networks"
+            ).fetchone()
+            if row == (True,):
+                break
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert sync_conn.execute("SELECT count(*) FROM locations").fetchone() == (487,)

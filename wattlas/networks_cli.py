@@ -1,0 +1,225 @@
+"""``wattlas networks …``: connect, list, pull from and revoke networks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+import msgspec
+from psycopg import AsyncConnection
+
+from app.db.pool import connect, create_pool
+from app.settings import Settings
+from ingest import credentials, networks
+from ingest.credentials import HandshakeError
+from wattlas import context
+
+T = TypeVar("T")
+
+
+def _with_conn(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    async def run() -> T:
+        async with await connect(settings) as conn:
+            return await work(conn)
+
+    return asyncio.run(run())
+
+
+def _fail(message: str) -> None:
+    click.echo(f"wattlas: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group("networks")
+def networks_group() -> None:
+    """Charging networks: connect over OCPI, list, pull, revoke."""
+
+
+@networks_group.command("invite")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+def invite(name: str, as_json: bool) -> None:
+    """A one-time token A and our versions URL, for a network that will register with us."""
+    settings = context.resolve_settings()
+    try:
+        token = _with_conn(settings, lambda conn: credentials.invite(conn, name))
+    except networks.NetworkExists as exc:
+        _fail(str(exc))
+    url = credentials.versions_url(settings)
+    if as_json:
+        click.echo(json.dumps({"versions_url": url, "token": token}))
+    else:
+        click.echo(
+            f"versions URL  {url}\ntoken A       {token}\n"
+            f"Give both to {name}; its credentials POST completes the registration."
+        )
+
+
+@networks_group.command("add")
+@click.option("--versions-url", required=True, help="The network's OCPI versions URL.")
+@click.option("--token", "token_a", required=True, help="The token A the network gave us.")
+@click.option("--name", default=None, help="Our name for it (default: from the URL).")
+def add(versions_url: str, token_a: str, name: str | None) -> None:
+    """Register with a network (we initiate the credentials handshake). The service must be
+    running: the network calls our versions endpoint back during the handshake."""
+    settings = context.resolve_settings()
+    try:
+        name, version, parties = _with_conn(
+            settings,
+            lambda conn: credentials.register_with(conn, settings, versions_url, token_a, name),
+        )
+    except (HandshakeError, networks.NetworkExists) as exc:
+        _fail(str(exc))
+    click.echo(f"registered {name}: OCPI {version}, parties {', '.join(map(str, parties))}")
+
+
+@networks_group.command("add-token")
+@click.argument("name")
+@click.option("--token", required=True, help="The token this network pushes with.")
+@click.option("--party", "parties", multiple=True, required=True, help="CC*PID it may write.")
+@click.option("--version", default="2.2.1", show_default=True)
+@click.option("--their-token", default=None, help="The token we pull with (if we pull).")
+@click.option("--versions-url", default=None, help="Their versions URL (to discover endpoints).")
+@click.option("--locations-url", default=None, help="Their Locations sender URL.")
+@click.option("--tariffs-url", default=None, help="Their Tariffs sender URL.")
+def add_token(
+    name: str,
+    token: str,
+    parties: tuple[str, ...],
+    version: str,
+    their_token: str | None,
+    versions_url: str | None,
+    locations_url: str | None,
+    tariffs_url: str | None,
+) -> None:
+    """A static token (no handshake) that may push for the given parties."""
+    settings = context.resolve_settings()
+    try:
+        parsed = [networks.Party.parse(p) for p in parties]
+        _with_conn(
+            settings,
+            lambda conn: credentials.add_static(
+                conn,
+                name,
+                token,
+                parsed,
+                version=version,
+                their_token=their_token,
+                versions_url_=versions_url,
+                locations_url=locations_url,
+                tariffs_url=tariffs_url,
+            ),
+        )
+    except (ValueError, HandshakeError, networks.NetworkExists) as exc:
+        _fail(str(exc))
+    click.echo(f"static token registered for {name}: {', '.join(parties)}")
+
+
+@networks_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def list_(as_json: bool) -> None:
+    """Each network: version, parties, last pull and push, counts, quarantine, health."""
+    settings = context.resolve_settings()
+    rows = _with_conn(
+        settings, lambda conn: networks.list_networks(conn, stale_after_s=settings.stale_after_s)
+    )
+    if as_json:
+        click.echo(msgspec.json.encode(rows).decode())
+        return
+    header = (
+        f"{'network':16} {'kind':5} {'status':10} {'OCPI':6} {'locations':>9} {'visible':>7} "
+        f"{'EVSEs':>6} {'quarant.':>8}  {'last pull':19}  {'last push':19}  health"
+    )
+    click.echo(header)
+    for n in rows:
+        click.echo(
+            f"{n.name[:16]:16} {n.kind:5} {n.status:10} {n.ocpi_version or '-':6} "
+            f"{n.locations:9} {n.visible_locations:7} {n.evses:6} {n.quarantined:8}  "
+            f"{_when(n.last_pull_ok_at):19}  {_when(n.last_push_at):19}  "
+            f"{'ok' if n.healthy else 'NOT OK'}: {n.health}"
+        )
+        if n.parties:
+            click.echo(f"{'':16} parties {', '.join(n.parties)}")
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+@networks_group.command("revoke")
+@click.argument("name")
+def revoke(name: str) -> None:
+    """Revoke every token of a network; its data stays, its pushes stop being accepted."""
+    settings = context.resolve_settings()
+    try:
+        _with_conn(settings, lambda conn: credentials.revoke(conn, name))
+    except networks.UnknownNetwork as exc:
+        _fail(str(exc))
+    click.echo(f"revoked {name}")
+
+
+@networks_group.command("pull")
+@click.argument("name")
+@click.option("--full", is_flag=True, help="Full sync (default: incremental after the first).")
+@click.option(
+    "--module", type=click.Choice(["locations", "tariffs", "all"]), default="all", show_default=True
+)
+@click.option("--location", "location_id", default=None, help="GET just this location (repair).")
+def pull(name: str, full: bool, module: str, location_id: str | None) -> None:
+    """Pull from a network now."""
+    from ingest.sync import SyncBusy, SyncImpossible, pull_object, sync
+
+    settings = context.resolve_settings()
+
+    async def run() -> list[Any]:
+        pool = create_pool(settings, max_size=3)
+        await pool.open()
+        try:
+            async with pool.connection() as conn:
+                network_id = await networks.network_id_by_name(conn, name)
+            if location_id is not None:
+                result = await pull_object(pool, network_id, location_id)
+                return [{"applied": result.applied, "unchanged": result.unchanged}]
+            modules = ["locations", "tariffs"] if module == "all" else [module]
+            reports = []
+            for m in modules:
+                try:
+                    reports.append(await sync(pool, network_id, module=m, full=full or None))
+                except SyncImpossible as exc:
+                    if module != "all" or m == "locations":
+                        raise
+                    click.echo(f"skipped {m}: {exc}", err=True)
+            return reports
+        finally:
+            await pool.close()
+
+    try:
+        reports = asyncio.run(run())
+    except (networks.UnknownNetwork, SyncBusy, SyncImpossible) as exc:
+        _fail(str(exc))
+    for report in reports:
+        click.echo(
+            json.dumps(
+                report
+                if isinstance(report, dict)
+                else {
+                    "module": report.module,
+                    "kind": report.kind,
+                    "complete": report.complete,
+                    "resumed": report.resumed,
+                    "pages": report.pages,
+                    "objects": report.objects,
+                    "accepted": report.accepted,
+                    "unchanged": report.unchanged,
+                    "quarantined": report.quarantined,
+                    "hidden_absent": report.hidden_absent,
+                    "evses": report.evses,
+                    "seconds": round(report.seconds, 3),
+                    "error": report.error,
+                }
+            )
+        )
