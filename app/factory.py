@@ -11,7 +11,9 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.types import ControllerRouterHandler
 
+from app.api.errors import EXCEPTION_HANDLERS
 from app.api.health import health
+from app.api.locations import locations_router, search_router
 from app.logs import configure_logging, get_logger
 from app.runtime import Runtime
 from app.settings import Settings
@@ -46,7 +48,8 @@ def create_app(
             log.info("app.stopped")
 
     return Litestar(
-        route_handlers=[health, *route_handlers],
+        route_handlers=[health, locations_router, search_router, *route_handlers],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[runtime_lifespan, *lifespan],
         openapi_config=OpenAPIConfig(
             title="Wattlas",

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +25,8 @@ from app.domain.connectors import (
     normalise_standard,
     power_class,
 )
+from app.domain.groups import EvseFacts, connector_groups
+from app.domain.hours import normalise_opening_times, normalise_time_zone
 from app.domain.power import connector_max_power_kw
 from app.domain.status import (
     AVAILABLE,
@@ -38,6 +39,7 @@ from app.domain.status import (
     normalise_status,
     status_bucket,
 )
+from app.domain.text import search_text
 from app.domain.timestamps import parse_timestamp
 from ingest.geocheck import CountryShapes, country_alpha3, country_shapes
 from ingest.ocpi import wire
@@ -151,6 +153,8 @@ class Location(msgspec.Struct, kw_only=True):
     max_power_kw: float | None
     connector_standards: list[str]
     power_types: list[str]
+    connector_groups: bytes  # JSON
+    sort_key: int
     status_updated_at: datetime | None
     last_updated: datetime
     content_hash: bytes
@@ -182,6 +186,11 @@ def content_hash(raw: bytes) -> bytes:
 
 def location_key(country_code: str, party_id: str, ocpi_id: str) -> str:
     return f"{country_code}*{party_id}*{ocpi_id}"
+
+
+def sort_key(country_code: str, party_id: str, ocpi_id: str) -> int:
+    digest = hashlib.sha256(location_key(country_code, party_id, ocpi_id).encode()).digest()
+    return int.from_bytes(digest[10:18], "big") >> 1  # fits a signed bigint
 
 
 def public_location_id(country_code: str, party_id: str, ocpi_id: str) -> str:
@@ -266,13 +275,6 @@ def undo_camel_case(raw: bytes) -> tuple[bytes, bool]:
         return raw, False
 
 
-def search_text(*parts: str | None) -> str:
-    """Lower-case, accents stripped: what the trigram index of the text search matches on."""
-    joined = " ".join(p for p in parts if p)
-    decomposed = unicodedata.normalize("NFKD", joined)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-
-
 def h3_cells(lat: float, lon: float) -> tuple[int, tuple[int, ...]]:
     finest = h3.latlng_to_cell(lat, lon, H3_RESOLUTIONS[-1])
     cells = (*(h3.cell_to_parent(finest, res) for res in H3_RESOLUTIONS[:-1]), finest)
@@ -296,7 +298,7 @@ class Normaliser:
         self._shapes = shapes if shapes is not None or not ctx.check_geography else country_shapes()
         self._latest_allowed = ctx.received_at + MAX_CLOCK_SKEW
 
-    # ---- timestamps -----------------------------------------------------------------------
+    # ---- timestamps -----------------------------------------------------------------------------
     def _last_updated(
         self, value: object, kind: str, key: str, problems: list[Problem], fallback: datetime | None
     ) -> datetime:
@@ -320,7 +322,7 @@ class Normaliser:
             return self.ctx.received_at
         return parsed
 
-    # ---- connector ---------------------------------------------------------------------------
+    # ---- connector ------------------------------------------------------------------------------
     def connector(
         self, raw: bytes, evse_key: str, problems: list[Problem], parent_updated: datetime
     ) -> Connector | None:
@@ -384,7 +386,7 @@ class Normaliser:
             raw=raw,
         )
 
-    # ---- EVSE ------------------------------------------------------------------------------
+    # ---- EVSE -----------------------------------------------------------------------------------
     def evse(
         self, raw: bytes, location_key_: str, problems: list[Problem], parent_updated: datetime
     ) -> Evse | None:
@@ -468,7 +470,7 @@ class Normaliser:
             raw=raw,
         )
 
-    # ---- location --------------------------------------------------------------------------
+    # ---- location -------------------------------------------------------------------------------
     def location(self, raw: bytes, problems: list[Problem]) -> Location | None:
         """Normalise one raw Location; problems (rejections and notes) are appended."""
         raw, camel = undo_camel_case(raw)
@@ -583,16 +585,18 @@ class Normaliser:
                     )
                 )
             parking_type = None
+        hours: dict[str, Any] | None = None
         open_24_7: bool | None = None
         if _has_value(obj.opening_times):
             try:
-                hours = wire.any_decoder.decode(obj.opening_times)
+                raw_hours = wire.any_decoder.decode(obj.opening_times)
             except msgspec.DecodeError:
-                hours = None
-            if isinstance(hours, dict):
-                open_24_7 = _bool(hours.get("twentyfourseven"), None)
-                if open_24_7 is None and hours.get("regular_hours"):
-                    open_24_7 = False
+                raw_hours = None
+            hours, open_24_7, hour_notes = normalise_opening_times(raw_hours)
+            problems.extend(Problem("location", key, n, "note") for n in hour_notes)
+        time_zone, tz_note = normalise_time_zone(_text(obj.time_zone))
+        if tz_note:
+            problems.append(Problem("location", key, tz_note, "note"))
         region_key, cells = h3_cells(lat, lon)
         counts = dict.fromkeys(BUCKETS, 0)
         visible_evses = [e for e in evses if e.visible]
@@ -626,8 +630,8 @@ class Normaliser:
             operator_name=operator_name,
             suboperator_name=_text(obj.suboperator.name) if obj.suboperator else None,
             owner_name=_text(obj.owner.name) if obj.owner else None,
-            time_zone=_text(obj.time_zone),
-            opening_times=bytes(obj.opening_times) if _has_value(obj.opening_times) else None,
+            time_zone=time_zone,
+            opening_times=wire.encoder.encode(hours) if hours is not None else None,
             open_24_7=open_24_7,
             charging_when_closed=_bool(obj.charging_when_closed, None),
             search_text=search_text(name, address, postal_code, city, operator_name),
@@ -641,13 +645,23 @@ class Normaliser:
             max_power_kw=max(powers) if powers else None,
             connector_standards=sorted({s for e in visible_evses for s in e.connector_standards}),
             power_types=sorted({p for e in visible_evses for p in e.power_types}),
+            connector_groups=wire.encoder.encode(
+                connector_groups(
+                    EvseFacts(
+                        e.status_bucket,
+                        tuple((c.standard, c.power_type, c.max_power_kw) for c in e.connectors),
+                    )
+                    for e in visible_evses
+                )
+            ),
+            sort_key=sort_key(cc, pid, ocpi_id_raw.upper()),
             status_updated_at=max((e.last_updated for e in visible_evses), default=None),
             last_updated=last_updated,
             content_hash=content_hash(raw),
             raw=raw,
         )
 
-    # ---- a batch ---------------------------------------------------------------------------
+    # ---- a batch --------------------------------------------------------------------------------
     def locations(self, raws: list[bytes]) -> tuple[list[Location], list[Problem]]:
         """Normalise a page; geography is checked for the page as a whole."""
         problems: list[Problem] = []

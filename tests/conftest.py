@@ -138,7 +138,7 @@ async def client(settings: Settings) -> AsyncIterator[AsyncTestClient[Litestar]]
         yield test_client
 
 
-# ---- real servers in child processes ---------------------------------------------------------
+# ---- real servers in child processes -----------------------------------------------------------
 @dataclass
 class ServerProcess:
     url: str

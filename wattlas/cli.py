@@ -46,7 +46,7 @@ def main(log_format: str | None) -> None:
     configure_logging(settings.log_level, fmt)
 
 
-# ---- local services ------------------------------------------------------------------------
+# ---- local services ----------------------------------------------------------------------------
 @main.group()
 def services() -> None:
     """The private PostgreSQL + PostGIS and Redis of this checkout (in WATTLAS_STATE_DIR)."""
@@ -77,7 +77,7 @@ def services_status() -> None:
     click.echo(json.dumps(context.local_services(load_settings()).status(), indent=2))
 
 
-# ---- schema --------------------------------------------------------------------------------
+# ---- schema ------------------------------------------------------------------------------------
 @main.command()
 def migrate() -> None:
     """Upgrade the configured database to the code's schema revision."""
@@ -89,7 +89,7 @@ def migrate() -> None:
     click.echo(f"schema at revision {head_revision()}")
 
 
-# ---- serving -------------------------------------------------------------------------------
+# ---- serving -----------------------------------------------------------------------------------
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (WATTLAS_HOST).")
 @click.option("--port", type=int, default=None, help="Port to listen on (WATTLAS_PORT).")
@@ -122,7 +122,7 @@ def run(host: str | None, port: int | None, no_sandbox: bool, push_rate: float) 
     sys.exit(run_everything(settings, sandbox=not no_sandbox, push_rate=push_rate))
 
 
-# ---- data ----------------------------------------------------------------------------------
+# ---- data --------------------------------------------------------------------------------------
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--party", default=None, help="CC*PID for dumps whose locations carry none (2.1.1).")

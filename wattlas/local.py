@@ -154,7 +154,7 @@ class LocalServices:
         self.pg_port = self.pg_port or _int_or_none(saved.get("pg_port"))
         self.redis_port = self.redis_port or _int_or_none(saved.get("redis_port"))
 
-    # ---- paths -------------------------------------------------------------------------
+    # ---- paths ----------------------------------------------------------------------------------
     @property
     def pg_root(self) -> Path:
         """Where the cluster lives: in the state dir, unless the postgres user cannot reach it."""
@@ -197,7 +197,7 @@ class LocalServices:
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:{self.redis_port}/0"
 
-    # ---- state file --------------------------------------------------------------------
+    # ---- state file -----------------------------------------------------------------------------
     def _read_state(self) -> dict[str, object]:
         try:
             data = json.loads(self._state_file.read_text())
@@ -211,7 +211,7 @@ class LocalServices:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._state_file.write_text(json.dumps(state, indent=2))
 
-    # ---- PostgreSQL --------------------------------------------------------------------
+    # ---- PostgreSQL -----------------------------------------------------------------------------
     def _pg(self, tool: str) -> str:
         bindir = pg_bindir()
         if bindir is None:
@@ -356,7 +356,7 @@ class LocalServices:
             )
             log.info("postgres.stopped", port=self.pg_port)
 
-    # ---- Redis -------------------------------------------------------------------------
+    # ---- Redis ----------------------------------------------------------------------------------
     def _redis_pid(self) -> int | None:
         try:
             pid = int((self.redis_dir / "redis.pid").read_text().strip())
@@ -431,7 +431,7 @@ class LocalServices:
             time.sleep(0.05)
         log.info("redis.stopped", port=self.redis_port)
 
-    # ---- both --------------------------------------------------------------------------
+    # ---- both -----------------------------------------------------------------------------------
     def start(self) -> None:
         self.start_postgres()
         self.start_redis()

@@ -12,7 +12,7 @@ Conventions (architecture.md, "Storage"):
 
 from __future__ import annotations
 
-from geoalchemy2 import Geography
+from geoalchemy2 import Geography, Geometry
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -127,6 +127,8 @@ locations = Table(
     Column("state", Text),
     Column("country", Text),
     Column("geog", Geography("POINT", srid=4326, spatial_index=False), nullable=False),
+    # The same point as lon/lat geometry: map viewports and clusters are lon/lat rectangles.
+    Column("geom", Geometry("POINT", srid=4326, spatial_index=False), nullable=False),
     Column("lat", Double, nullable=False),
     Column("lon", Double, nullable=False),
     Column("region_key", BigInteger, nullable=False),
@@ -150,8 +152,11 @@ locations = Table(
     Column("max_power_kw", Double),
     Column("connector_standards", ARRAY(Text), nullable=False, server_default=EMPTY_TEXT_ARRAY),
     Column("power_types", ARRAY(Text), nullable=False, server_default=EMPTY_TEXT_ARRAY),
+    Column("connector_groups", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("status_updated_at", TS),
     Column("search_text", Text, nullable=False, server_default=""),
+    # A stable pseudo-random order: a truncated viewport page is an even sample of the area.
+    Column("sort_key", BigInteger, nullable=False),
     Column("visible", Boolean, nullable=False, server_default=text("false")),
     Column("hidden_reason", Text),
     Column("absent_since", TS),
@@ -165,6 +170,12 @@ locations = Table(
     Index(
         "ix_locations_geog_visible",
         "geog",
+        postgresql_using="gist",
+        postgresql_where=text("visible"),
+    ),
+    Index(
+        "ix_locations_geom_visible",
+        "geom",
         postgresql_using="gist",
         postgresql_where=text("visible"),
     ),

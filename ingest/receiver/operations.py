@@ -79,7 +79,7 @@ def ignored(what: str) -> Outcome:
     return Outcome(message=f"{what} is older than the stored version; ignored")
 
 
-# ---- helpers ---------------------------------------------------------------------------------
+# ---- helpers -----------------------------------------------------------------------------------
 def _context(pusher: Pusher, cc: str, pid: str) -> IngestContext:
     return IngestContext(
         network_id=pusher.network_id,

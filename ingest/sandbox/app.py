@@ -128,7 +128,7 @@ def _fault(request: AnyRequest, name: str) -> Response[bytes] | None:
     )
 
 
-# ---- versions and credentials --------------------------------------------------------------------
+# ---- versions and credentials ------------------------------------------------------------------
 @get("/{name:str}/ocpi/versions")
 async def versions(request: AnyRequest, name: FromPath[str]) -> Response[bytes]:
     try:
@@ -296,7 +296,7 @@ async def control_networks(request: AnyRequest) -> list[str]:
     return sorted(_sandbox(request).networks)
 
 
-# ---- the Sender interface ------------------------------------------------------------------------
+# ---- the Sender interface ----------------------------------------------------------------------
 def _filtered(
     objects: list[dict[str, Any]], date_from: str | None, date_to: str | None
 ) -> list[dict[str, Any]]:
@@ -382,7 +382,7 @@ async def list_tariffs(
     return _paginated(request, name, network.tariffs, network.page_size)
 
 
-# ---- test and demo controls ----------------------------------------------------------------------
+# ---- test and demo controls --------------------------------------------------------------------
 @post("/_control/{name:str}/faults", status_code=200)
 async def add_faults(request: AnyRequest, name: FromPath[str]) -> dict[str, int]:
     body = msgspec.json.decode(await request.body())
@@ -454,7 +454,7 @@ async def set_push_rate(request: AnyRequest) -> dict[str, float]:
     return {"rate": sandbox.push_rate}
 
 
-# ---- pushing -------------------------------------------------------------------------------------
+# ---- pushing -----------------------------------------------------------------------------------
 async def push_change(sandbox: Sandbox, network: SandboxNetwork) -> dict[str, Any]:
     """One realistic status change, PATCHed to the receiver this network registered with."""
     creds = network.credentials

@@ -26,7 +26,32 @@ agg AS (
         coalesce(
             (SELECT array_agg(DISTINCT p ORDER BY p)
              FROM evses e2, unnest(e2.power_types) p
-             WHERE e2.location_id = t.id AND e2.visible), '{}') AS power_types
+             WHERE e2.location_id = t.id AND e2.visible), '{}') AS power_types,
+        -- app/domain/groups.py, in SQL: EVSEs per (standard, power type, max power) and bucket.
+        coalesce((
+            SELECT jsonb_agg(jsonb_build_object(
+                       'standard', g.standard, 'power_type', g.power_type,
+                       'max_power_kw', g.max_power_kw, 'evses', g.evses,
+                       'available', g.available, 'occupied', g.occupied,
+                       'out_of_service', g.out_of_service, 'planned', g.planned,
+                       'unknown', g.unknown)
+                   ORDER BY coalesce(g.max_power_kw, 0) DESC, g.standard, g.power_type)
+            FROM (
+                SELECT k.standard, k.power_type, k.max_power_kw,
+                       count(*) AS evses,
+                       count(*) FILTER (WHERE k.bucket = 'available') AS available,
+                       count(*) FILTER (WHERE k.bucket = 'occupied') AS occupied,
+                       count(*) FILTER (WHERE k.bucket = 'out_of_service') AS out_of_service,
+                       count(*) FILTER (WHERE k.bucket = 'planned') AS planned,
+                       count(*) FILTER (WHERE k.bucket = 'unknown') AS unknown
+                FROM (
+                    SELECT DISTINCT e3.id, e3.status_bucket AS bucket, c.standard, c.power_type,
+                           c.max_power_kw
+                    FROM evses e3 JOIN connectors c ON c.evse_pk = e3.id AND c.visible
+                    WHERE e3.location_id = t.id AND e3.visible
+                ) k
+                GROUP BY k.standard, k.power_type, k.max_power_kw
+            ) g), '[]'::jsonb) AS groups
     FROM targets t
     LEFT JOIN evses e ON e.location_id = t.id
     GROUP BY t.id, t.bump
@@ -42,6 +67,7 @@ UPDATE locations l SET
     status_updated_at = a.status_updated_at,
     connector_standards = a.standards,
     power_types = a.power_types,
+    connector_groups = a.groups,
     last_updated = greatest(l.last_updated, a.bump),
     visible = l.publish AND l.absent_since IS NULL AND a.evse_count > 0,
     hidden_reason = CASE

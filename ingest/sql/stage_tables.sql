@@ -32,6 +32,8 @@ CREATE TEMP TABLE IF NOT EXISTS stage_locations (
     max_power_kw double precision,
     connector_standards text[],
     power_types text[],
+    connector_groups text,
+    sort_key bigint NOT NULL,
     status_updated_at timestamptz,
     last_updated timestamptz NOT NULL,
     content_hash bytea NOT NULL,

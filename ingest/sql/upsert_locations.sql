@@ -4,24 +4,27 @@
 WITH upserted AS (
     INSERT INTO locations AS l (
         public_id, network_id, country_code, party_id, ocpi_id, ocpi_id_raw, ocpi_version,
-        publish, name, address, city, postal_code, state, country, geog, lat, lon, region_key,
+        publish, name, address, city, postal_code, state, country, geog, geom, lat, lon,
+        region_key,
         h3_r3, h3_r4, h3_r5, h3_r6, h3_r7, h3_r8, h3_r9, parking_type, facilities,
         operator_name, suboperator_name, owner_name, time_zone, opening_times, open_24_7,
         charging_when_closed, search_text, evse_count, available_count, occupied_count,
         out_of_service_count, unknown_count, planned_count, max_power_kw, connector_standards,
-        power_types, status_updated_at, visible, hidden_reason, last_updated, received_at,
+        power_types, connector_groups, sort_key, status_updated_at, visible, hidden_reason,
+        last_updated, received_at,
         content_hash, raw, seen_sync_id
     )
     SELECT
         s.public_id, %(network_id)s, s.country_code, s.party_id, s.ocpi_id, s.ocpi_id_raw,
         %(ocpi_version)s, s.publish, s.name, s.address, s.city, s.postal_code, s.state, s.country,
-        ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, s.lat, s.lon, s.region_key,
+        ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography,
+        ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), s.lat, s.lon, s.region_key,
         s.h3_r3, s.h3_r4, s.h3_r5, s.h3_r6, s.h3_r7, s.h3_r8, s.h3_r9, s.parking_type,
         coalesce(s.facilities, '{}'), s.operator_name, s.suboperator_name, s.owner_name,
         s.time_zone, s.opening_times::jsonb, s.open_24_7, s.charging_when_closed, s.search_text,
         s.evse_count, s.available_count, s.occupied_count, s.out_of_service_count,
         s.unknown_count, s.planned_count, s.max_power_kw, coalesce(s.connector_standards, '{}'),
-        coalesce(s.power_types, '{}'), s.status_updated_at,
+        coalesce(s.power_types, '{}'), s.connector_groups::jsonb, s.sort_key, s.status_updated_at,
         s.publish AND s.evse_count > 0,
         CASE WHEN NOT s.publish THEN 'publish is false'
              WHEN s.evse_count = 0 THEN 'no visible EVSE' END,
@@ -39,6 +42,7 @@ WITH upserted AS (
         state = EXCLUDED.state,
         country = EXCLUDED.country,
         geog = EXCLUDED.geog,
+        geom = EXCLUDED.geom,
         lat = EXCLUDED.lat,
         lon = EXCLUDED.lon,
         region_key = EXCLUDED.region_key,
@@ -64,6 +68,8 @@ WITH upserted AS (
         max_power_kw = EXCLUDED.max_power_kw,
         connector_standards = EXCLUDED.connector_standards,
         power_types = EXCLUDED.power_types,
+        connector_groups = EXCLUDED.connector_groups,
+        sort_key = EXCLUDED.sort_key,
         status_updated_at = EXCLUDED.status_updated_at,
         visible = EXCLUDED.visible,
         hidden_reason = EXCLUDED.hidden_reason,

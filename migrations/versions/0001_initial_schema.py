@@ -94,6 +94,19 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
+        sa.Column(
+            "geom",
+            geoalchemy2.types.Geometry(
+                geometry_type="POINT",
+                srid=4326,
+                dimension=2,
+                spatial_index=False,
+                from_text="ST_GeomFromEWKT",
+                name="geometry",
+                nullable=False,
+            ),
+            nullable=False,
+        ),
         sa.Column("lat", sa.Double(), nullable=False),
         sa.Column("lon", sa.Double(), nullable=False),
         sa.Column("region_key", sa.BigInteger(), nullable=False),
@@ -137,8 +150,15 @@ def upgrade() -> None:
             server_default=sa.text("'{}'::text[]"),
             nullable=False,
         ),
+        sa.Column(
+            "connector_groups",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'[]'::jsonb"),
+            nullable=False,
+        ),
         sa.Column("status_updated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("search_text", sa.Text(), server_default="", nullable=False),
+        sa.Column("sort_key", sa.BigInteger(), nullable=False),
         sa.Column("visible", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("hidden_reason", sa.Text(), nullable=True),
         sa.Column("absent_since", sa.DateTime(timezone=True), nullable=True),
@@ -168,6 +188,14 @@ def upgrade() -> None:
         "ix_locations_geog_visible",
         "locations",
         ["geog"],
+        unique=False,
+        postgresql_using="gist",
+        postgresql_where=sa.text("visible"),
+    )
+    op.create_index(
+        "ix_locations_geom_visible",
+        "locations",
+        ["geom"],
         unique=False,
         postgresql_using="gist",
         postgresql_where=sa.text("visible"),
@@ -444,9 +472,76 @@ def upgrade() -> None:
             "evse_pk", "connector_id", name=op.f("uq_connectors_evse_pk_connector_id")
         ),
     )
+    op.execute(OPEN_NOW)
+
+
+OPEN_NOW = """
+CREATE FUNCTION wattlas_open_now(hours jsonb, tz text, at timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $fn$
+-- Is a location open at `at`? `hours` is the clean shape of app/domain/hours.py: regular hours
+-- local to `tz`, exceptional periods in UTC (OCPI 2.2.1 Hours; ocpi.md P14). NULL: unknown.
+DECLARE
+    period jsonb;
+    local_time timestamp;
+    today int;
+    yesterday int;
+    now_hm text;
+    begin_hm text;
+    end_hm text;
+BEGIN
+    IF hours IS NULL THEN
+        RETURN NULL;
+    END IF;
+    FOR period IN SELECT * FROM jsonb_array_elements(hours->'exceptional_closings') LOOP
+        IF at >= (period->>'period_begin')::timestamptz
+           AND at < (period->>'period_end')::timestamptz THEN
+            RETURN false;
+        END IF;
+    END LOOP;
+    FOR period IN SELECT * FROM jsonb_array_elements(hours->'exceptional_openings') LOOP
+        IF at >= (period->>'period_begin')::timestamptz
+           AND at < (period->>'period_end')::timestamptz THEN
+            RETURN true;
+        END IF;
+    END LOOP;
+    IF (hours->>'twentyfourseven')::boolean THEN
+        RETURN true;
+    END IF;
+    IF tz IS NULL THEN
+        RETURN NULL;
+    END IF;
+    local_time := at AT TIME ZONE tz;
+    today := extract(isodow FROM local_time)::int;
+    yesterday := CASE WHEN today = 1 THEN 7 ELSE today - 1 END;
+    now_hm := to_char(local_time, 'HH24:MI');
+    FOR period IN SELECT * FROM jsonb_array_elements(hours->'regular_hours') LOOP
+        begin_hm := period->>'period_begin';
+        end_hm := period->>'period_end';
+        IF end_hm > begin_hm THEN
+            -- "until 23:59" means until midnight.
+            IF (period->>'weekday')::int = today AND now_hm >= begin_hm
+               AND (now_hm < end_hm OR end_hm = '23:59') THEN
+                RETURN true;
+            END IF;
+        ELSE
+            -- Ends at or before it begins: runs past midnight ("00:00" = end of the day).
+            IF (period->>'weekday')::int = today AND now_hm >= begin_hm THEN
+                RETURN true;
+            END IF;
+            IF (period->>'weekday')::int = yesterday AND now_hm < end_hm THEN
+                RETURN true;
+            END IF;
+        END IF;
+    END LOOP;
+    RETURN false;
+END
+$fn$;
+"""
 
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION IF EXISTS wattlas_open_now(jsonb, text, timestamptz)")
     op.drop_table("connectors")
     op.drop_table("evses")
     op.drop_table("tariffs")
@@ -466,6 +561,12 @@ def downgrade() -> None:
         postgresql_where=sa.text("visible"),
     )
     op.drop_index(op.f("ix_locations_network_id"), table_name="locations")
+    op.drop_index(
+        "ix_locations_geom_visible",
+        table_name="locations",
+        postgresql_using="gist",
+        postgresql_where=sa.text("visible"),
+    )
     op.drop_index(
         "ix_locations_geog_visible",
         table_name="locations",

@@ -1,0 +1,393 @@
+"""The discovery API (issue 4): nearby, viewport, along-route, text search and detail.
+
+Each handler validates, calls one query, and shapes the answer (style.md, habit 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Router, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import PathParameter, QueryParameter, RequestBody
+from litestar.response import Response
+
+from app.api import params as p
+from app.api.errors import InvalidParameter
+from app.api.geojson import GEOJSON, feature, feature_collection, wants_geojson
+from app.api.schemas import (
+    Connector,
+    Coordinates,
+    Evse,
+    LocationDetail,
+    LocationSummary,
+    Results,
+    SourceInfo,
+    TariffInfo,
+)
+from app.api.summaries import summarise
+from app.db import search
+from app.db.detail import location_detail
+from app.domain.route import RouteError, decode_polyline, from_geojson, pieces, validate
+from app.domain.tariffs import display_tariff
+from app.runtime import Runtime
+
+AnyRequest = Request[Any, Any, Any]
+LIST_CACHE = "public, max-age=5"  # availability moves: short, but repeated map pans are cheap
+FormatParam = Annotated[
+    str | None,
+    QueryParameter(
+        name="format", description="json (default) or geojson; or send Accept: application/geo+json"
+    ),
+]
+
+
+def _runtime(request: AnyRequest) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def _answer(request: AnyRequest, results: Results, format_: str | None) -> Response[Any]:
+    headers = {"Cache-Control": LIST_CACHE, "Vary": "Accept"}
+    if wants_geojson(request.headers.get("accept"), format_):
+        return Response(feature_collection(results), media_type=GEOJSON, headers=headers)
+    return Response(results, headers=headers)
+
+
+def _results(
+    rows: list[dict[str, Any]], filters: search.Filters, next_cursor: str | None = None
+) -> Results:
+    summaries = [summarise(row, filters) for row in rows]
+    return Results(summaries, len(summaries), datetime.now(UTC), next_cursor)
+
+
+@get("/nearby", summary="Locations near a point, closest first")
+async def nearby(
+    request: AnyRequest,
+    filters: NamedDependency[search.Filters],
+    lat: Annotated[float, QueryParameter(description="Latitude (WGS 84).", examples=[])],
+    lon: Annotated[float, QueryParameter(description="Longitude (WGS 84).")],
+    radius_m: Annotated[
+        float, QueryParameter(description="Search radius in metres (max 200,000).")
+    ] = 5000,
+    limit: Annotated[int, QueryParameter(description="At most this many results (1–500).")] = 20,
+    format_: FormatParam = None,
+) -> Response[Results]:
+    """Ordered by true distance on the Earth (``distance_m``), with live availability."""
+    p.check_lat_lon(lat, lon)
+    p.check_radius(radius_m)
+    p.check_limit(limit)
+    runtime = _runtime(request)
+    async with runtime.pool.connection() as conn:
+        rows = await search.nearby(
+            conn,
+            lat=lat,
+            lon=lon,
+            radius_m=radius_m,
+            limit=limit,
+            filters=filters,
+            now=datetime.now(UTC),
+            stale_after_s=runtime.settings.stale_after_s,
+        )
+    return _answer(request, _results(rows, filters), format_)
+
+
+@get("/", summary="Locations in a map viewport")
+async def viewport(
+    request: AnyRequest,
+    filters: NamedDependency[search.Filters],
+    bbox: Annotated[
+        str,
+        QueryParameter(
+            description="minLon,minLat,maxLon,maxLat. minLon > maxLon means a box across the "
+            "antimeridian."
+        ),
+    ],
+    limit: Annotated[int, QueryParameter(description="Page size (1–500).")] = 500,
+    cursor: Annotated[
+        str | None, QueryParameter(description="next_cursor of the previous page.")
+    ] = None,
+    format_: FormatParam = None,
+) -> Response[Results]:
+    """A stable order that spreads a truncated page evenly over the viewport; ``next_cursor``
+    pages through the rest."""
+    box = p.parse_bbox(bbox)
+    p.check_limit(limit)
+    query = {"bbox": bbox, "filters": filters}
+    after = None
+    if cursor:
+        position = p.decode_cursor(cursor, query)
+        if len(position) != 2 or not all(isinstance(v, int) for v in position):
+            raise InvalidParameter("cursor", "is not a cursor this API issued")
+        after = (position[0], position[1])
+    runtime = _runtime(request)
+    async with runtime.pool.connection() as conn:
+        rows = await search.viewport(
+            conn,
+            bbox=box,
+            limit=limit,
+            after=after,
+            filters=filters,
+            now=datetime.now(UTC),
+            stale_after_s=runtime.settings.stale_after_s,
+        )
+    next_cursor = None
+    if len(rows) == limit:
+        next_cursor = p.encode_cursor([rows[-1]["sort_key"], rows[-1]["pk"]], query)
+    return _answer(request, _results(rows, filters, next_cursor), format_)
+
+
+class RouteGeometry(msgspec.Struct):
+    type: str
+    coordinates: list[Any]
+
+
+class EncodedRoute(msgspec.Struct):
+    encoded_polyline: str
+    precision: int = 5
+
+
+class AlongRouteRequest(msgspec.Struct, forbid_unknown_fields=True):
+    route: dict[str, Any]
+    corridor_m: float = 2000
+    start_offset_m: float = 0
+    limit: int = 100
+    cursor: str | None = None
+    filters: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+MAX_CORRIDOR_M = 50_000
+
+
+def _route_points(route: dict[str, Any]) -> list[tuple[float, float]]:
+    try:
+        if "encoded_polyline" in route:
+            encoded = route["encoded_polyline"]
+            precision = route.get("precision", 5)
+            if not isinstance(encoded, str) or not isinstance(precision, int):
+                raise RouteError("encoded_polyline must be a string, precision 5 or 6")
+            points = decode_polyline(encoded, precision)
+        else:
+            points = from_geojson(route)
+        return validate(points)
+    except RouteError as exc:
+        raise InvalidParameter("route", str(exc)) from None
+
+
+@post("/along-route", summary="Locations along a route, in route order", status_code=200)
+async def along_route(
+    request: AnyRequest,
+    data: RequestBody[AlongRouteRequest],
+    format_: FormatParam = None,
+) -> Response[Results]:
+    """Every location within ``corridor_m`` metres of the route, ordered by ``route_offset_m``
+    (distance along the route to its closest point), with ``distance_from_route_m``. Routes of
+    up to 50,000 points / 10,000 km, as GeoJSON LineString or encoded polyline."""
+    points = _route_points(data.route)
+    if not 0 < data.corridor_m <= MAX_CORRIDOR_M:
+        raise InvalidParameter(
+            "corridor_m",
+            f"must be more than 0 and at most {MAX_CORRIDOR_M:,} m, got {data.corridor_m:g}",
+        )
+    if data.start_offset_m < 0:
+        raise InvalidParameter("start_offset_m", "must not be negative")
+    p.check_limit(data.limit)
+    filters = p.filters_from_body(data.filters)
+    query = {
+        "route": hashlib.sha256(msgspec.json.encode(data.route)).hexdigest(),
+        "corridor_m": data.corridor_m,
+        "start_offset_m": data.start_offset_m,
+        "filters": filters,
+    }
+    after = None
+    if data.cursor:
+        position = p.decode_cursor(data.cursor, query)
+        if len(position) != 2:
+            raise InvalidParameter("cursor", "is not a cursor this API issued")
+        after = (float(position[0]), int(position[1]))
+    runtime = _runtime(request)
+    async with runtime.pool.connection() as conn:
+        rows = await search.along_route(
+            conn,
+            pieces=pieces(points),
+            corridor_m=data.corridor_m,
+            start_offset_m=data.start_offset_m,
+            limit=data.limit,
+            after=after,
+            filters=filters,
+            now=datetime.now(UTC),
+            stale_after_s=runtime.settings.stale_after_s,
+        )
+    next_cursor = None
+    if len(rows) == data.limit:
+        next_cursor = p.encode_cursor([rows[-1]["offset_m"], rows[-1]["pk"]], query)
+    return _answer(request, _results(rows, filters, next_cursor), format_)
+
+
+@get("/v1/search", summary="Text search over name, address, city, postal code and operator")
+async def text_search(
+    request: AnyRequest,
+    filters: NamedDependency[search.Filters],
+    q: Annotated[str, QueryParameter(description="What to look for; typos are tolerated.")],
+    lat: Annotated[
+        float | None, QueryParameter(description="Rank equal matches by distance from this point.")
+    ] = None,
+    lon: Annotated[float | None, QueryParameter(description="See lat.")] = None,
+    limit: Annotated[int, QueryParameter(description="At most this many results (1–100).")] = 20,
+    format_: FormatParam = None,
+) -> Response[Results]:
+    """Ranked by how well the words match, then by distance when a point is given."""
+    from app.domain.text import search_text
+
+    text = search_text(q)
+    if len(text) < 2:
+        raise InvalidParameter("q", "needs at least two letters or digits")
+    if (lat is None) != (lon is None):
+        raise InvalidParameter("lat" if lat is None else "lon", "lat and lon go together")
+    if lat is not None and lon is not None:
+        p.check_lat_lon(lat, lon)
+    p.check_limit(limit, maximum=100)
+    runtime = _runtime(request)
+    async with runtime.pool.connection() as conn:
+        rows = await search.text_search(
+            conn,
+            query=text,
+            lat=lat,
+            lon=lon,
+            limit=limit,
+            filters=filters,
+            now=datetime.now(UTC),
+            stale_after_s=runtime.settings.stale_after_s,
+        )
+    return _answer(request, _results(rows, filters), format_)
+
+
+@get("/{location_id:str}", summary="Everything about one location")
+async def detail(
+    request: AnyRequest,
+    location_id: Annotated[str, PathParameter(description="The stable public id of a location.")],
+    format_: FormatParam = None,
+) -> Response[Any]:
+    """Every visible EVSE with status and status age, connectors with power and tariffs, the
+    tariffs and a price summary, opening times, operator, and the source network's freshness.
+    ``ETag`` lets a client ask again cheaply (``If-None-Match`` → 304)."""
+    runtime = _runtime(request)
+    now = datetime.now(UTC)
+    async with runtime.pool.connection() as conn:
+        found = await location_detail(
+            conn, location_id, now=now, stale_after_s=runtime.settings.stale_after_s
+        )
+    if found is None:
+        return Response(
+            {"error": {"parameter": "id", "message": f"no location {location_id}"}}, status_code=404
+        )
+    body = _detail(*found)
+    geojson = wants_geojson(request.headers.get("accept"), format_)
+    payload = msgspec.json.encode(feature(body) if geojson else body)
+    etag = '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": LIST_CACHE, "Vary": "Accept"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(b"", status_code=304, headers=headers)
+    return Response(payload, media_type=GEOJSON if geojson else "application/json", headers=headers)
+
+
+def _detail(
+    location: dict[str, Any], evses: list[dict[str, Any]], tariffs: list[dict[str, Any]]
+) -> LocationDetail:
+    summary = summarise(location, search.Filters())
+    silent = bool(location["network_silent"])
+    tariff_infos = [
+        TariffInfo(
+            id=t["tariff_id_raw"],
+            currency=t["currency"],
+            type=t["type"],
+            summary=t["summary"],
+            elements=t["elements"],
+            min_price=t["min_price"],
+            max_price=t["max_price"],
+            alt_text=t["alt_text"],
+            alt_url=t["alt_url"],
+            start_date_time=t["start_date_time"],
+            end_date_time=t["end_date_time"],
+            active=t["active"],
+            last_updated=t["last_updated"],
+        )
+        for t in tariffs
+    ]
+    known = {t["tariff_id"] for t in tariffs}
+    referenced = sorted({tid for e in evses for c in e["connectors"] for tid in c["tariff_ids"]})
+    shown = display_tariff(
+        [
+            {
+                "type": t.type,
+                "start_date_time": t.start_date_time and t.start_date_time.isoformat(),
+                "end_date_time": t.end_date_time and t.end_date_time.isoformat(),
+                "summary": t.summary,
+            }
+            for t in tariff_infos
+        ],
+        datetime.now(UTC),
+    )
+    return LocationDetail(
+        **{f: getattr(summary, f) for f in LocationSummary.__struct_fields__},
+        state=location["state"],
+        time_zone=location["time_zone"],
+        parking_type=location["parking_type"],
+        facilities=location["facilities"],
+        opening_times=location["opening_times"],
+        charging_when_closed=location["charging_when_closed"],
+        directions=location["directions"],
+        images=location["images"],
+        operator_details=location["operator_details"],
+        suboperator=location["suboperator"],
+        owner=location["owner"],
+        energy_mix=location["energy_mix"],
+        evses=[
+            Evse(
+                uid=e["uid_raw"],
+                evse_id=e["evse_id"],
+                status=e["status"],
+                status_bucket=e["status_bucket"],
+                status_updated_at=e["status_updated_at"],
+                status_age_s=max(0, e["status_age_s"]),
+                stale=silent,
+                capabilities=e["capabilities"],
+                floor_level=e["floor_level"],
+                physical_reference=e["physical_reference"],
+                parking_restrictions=e["parking_restrictions"],
+                coordinates=Coordinates(e["lat"], e["lon"]) if e["lat"] is not None else None,
+                connectors=[msgspec.convert(c, Connector) for c in e["connectors"]],
+            )
+            for e in evses
+        ],
+        tariffs=tariff_infos,
+        unknown_tariff_ids=[t for t in referenced if t not in known],
+        price_summary=shown["summary"] if shown else None,
+        last_updated=location["last_updated"],
+        source=SourceInfo(
+            network=location["network_name"],
+            ocpi_version=location["ocpi_version"],
+            last_contact_at=location["last_contact_at"],
+            silent_s=location["silent_s"],
+            live=not silent,
+            last_updated=location["last_updated"],
+            received_at=location["received_at"],
+        ),
+    )
+
+
+locations_router = Router(
+    path="/v1/locations",
+    route_handlers=[nearby, viewport, along_route, detail],
+    dependencies={"filters": Provide(p.provide_filters)},
+    tags=["discovery"],
+)
+search_router = Router(
+    path="/",
+    route_handlers=[text_search],
+    dependencies={"filters": Provide(p.provide_filters)},
+    tags=["discovery"],
+)

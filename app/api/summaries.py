@@ -1,0 +1,142 @@
+"""Rows of the discovery queries → the public summary of a location.
+
+Staleness is applied here (architecture.md): when the network has been silent too long every
+EVSE status is stale; with ``max_status_age_s`` each EVSE older than that is. Stale EVSEs are
+counted as ``stale``, never as available, occupied or out of service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from app.api.schemas import (
+    Availability,
+    ConnectorGroup,
+    Coordinates,
+    Counts,
+    LocationSummary,
+    NetworkRef,
+)
+from app.db.search import Filters
+from app.domain.status import BUCKETS
+
+_groups_decoder = msgspec.json.Decoder(list[ConnectorGroup])
+
+
+def _stale_groups(groups: list[ConnectorGroup]) -> list[ConnectorGroup]:
+    return [
+        ConnectorGroup(g.standard, g.power_type, g.max_power_kw, g.evses, 0, 0, 0, 0, 0, g.evses)
+        for g in groups
+    ]
+
+
+def _from_facts(
+    facts: list[dict[str, Any]], silent: bool
+) -> tuple[Counts, list[ConnectorGroup], Counts]:
+    """Counts, connector groups and matching counts from per-EVSE facts (slow path)."""
+    totals = dict.fromkeys((*BUCKETS, "stale"), 0)
+    matching = dict.fromkeys((*BUCKETS, "stale"), 0)
+    groups: dict[tuple[str, str, float | None], dict[str, Any]] = {}
+    for fact in facts:
+        bucket = "stale" if silent or fact["s"] else fact["b"]
+        totals[bucket] += 1
+        if fact["m"]:
+            matching[bucket] += 1
+        for standard, power_type, kw in {tuple(c) for c in fact["c"] or []}:
+            group = groups.setdefault(
+                (standard, power_type, kw), {"evses": 0, **dict.fromkeys((*BUCKETS, "stale"), 0)}
+            )
+            group["evses"] += 1
+            group[bucket] += 1
+    ordered = sorted(groups.items(), key=lambda kv: (-(kv[0][2] or 0), kv[0][0], kv[0][1]))
+    return (
+        Counts(total=len(facts), **{k: totals[k] for k in (*BUCKETS, "stale")}),
+        [
+            ConnectorGroup(
+                s,
+                p,
+                kw,
+                g["evses"],
+                g["available"],
+                g["occupied"],
+                g["out_of_service"],
+                g["unknown"],
+                g["planned"],
+                g["stale"],
+            )
+            for (s, p, kw), g in ordered
+        ],
+        Counts(total=sum(matching.values()), **matching),
+    )
+
+
+def summarise(row: dict[str, Any], filters: Filters) -> LocationSummary:
+    silent = bool(row["network_silent"])
+    facts = row.get("evse_facts")
+    matching: Counts | None = None
+    if facts is not None:
+        counts, groups, match_counts = _from_facts(facts, silent)
+        if filters.evse_level:
+            matching = match_counts
+    else:
+        groups = (
+            _groups_decoder.decode(row["connector_groups_json"])
+            if isinstance(row.get("connector_groups_json"), bytes | str)
+            else [msgspec.convert(g, ConnectorGroup) for g in row["connector_groups"] or []]
+        )
+        if silent:
+            groups = _stale_groups(groups)
+            counts = Counts(row["evse_count"], 0, 0, 0, 0, 0, row["evse_count"])
+        else:
+            counts = Counts(
+                row["evse_count"],
+                row["available_count"],
+                row["occupied_count"],
+                row["out_of_service_count"],
+                row["unknown_count"],
+                row["planned_count"],
+                0,
+            )
+    reason = None
+    if silent:
+        reason = "network silent"
+    elif counts.stale:
+        reason = "status older than max_status_age_s"
+    availability = Availability(
+        total=counts.total,
+        available=counts.available,
+        occupied=counts.occupied,
+        out_of_service=counts.out_of_service,
+        unknown=counts.unknown,
+        planned=counts.planned,
+        stale=counts.stale,
+        updated_at=row["status_updated_at"],
+        stale_reason=reason,
+    )
+    return LocationSummary(
+        id=row["public_id"],
+        name=row["name"],
+        address=row["address"],
+        city=row["city"],
+        postal_code=row["postal_code"],
+        country=row["country"],
+        coordinates=Coordinates(row["lat"], row["lon"]),
+        network=NetworkRef(row["country_code"], row["party_id"], row["network_name"]),
+        ocpi_id=row["ocpi_id_raw"],
+        operator=row["operator_name"],
+        max_power_kw=row["max_power_kw"],
+        open_now=row["open_now"],
+        connector_groups=groups,
+        availability=availability,
+        matching=matching,
+        distance_m=_round(row.get("distance_m")),
+        route_offset_m=_round(row.get("offset_m")),
+        distance_from_route_m=_round(row.get("distance_from_route_m")),
+        score=round(row["score"], 3) if row.get("score") is not None else None,
+    )
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None

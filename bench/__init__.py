@@ -1,0 +1,1 @@
+"""Benchmarks: the dataset generator (``python -m bench generate``) and what measures with it."""
