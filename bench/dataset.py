@@ -31,7 +31,7 @@ import pycountry
 
 from app.domain.connectors import FORMATS, POWER_TYPES, UNKNOWN_STANDARD
 from app.domain.power import connector_max_power_kw
-from ingest.geocheck import ON_LAND_TOLERANCE_KM, country_alpha3, country_shapes
+from ingest.geocheck import NEAR_KM, country_alpha3, country_shapes
 from ingest.normalise import (
     Connector,
     IngestContext,
@@ -59,10 +59,10 @@ EVSE_AGE_S = 7 * 86_400  # ... and each of its EVSEs up to a week before that
 
 MIN_CLONE_OFFSET_M = 150.0
 MAX_CLONE_OFFSET_M = 3_000.0
-# The normaliser accepts points up to ON_LAND_TOLERANCE_KM outside their country's (10 km
-# simplified) land border. A real point may lie at most that far minus a clone's offset (and a
-# kilometre of slack for the flat-earth offset) outside it, so that its clones are accepted too.
-MAX_OUTSIDE_BORDER_KM = ON_LAND_TOLERANCE_KM - MAX_CLONE_OFFSET_M / 1000 - 1.0
+# The normaliser accepts points up to NEAR_KM outside their country's (Natural Earth 1:10m)
+# polygons. A real point may lie at most that far minus a clone's offset (and a kilometre of
+# slack for the flat-earth offset) outside it, so that its clones are accepted too.
+MAX_OUTSIDE_BORDER_KM = NEAR_KM - MAX_CLONE_OFFSET_M / 1000 - 1.0
 
 # ~60% AVAILABLE, 25% CHARGING, ... (never REMOVED: that is a deletion, not a state).
 STATUSES = ("AVAILABLE", "CHARGING", "OUTOFORDER", "INOPERATIVE", "BLOCKED", "RESERVED", "UNKNOWN")
@@ -193,7 +193,7 @@ def generate(
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("page-*.json"):  # a smaller run must not leave pages behind
         old.unlink()
-    rng = random.Random(seed)  # noqa: S311 - reproducible on purpose, nothing secret
+    rng = random.Random(seed)
     real_points = source_points() if points is None else points
     if not real_points:
         raise ValueError("no real points to place locations at")
@@ -607,20 +607,18 @@ def _ocpi_points() -> Iterator[SourcePoint]:
 def _on_land(points: list[SourcePoint]) -> list[SourcePoint]:
     """Points the normaliser's border check accepts without a note, with room for clones.
 
-    A point inside its country's land polygon, or close enough outside it (coasts, the 10 km
-    simplification). Dropped: Uluru and Madrid in the UK registry, Key West and Shetland (beyond
-    the simplified coast), (1, 1) placeholders, copied lat = lon.
+    A point inside its country's land polygons, or close enough outside it (coasts, piers).
+    Dropped: Uluru and Madrid in the UK registry, (1, 1) placeholders, copied lat = lon.
     """
     shapes = country_shapes()
-    found = shapes.countries_at_many([p.lat for p in points], [p.lon for p in points])
+    inside = shapes.inside_many(
+        [p.lat for p in points], [p.lon for p in points], [p.country for p in points]
+    )
     return [
         point
-        for point, countries in zip(points, found, strict=True)
+        for point, ok in zip(points, inside, strict=True)
         if shapes.knows(point.country)
-        and (
-            point.country in countries
-            or shapes.distance_km(point.lat, point.lon, point.country) <= MAX_OUTSIDE_BORDER_KM
-        )
+        and (ok or shapes.distance_km(point.lat, point.lon, point.country) <= MAX_OUTSIDE_BORDER_KM)
     ]
 
 
