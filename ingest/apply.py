@@ -301,13 +301,15 @@ async def apply_locations(
     observed_at: datetime | None = None,
     sync_run_id: int | None = None,
     force: bool = False,
+    announce_new: bool = False,
 ) -> ApplyResult:
     """Create or replace whole locations (a PUT, a pulled page, a loaded dump).
 
     A location whose stored ``last_updated`` is newer is left as it is (counted as stale), and so
     is one whose content is unchanged (counted as unchanged; ``force`` re-applies it, e.g. after a
     fix of the normaliser). During a full sync every listed location is marked as seen, so it is
-    not hidden as absent.
+    not hidden as absent. Status changes are reported for locations we had before (and for new
+    ones with ``announce_new``: a push of a new site shows up on live maps).
     """
     result = ApplyResult()
     if not locations:
@@ -344,8 +346,12 @@ async def apply_locations(
                 "force": force,
             },
         )
-        await cur.execute("SELECT location_pk FROM stage_locations WHERE location_pk IS NOT NULL")
-        applied_ids = [row[0] for row in await cur.fetchall()]
+        await cur.execute(
+            "SELECT location_pk, inserted FROM stage_locations WHERE location_pk IS NOT NULL"
+        )
+        applied = await cur.fetchall()
+        applied_ids = [row[0] for row in applied]
+        replaced = any(not inserted for _, inserted in applied)
         result.applied += len(applied_ids)
         if len(applied_ids) < len(batch):
             await cur.execute(
@@ -364,14 +370,17 @@ async def apply_locations(
         if not applied_ids:
             return result
         result.evses += staged_evses
-        await cur.execute(sql("status_changes"))
-        result.status_changes = [
-            StatusChange(pk, uid, old, new) for pk, uid, old, new in await cur.fetchall()
-        ]
+        if replaced or announce_new:
+            await cur.execute(sql("status_changes"), {"announce_new": announce_new})
+            result.status_changes = [
+                StatusChange(pk, uid, old, new) for pk, uid, old, new in await cur.fetchall()
+            ]
         await cur.execute(sql("upsert_evses"), {"observed_at": observed_at or received_at})
-        await cur.execute(sql("hide_absent_evses"))
+        if replaced:
+            await cur.execute(sql("hide_absent_evses"))
         await cur.execute(sql("upsert_connectors"))
-        await cur.execute(sql("hide_absent_connectors"))
+        if replaced:
+            await cur.execute(sql("hide_absent_connectors"))
         await cur.execute(
             """
             SELECT l.id, l.public_id, l.lat, l.lon, l.h3_r5, l.h3_r7, l.visible, l.evse_count,

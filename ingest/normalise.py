@@ -688,12 +688,11 @@ class Normaliser:
                     )
                 )
             return []
-        found = self._shapes.countries_at_many(
-            [loc.lat for loc in batch], [loc.lon for loc in batch]
+        verdicts = self._shapes.check_many(
+            [loc.lat for loc in batch], [loc.lon for loc in batch], [loc.country for loc in batch]
         )
         kept = []
-        for loc, countries in zip(batch, found, strict=True):
-            verdict = self._shapes.check(loc.lat, loc.lon, loc.country, countries)
+        for loc, verdict in zip(batch, verdicts, strict=True):
             if not verdict.ok:
                 problems.append(
                     Problem("location", loc.key, verdict.reason or "implausible", raw=loc.raw)

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,10 +33,10 @@ from ingest import networks
 from ingest.apply import ApplyResult, apply_locations, hide_absent_after_full_sync, record_problems
 from ingest.client import OcpiClient, OcpiError, Page, RetryPolicy
 from ingest.credentials import endpoint_url
-from ingest.normalise import IngestContext, Normaliser, Problem
+from ingest.normalise import IngestContext, Location, Normaliser, Problem
 from ingest.ocpi import transport
 from ingest.receiver.operations import availability_events
-from ingest.tariffs import apply_tariffs, hide_absent_tariffs, normalise_tariff
+from ingest.tariffs import Tariff, apply_tariffs, hide_absent_tariffs, normalise_tariff
 
 log = get_logger(__name__)
 
@@ -266,27 +268,44 @@ async def _run(
         default_party = network.parties[0] if len(network.parties) == 1 else (None, None)
         pages = client.pages(resume_url or url, None if resume_url else params)
         next_page: asyncio.Task[Page | None] = asyncio.create_task(_next(pages))
+        normaliser = _Normalising(network, default_party, report.module)
+        previous: tuple[Page, asyncio.Future[Normalised]] | None = None
+        failure: Exception | None = None
         try:
             while True:
-                page = await next_page
+                try:
+                    page = await next_page
+                except (OcpiError, httpx.HTTPError, OSError) as exc:
+                    # The pages already fetched are still applied; the run resumes after them.
+                    failure, page = exc, None
+                current = None
+                if page is not None:
+                    if page.total_count is not None:
+                        report.total_count = page.total_count
+                    # Three stages overlap: the next page is fetched, this one normalised (in a
+                    # worker process for big feeds) and the previous one applied.
+                    current = (page, normaliser.submit(page, report.total_count))
+                    next_page = asyncio.create_task(_next(pages))
+                if previous is not None:
+                    done_page, normalised = previous
+                    result = await _apply_page(
+                        conn, network, done_page, await normalised, report, run_id, default_party
+                    )
+                    if redis is not None and result.status_changes:
+                        await publish(redis, availability_events(result, datetime.now(UTC)))
+                previous = current
                 if page is None:
                     break
-                # Fetch the following page while this one is applied.
-                next_page = asyncio.create_task(_next(pages))
-                if page.total_count is not None:
-                    report.total_count = page.total_count
-                result = await _apply_page(conn, network, page, report, run_id, default_party)
-                if redis is not None and result.status_changes:
-                    await publish(redis, availability_events(result, datetime.now(UTC)))
-        except (OcpiError, httpx.HTTPError, OSError) as exc:
-            report.error = str(exc)
-            await _mark_failed(conn, run_id, network.id, report.error)
-            return
+            if failure is not None:
+                report.error = str(failure)
+                await _mark_failed(conn, run_id, network.id, report.error)
+                return
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await asyncio.shield(_mark_failed(conn, run_id, network.id, "interrupted"))
             raise
         finally:
+            normaliser.close()
             if not next_page.done():
                 next_page.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -340,10 +359,73 @@ async def _next(pages: Any) -> Page | None:
     return page
 
 
+Normalised = tuple[list[Location], list[Tariff], list[Problem]]
+# Above this many objects a feed is normalised in a worker process, beside the database work.
+WORKER_THRESHOLD = 20_000
+
+
+def normalise_objects(module: str, ctx: IngestContext, objects: list[bytes]) -> Normalised:
+    """One page's objects → (locations, tariffs, problems). Runs in a worker process for big
+    feeds, so it takes and returns only picklable values."""
+    if module == "locations":
+        accepted, problems = Normaliser(ctx).locations(objects)
+        return accepted, [], problems
+    problems = []
+    tariffs = []
+    for raw in objects:
+        tariff = normalise_tariff(
+            raw,
+            country_code=ctx.country_code,
+            party_id=ctx.party_id,
+            received_at=ctx.received_at,
+            problems=problems,
+        )
+        if tariff is not None:
+            tariffs.append(tariff)
+    return [], tariffs, problems
+
+
+class _Normalising:
+    def __init__(
+        self, network: _Network, default_party: tuple[str | None, str | None], module: str
+    ) -> None:
+        self._network = network
+        self._party = default_party
+        self._module = module
+        self._executor: ProcessPoolExecutor | None = None
+
+    def submit(self, page: Page, total_count: int | None) -> asyncio.Future[Normalised]:
+        loop = asyncio.get_running_loop()
+        ctx = IngestContext(
+            network_id=self._network.id,
+            source="pull",
+            ocpi_version=self._network.version,
+            country_code=self._party[0],
+            party_id=self._party[1],
+            received_at=datetime.now(UTC),
+        )
+        if self._executor is None and (total_count or 0) >= WORKER_THRESHOLD:
+            self._executor = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("forkserver")
+            )
+        if self._executor is not None:
+            return loop.run_in_executor(
+                self._executor, normalise_objects, self._module, ctx, page.objects
+            )
+        done: asyncio.Future[Normalised] = loop.create_future()
+        done.set_result(normalise_objects(self._module, ctx, page.objects))
+        return done
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+
 async def _apply_page(
     conn: AsyncConnection,
     network: _Network,
     page: Page,
+    normalised: Normalised,
     report: SyncReport,
     run_id: int,
     default_party: tuple[str | None, str | None],
@@ -351,21 +433,10 @@ async def _apply_page(
     received_at = datetime.now(UTC)
     full_run = report.kind == "full"
     result = ApplyResult()
-    problems: list[Problem] = []
+    accepted, tariffs, problems = normalised
     page_evses = 0
     async with conn.transaction():
         if report.module == "locations":
-            normaliser = Normaliser(
-                IngestContext(
-                    network_id=network.id,
-                    source="pull",
-                    ocpi_version=network.version,
-                    country_code=default_party[0],
-                    party_id=default_party[1],
-                    received_at=received_at,
-                )
-            )
-            accepted, problems = normaliser.locations(page.objects)
             result = await apply_locations(
                 conn,
                 accepted,
@@ -380,17 +451,6 @@ async def _apply_page(
             page_evses = sum(len(loc.evses) for loc in accepted)
             report.evses += page_evses
         else:
-            tariffs = []
-            for raw in page.objects:
-                tariff = normalise_tariff(
-                    raw,
-                    country_code=default_party[0],
-                    party_id=default_party[1],
-                    received_at=received_at,
-                    problems=problems,
-                )
-                if tariff is not None:
-                    tariffs.append(tariff)
             created, updated, stale = await apply_tariffs(
                 conn,
                 tariffs,

@@ -134,6 +134,7 @@ async def _apply_tree(
         ocpi_version=pusher.version,
         received_at=pusher.received_at,
         force=force,
+        announce_new=True,
     )
     if result.stale:
         return Outcome(message="location is older than the stored version; ignored", result=result)

@@ -32,7 +32,14 @@ from app.domain.timestamps import parse_timestamp
 from app.logs import configure_logging, get_logger
 from ingest.credentials import endpoint_url, parse_credentials, parse_endpoints, pick_version
 from ingest.ocpi import transport
-from ingest.sandbox.network import SandboxNetwork, load_networks, restore_state, save_state
+from ingest.sandbox.network import (
+    DatasetPages,
+    SandboxNetwork,
+    dataset_network,
+    load_networks,
+    restore_state,
+    save_state,
+)
 
 log = get_logger(__name__)
 AnyRequest = Request[Any, Any, Any]
@@ -351,7 +358,30 @@ async def list_locations(
     fault = _fault(request, name)
     if fault is not None:
         return fault
+    if network.dataset is not None:
+        return _dataset_page(request, network.dataset)
     return _paginated(request, name, network.locations, network.page_size)
+
+
+def _dataset_page(request: AnyRequest, pages: DatasetPages) -> Response[bytes]:
+    """A page of the generated dataset, its file bytes spliced into the envelope as they are."""
+    offset = max(0, int(request.query_params.get("offset", "0") or 0))
+    index = offset // pages.page_size
+    headers = {"X-Total-Count": str(pages.total), "X-Limit": str(pages.page_size)}
+    if index >= pages.pages:
+        data = b"[]"
+    else:
+        data = pages.page(index)
+        if index + 1 < pages.pages:
+            next_url = (
+                f"{str(request.url).split('?', 1)[0]}?"
+                f"{urlencode({'offset': (index + 1) * pages.page_size})}"
+            )
+            headers["Link"] = f'<{next_url}>; rel="next"'
+    prefix = (
+        b'{"status_code":1000,"timestamp":"' + transport.format_timestamp().encode() + b'","data":'
+    )
+    return Response(prefix + data + b"}", media_type="application/json", headers=headers)
 
 
 @get(["/{name:str}/ocpi/{version:str}/locations/{location_id:str}"])
@@ -532,11 +562,13 @@ def create_sandbox_app(
     page_size: int = 100,
     log_level: str = "INFO",
     log_format: str = "json",
+    dataset: Path | None = None,
 ) -> Litestar:
     configure_logging(log_level, log_format)
-    sandbox = Sandbox(
-        base_url.rstrip("/"), load_networks(networks, page_size=page_size), state_file, push_rate
-    )
+    served = load_networks(networks, page_size=page_size)
+    if dataset is not None:
+        served["bench"] = dataset_network(dataset)
+    sandbox = Sandbox(base_url.rstrip("/"), served, state_file, push_rate)
     if state_file is not None:
         restore_state(state_file, sandbox.networks)
         sandbox.save()

@@ -14,4 +14,5 @@ app = create_sandbox_app(
     page_size=_settings.sandbox_page_size,
     log_level=_settings.log_level,
     log_format=_settings.log_format,
+    dataset=_settings.sandbox_dataset,
 )

@@ -57,6 +57,30 @@ class Credentials:
     outbound_endpoints: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class DatasetPages:
+    """A generated dataset (``python -m bench generate``) served page by page from its files,
+    without holding it in memory: the pull benchmark's peer."""
+
+    directory: Path
+    page_size: int
+    pages: int
+    total: int
+
+    @classmethod
+    def open(cls, directory: Path) -> DatasetPages:
+        manifest = json.loads((directory / "manifest.json").read_text())
+        return cls(
+            directory,
+            int(manifest["page_size"]),
+            int(manifest["pages"]),
+            int(manifest["locations"]),
+        )
+
+    def page(self, index: int) -> bytes:
+        return (self.directory / f"page-{index:05d}.json").read_bytes()
+
+
 @dataclass
 class SandboxNetwork:
     name: str
@@ -66,6 +90,7 @@ class SandboxNetwork:
     tariffs: list[dict[str, Any]]
     credentials: Credentials
     page_size: int = 100
+    dataset: DatasetPages | None = None
 
     @property
     def versions(self) -> list[str]:
@@ -191,6 +216,22 @@ def hub_network(*, page_size: int = 100) -> SandboxNetwork:
         tariffs=list(unique.values()),
         credentials=Credentials(token_a=secrets.token_urlsafe(24)),
         page_size=page_size,
+    )
+
+
+def dataset_network(directory: Path) -> SandboxNetwork:
+    pages = DatasetPages.open(directory)
+    manifest = json.loads((directory / "manifest.json").read_text())
+    parties = [(p.split("*")[0], p.split("*")[1], p) for p in sorted(manifest["parties"])]
+    return SandboxNetwork(
+        name="bench",
+        version="2.2.1",
+        parties=parties,
+        locations=[],
+        tariffs=[],
+        credentials=Credentials(token_a=secrets.token_urlsafe(24)),
+        page_size=pages.page_size,
+        dataset=pages,
     )
 
 

@@ -1,12 +1,14 @@
--- Connectors an EVSE PUT no longer lists are hidden, never deleted.
+-- Connectors an EVSE PUT no longer lists are hidden, never deleted. Only locations that
+-- existed before this batch can have such connectors.
 UPDATE connectors c
 SET visible = false
-FROM stage_evses se
-JOIN stage_locations s ON s.idx = se.loc_idx AND s.location_pk IS NOT NULL
-JOIN evses e ON e.location_id = s.location_pk AND e.uid = se.uid
-WHERE c.evse_pk = e.id
-  AND c.visible
-  AND NOT EXISTS (
-      SELECT 1 FROM stage_connectors sc
-      WHERE sc.loc_idx = se.loc_idx AND sc.evse_uid = se.uid AND sc.connector_id = c.connector_id
-  )
+FROM (
+    SELECT old.id
+    FROM stage_locations s
+    JOIN evses e ON e.location_id = s.location_pk
+    JOIN connectors old ON old.evse_pk = e.id AND old.visible
+    LEFT JOIN stage_connectors sc
+        ON sc.loc_idx = s.idx AND sc.evse_uid = e.uid AND sc.connector_id = old.connector_id
+    WHERE s.location_pk IS NOT NULL AND NOT s.inserted AND sc.connector_id IS NULL
+) gone
+WHERE c.id = gone.id

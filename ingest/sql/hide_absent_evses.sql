@@ -1,10 +1,14 @@
--- EVSEs a location PUT no longer lists are hidden, never deleted (architecture.md).
+-- EVSEs a location PUT no longer lists are hidden, never deleted (architecture.md). Only
+-- locations that existed before this batch can have such EVSEs. (An anti-join on the staged
+-- rows: the temp tables have no statistics, so a correlated NOT EXISTS would run nested.)
 UPDATE evses e
 SET visible = false, hidden_reason = 'absent from the last PUT of its location'
-FROM stage_locations s
-WHERE e.location_id = s.location_pk
-  AND s.location_pk IS NOT NULL
-  AND e.hidden_reason IS DISTINCT FROM 'absent from the last PUT of its location'
-  AND NOT EXISTS (
-      SELECT 1 FROM stage_evses se WHERE se.loc_idx = s.idx AND se.uid = e.uid
-  )
+FROM (
+    SELECT old.id
+    FROM stage_locations s
+    JOIN evses old ON old.location_id = s.location_pk
+    LEFT JOIN stage_evses se ON se.loc_idx = s.idx AND se.uid = old.uid
+    WHERE s.location_pk IS NOT NULL AND NOT s.inserted AND se.uid IS NULL
+      AND old.hidden_reason IS DISTINCT FROM 'absent from the last PUT of its location'
+) gone
+WHERE e.id = gone.id

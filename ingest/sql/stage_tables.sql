@@ -3,6 +3,7 @@
 CREATE TEMP TABLE IF NOT EXISTS stage_locations (
     idx integer NOT NULL,
     location_pk bigint,
+    inserted boolean,
     public_id text NOT NULL,
     country_code text NOT NULL,
     party_id text NOT NULL,

@@ -82,9 +82,9 @@ WITH upserted AS (
     WHERE l.last_updated <= EXCLUDED.last_updated
       AND (l.content_hash IS DISTINCT FROM EXCLUDED.content_hash
            OR l.network_id <> EXCLUDED.network_id OR %(force)s)
-    RETURNING l.id, l.country_code, l.party_id, l.ocpi_id
+    RETURNING l.id, l.country_code, l.party_id, l.ocpi_id, (l.xmax = 0) AS inserted
 )
 UPDATE stage_locations s
-SET location_pk = u.id
+SET location_pk = u.id, inserted = u.inserted
 FROM upserted u
 WHERE (s.country_code, s.party_id, s.ocpi_id) = (u.country_code, u.party_id, u.ocpi_id)

@@ -150,8 +150,8 @@ async def test_they_initiate_with_token_a_and_push_in_2_1_1(
     assert (report.complete, report.objects, report.accepted, report.quarantined) == (
         True,
         106,
-        105,
-        1,
+        106,
+        0,
     )
     pushed = control(sandbox, "fastned/push", {"count": 5})
     assert isinstance(pushed, list)
