@@ -7,16 +7,20 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from litestar import Litestar
+from litestar.config.compression import CompressionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.types import ControllerRouterHandler
 
 from app.api.errors import EXCEPTION_HANDLERS
-from app.api.health import health
+from app.api.health import health, ping
+from app.api.live import get_clusters, live_lifespan, stream
 from app.api.locations import locations_router, search_router
+from app.db.clusters import cluster_refresh_lifespan
 from app.logs import configure_logging, get_logger
 from app.runtime import Runtime
 from app.settings import Settings
+from app.web.routes import web_router
 
 log = get_logger(__name__)
 
@@ -48,9 +52,21 @@ def create_app(
             log.info("app.stopped")
 
     return Litestar(
-        route_handlers=[health, locations_router, search_router, *route_handlers],
+        route_handlers=[
+            health,
+            ping,
+            locations_router,
+            search_router,
+            get_clusters,
+            stream,
+            web_router,
+            *route_handlers,
+        ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        lifespan=[runtime_lifespan, *lifespan],
+        lifespan=[runtime_lifespan, live_lifespan, cluster_refresh_lifespan, *lifespan],
+        compression_config=CompressionConfig(
+            backend="gzip", minimum_size=50_000, gzip_compress_level=5, exclude=["/v1/stream"]
+        ),
         openapi_config=OpenAPIConfig(
             title="Wattlas",
             version="1.0.0",

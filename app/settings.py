@@ -42,6 +42,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sandbox_push_rate: float = 2.0
     sandbox_page_size: int = 100
     sandbox_networks: str | None = None
+    sandbox_dataset: Path | None = None
+    cluster_refresh_s: float = 15.0
 
     @property
     def sandbox_url(self) -> str:
@@ -92,6 +94,8 @@ _ENV = {
     "sandbox_push_rate": "WATTLAS_SANDBOX_PUSH_RATE",
     "sandbox_page_size": "WATTLAS_SANDBOX_PAGE_SIZE",
     "sandbox_networks": "WATTLAS_SANDBOX_NETWORKS",
+    "sandbox_dataset": "WATTLAS_SANDBOX_DATASET",
+    "cluster_refresh_s": "WATTLAS_CLUSTER_REFRESH_S",
 }
 
 ENV_VARIABLES = tuple(_ENV.values())

@@ -34,6 +34,7 @@ SPEC_EXAMPLES = FIXTURES / "spec-examples"
 
 # Tables the tests empty between cases (everything but migrations' and PostGIS' own).
 TABLES = (
+    "cluster_cells",
     "quarantine",
     "sync_runs",
     "connectors",
@@ -88,6 +89,7 @@ def base_settings(database_url: str, redis_url: str) -> Settings:
         log_level="WARNING",
         db_pool_size=4,
         run_scheduler=False,
+        cluster_refresh_s=0.0,
     )
 
 

@@ -12,13 +12,14 @@ location.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
+
+from app.domain.route import Pieces
 
 
 @dataclass(frozen=True)
@@ -284,11 +285,15 @@ async def viewport(
     return await _fetch(conn, sql, q.params)
 
 
+_FLAT_MARGIN = 1.02
+_M_PER_DEGREE = 111_195.0  # a degree of latitude on the mean sphere
+
+
 # ---- along a route -----------------------------------------------------------------------------
 async def along_route(
     conn: AsyncConnection,
     *,
-    pieces: Sequence[bytes],
+    pieces: Pieces,
     corridor_m: float,
     start_offset_m: float,
     limit: int,
@@ -307,40 +312,58 @@ async def along_route(
     _base_params(q, now, stale_after_s)
     q.params["corridor_m"] = corridor_m
     _location_filters(q, filters)
-    q.params["pieces"] = list(pieces)
+    # Longitude degrees shrink with latitude: locating the closest point in plain lon/lat skews
+    # it along the route, so it is done with longitudes scaled by cos(latitude) (``scales``).
+    q.params.update(
+        pieces=pieces.wkb,
+        starts=pieces.start_m,
+        lengths=pieces.length_m,
+        scales=pieces.scale,
+        **pieces.reach(corridor_m * _FLAT_MARGIN),
+    )
+    network_join = (
+        "JOIN networks n ON n.id = l.network_id" if any("n." in w for w in q.where) else ""
+    )
     outer = [f"offset_m >= {q.bind('start_offset_m', start_offset_m)}"]
     if after is not None:
         outer.append(
             f"(offset_m, id) > ({q.bind('after_offset', after[0])}, {q.bind('after_id', after[1])})"
         )
+    q.params["margin_m"] = corridor_m * _FLAT_MARGIN
+    q.params["inside_m"] = corridor_m / _FLAT_MARGIN
     sql = f"""
-        WITH raw_pieces AS (
-            SELECT ord AS idx, geom, geom::geography AS geog,
-                   -- Longitude degrees shrink with latitude: locating the closest point in
-                   -- plain lon/lat skews it along the route, so it is done with longitudes
-                   -- scaled by cos(latitude) (locally true to scale over a 10 km piece).
-                   cos(radians(ST_Y(ST_Centroid(geom)))) AS k,
-                   coalesce(sum(ST_Length(geom::geography)) OVER (
-                       ORDER BY ord ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
-                       AS start_m
-            FROM unnest(%(pieces)s::bytea[]) WITH ORDINALITY AS u(wkb, ord),
+        WITH pieces AS (
+            SELECT u.ord AS idx, g.geom, g.geom::geography AS geog, u.start_m, u.length_m,
+                   u.k, ST_Scale(g.geom, u.k, 1) AS scaled,
+                   ST_Expand(g.geom, u.dx, u.dy) AS reach
+            FROM unnest(%(pieces)s::bytea[], %(starts)s::float8[], %(lengths)s::float8[],
+                        %(scales)s::float8[], %(dxs)s::float8[], %(dys)s::float8[])
+                     WITH ORDINALITY AS u(wkb, start_m, length_m, k, dx, dy, ord),
                  LATERAL (SELECT ST_SetSRID(ST_GeomFromWKB(u.wkb), 4326) AS geom) g
         ),
-        pieces AS (
-            SELECT *, ST_Scale(geom, k, 1) AS scaled FROM raw_pieces
-        ),
-        hits AS (
+        -- Candidates from the lon/lat index within each stretch's reach, kept by a planar
+        -- distance in its locally true-to-scale frame (good to a fraction of a per cent over
+        -- 10 km; the margin covers it), with the offset from the same frame.
+        near AS (
             SELECT DISTINCT ON (l.id)
-                   l.id,
-                   ST_Distance(l.geog, p.geog) AS distance_from_route_m,
-                   p.start_m + ST_Length(ST_Scale(ST_LineSubstring(
-                       p.scaled, 0, ST_LineLocatePoint(p.scaled, ST_Scale(l.geom, p.k, 1))),
-                       1 / p.k, 1)::geography) AS offset_m
+                   l.id, l.geog, p.idx,
+                   ST_Distance(p.scaled, ST_Scale(l.geom, p.k, 1)) * {_M_PER_DEGREE} AS flat_m,
+                   p.start_m + p.length_m * ST_LineLocatePoint(
+                       p.scaled, ST_Scale(l.geom, p.k, 1)) AS offset_m
             FROM pieces p
-            JOIN locations l ON ST_DWithin(l.geog, p.geog, %(corridor_m)s)
-            JOIN networks n ON n.id = l.network_id
+            JOIN locations l ON l.visible AND l.geom && p.reach
+            {network_join}
             WHERE {" AND ".join(q.where)}
-            ORDER BY l.id, ST_Distance(l.geog, p.geog), p.idx
+              AND ST_Distance(p.scaled, ST_Scale(l.geom, p.k, 1)) * {_M_PER_DEGREE}
+                  <= %(margin_m)s
+            ORDER BY l.id, flat_m, p.idx
+        ),
+        -- Exact (spheroid) distance only where the flat one cannot decide.
+        hits AS (
+            SELECT near.id, near.idx, near.offset_m
+            FROM near JOIN pieces p ON p.idx = near.idx
+            WHERE near.flat_m <= %(inside_m)s
+               OR ST_Distance(near.geog, p.geog) <= %(corridor_m)s
         ),
         page AS (
             SELECT * FROM hits
@@ -348,7 +371,9 @@ async def along_route(
             ORDER BY offset_m, id
             LIMIT {q.bind("limit", limit)}
         )
-        SELECT {_summary_columns(q, filters)}, page.distance_from_route_m, page.offset_m
+        SELECT {_summary_columns(q, filters)}, page.offset_m,
+               ST_Distance(l.geog, ST_SetSRID(ST_GeomFromWKB(
+                   (%(pieces)s::bytea[])[page.idx]), 4326)::geography) AS distance_from_route_m
         FROM page
         JOIN locations l ON l.id = page.id
         JOIN networks n ON n.id = l.network_id
@@ -369,22 +394,109 @@ async def text_search(
     now: datetime,
     stale_after_s: int,
 ) -> list[dict[str, Any]]:
-    """Trigram word similarity over name, address, postal code, city and operator (typos
-    tolerated); ranked by match, then by distance when a point is given."""
+    """Over name, address, postal code, city and operator (``query`` normalised by
+    ``app.domain.text.search_text``). Locations with every word first (the last word may be a
+    prefix, as typed so far), closest first when a point is given, else best match first; then,
+    if there are fewer than ``limit``, similar spellings (typos) by similarity and distance."""
+    exact = await _exact_words(
+        conn,
+        query=query,
+        lat=lat,
+        lon=lon,
+        limit=limit,
+        filters=filters,
+        now=now,
+        stale_after_s=stale_after_s,
+    )
+    if len(exact) >= limit:
+        return exact
+    fuzzy = await _similar(
+        conn,
+        query=query,
+        lat=lat,
+        lon=lon,
+        limit=limit - len(exact),
+        exclude=[row["pk"] for row in exact],
+        filters=filters,
+        now=now,
+        stale_after_s=stale_after_s,
+    )
+    return exact + fuzzy
+
+
+def _ts_query(query: str) -> str:
+    words = query.split()
+    return " & ".join([*words[:-1], f"{words[-1]}:*"]) if words else ""
+
+
+def _point(q: _Sql, lat: float | None, lon: float | None) -> str | None:
+    if lat is None or lon is None:
+        return None
+    return f"ST_SetSRID(ST_MakePoint({q.bind('lon', lon)}, {q.bind('lat', lat)}), 4326)::geography"
+
+
+async def _exact_words(
+    conn: AsyncConnection,
+    *,
+    query: str,
+    lat: float | None,
+    lon: float | None,
+    limit: int,
+    filters: Filters,
+    now: datetime,
+    stale_after_s: int,
+) -> list[dict[str, Any]]:
+    q = _Sql()
+    _base_params(q, now, stale_after_s)
+    words = f"to_tsquery('simple', {q.bind('tsq', _ts_query(query))})"
+    q.where.append(f"l.search_words @@ {words}")
+    _location_filters(q, filters)
+    point = _point(q, lat, lon)
+    # With a point, the GiST nearest-neighbour scan meets the matches closest first.
+    key = f"l.geog <-> {point}" if point else f"-ts_rank(l.search_words, {words})"
+    distance = f"ST_Distance(l.geog, {point})" if point else "NULL::float8"
+    sql = f"""
+        WITH page AS (
+            SELECT l.id, {key} AS sort_key
+            FROM locations l JOIN networks n ON n.id = l.network_id
+            WHERE {" AND ".join(q.where)}
+            ORDER BY {key}, l.id
+            LIMIT {q.bind("limit", limit)}
+        )
+        SELECT {_summary_columns(q, filters)},
+               word_similarity({q.bind("q", query)}, l.search_text) AS score,
+               {distance} AS distance_m
+        FROM page
+        JOIN locations l ON l.id = page.id
+        JOIN networks n ON n.id = l.network_id
+        ORDER BY page.sort_key, l.id
+    """
+    return await _fetch(conn, sql, q.params)
+
+
+async def _similar(
+    conn: AsyncConnection,
+    *,
+    query: str,
+    lat: float | None,
+    lon: float | None,
+    limit: int,
+    exclude: list[int],
+    filters: Filters,
+    now: datetime,
+    stale_after_s: int,
+) -> list[dict[str, Any]]:
     q = _Sql()
     _base_params(q, now, stale_after_s)
     text = q.bind("q", query)
     q.where.append(f"{text} <%% l.search_text")
+    if exclude:
+        q.where.append(f"NOT (l.id = ANY({q.bind('exclude', exclude)}))")
     _location_filters(q, filters)
-    distance = "NULL::float8"
-    order = "m.score DESC, m.id"
-    if lat is not None and lon is not None:
-        point = (
-            f"ST_SetSRID(ST_MakePoint({q.bind('lon', lon)}, {q.bind('lat', lat)}), 4326)::geography"
-        )
-        distance = f"ST_Distance(l.geog, {point})"
-        # Equally good matches (to two decimals) closest first.
-        order = "round(m.score::numeric, 2) DESC, m.distance_m, m.id"
+    point = _point(q, lat, lon)
+    distance = f"ST_Distance(l.geog, {point})" if point else "NULL::float8"
+    # Equally good matches (to two decimals) closest first.
+    order = "round(m.score::numeric, 2) DESC, m.distance_m, m.id" if point else "m.score DESC, m.id"
     sql = f"""
         WITH matches AS (
             SELECT l.id, word_similarity({text}, l.search_text) AS score,

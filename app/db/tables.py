@@ -18,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Computed,
     DateTime,
     Double,
     ForeignKey,
@@ -31,7 +32,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 
 metadata = MetaData(
     naming_convention={
@@ -155,6 +156,12 @@ locations = Table(
     Column("connector_groups", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("status_updated_at", TS),
     Column("search_text", Text, nullable=False, server_default=""),
+    # Whole words of search_text (exact matches); the trigram index on search_text finds typos.
+    Column(
+        "search_words",
+        TSVECTOR,
+        Computed("to_tsvector('simple'::regconfig, search_text)", persisted=True),
+    ),
     # A stable pseudo-random order: a truncated viewport page is an even sample of the area.
     Column("sort_key", BigInteger, nullable=False),
     Column("visible", Boolean, nullable=False, server_default=text("false")),
@@ -180,6 +187,12 @@ locations = Table(
         postgresql_where=text("visible"),
     ),
     Index(None, "network_id"),
+    Index(
+        "ix_locations_search_words",
+        "search_words",
+        postgresql_using="gin",
+        postgresql_where=text("visible"),
+    ),
     Index(
         "ix_locations_search_trgm",
         "search_text",
@@ -325,4 +338,25 @@ sync_runs = Table(
     CheckConstraint("kind IN ('full', 'incremental')", name="kind"),
     CheckConstraint("status IN ('running', 'complete', 'failed')", name="status"),
     Index(None, "network_id", "module", "started_at"),
+)
+
+# Per H3 cell (coarse resolutions) and network: what the map's clusters show for an unfiltered
+# view, refreshed every few seconds by app/db/clusters.py (a continent at low zoom would
+# otherwise aggregate a hundred thousand locations per request).
+cluster_cells = Table(
+    "cluster_cells",
+    metadata,
+    Column("resolution", Integer, nullable=False),
+    Column("cell", BigInteger, nullable=False),
+    Column("network_id", Integer, nullable=False),
+    Column("locations", Integer, nullable=False),
+    Column("locations_available", Integer, nullable=False),
+    Column("evses", Integer, nullable=False),
+    Column("available", Integer, nullable=False),
+    Column("occupied", Integer, nullable=False),
+    Column("out_of_service", Integer, nullable=False),
+    Column("lat_sum", Double, nullable=False),
+    Column("lon_sum", Double, nullable=False),
+    Column("refreshed_at", TS, nullable=False, server_default=NOW),
+    PrimaryKeyConstraint("resolution", "cell", "network_id"),
 )

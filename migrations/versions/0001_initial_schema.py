@@ -21,6 +21,27 @@ def upgrade() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     op.create_table(
+        "cluster_cells",
+        sa.Column("resolution", sa.Integer(), nullable=False),
+        sa.Column("cell", sa.BigInteger(), nullable=False),
+        sa.Column("network_id", sa.Integer(), nullable=False),
+        sa.Column("locations", sa.Integer(), nullable=False),
+        sa.Column("locations_available", sa.Integer(), nullable=False),
+        sa.Column("evses", sa.Integer(), nullable=False),
+        sa.Column("available", sa.Integer(), nullable=False),
+        sa.Column("occupied", sa.Integer(), nullable=False),
+        sa.Column("out_of_service", sa.Integer(), nullable=False),
+        sa.Column("lat_sum", sa.Double(), nullable=False),
+        sa.Column("lon_sum", sa.Double(), nullable=False),
+        sa.Column(
+            "refreshed_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("resolution", "cell", "network_id", name=op.f("pk_cluster_cells")),
+    )
+    op.create_table(
         "networks",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
@@ -158,6 +179,12 @@ def upgrade() -> None:
         ),
         sa.Column("status_updated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("search_text", sa.Text(), server_default="", nullable=False),
+        sa.Column(
+            "search_words",
+            postgresql.TSVECTOR(),
+            sa.Computed("to_tsvector('simple'::regconfig, search_text)", persisted=True),
+            nullable=True,
+        ),
         sa.Column("sort_key", sa.BigInteger(), nullable=False),
         sa.Column("visible", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("hidden_reason", sa.Text(), nullable=True),
@@ -208,6 +235,14 @@ def upgrade() -> None:
         unique=False,
         postgresql_using="gin",
         postgresql_ops={"search_text": "gin_trgm_ops"},
+        postgresql_where=sa.text("visible"),
+    )
+    op.create_index(
+        "ix_locations_search_words",
+        "locations",
+        ["search_words"],
+        unique=False,
+        postgresql_using="gin",
         postgresql_where=sa.text("visible"),
     )
     op.create_table(
@@ -554,6 +589,12 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_network_parties_country_code_party_id"), table_name="network_parties")
     op.drop_table("network_parties")
     op.drop_index(
+        "ix_locations_search_words",
+        table_name="locations",
+        postgresql_using="gin",
+        postgresql_where=sa.text("visible"),
+    )
+    op.drop_index(
         "ix_locations_search_trgm",
         table_name="locations",
         postgresql_using="gin",
@@ -575,3 +616,4 @@ def downgrade() -> None:
     )
     op.drop_table("locations")
     op.drop_table("networks")
+    op.drop_table("cluster_cells")

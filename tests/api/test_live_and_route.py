@@ -615,7 +615,7 @@ async def test_queries_use_their_indexes(fixture_db: str) -> None:
         "nearby": "ix_locations_geog_visible",
         "viewport": "ix_locations_geom_visible",
         "search": "ix_locations_search_trgm",
-        "along-route": "ix_locations_geog_visible",
+        "along-route": "ix_locations_geom_visible",
     }
     async with await psycopg.AsyncConnection.connect(fixture_db, autocommit=True) as conn:
         await conn.execute("ANALYZE")

@@ -1,0 +1,131 @@
+"""Fan-out of availability events to the live streams of this process.
+
+One task per process reads the Redis stream (``XREAD BLOCK``) that every ingest process appends
+to, so every API process sees every change; each SSE client gets the events inside its bbox.
+A client that reconnects with ``Last-Event-ID`` is replayed what it missed from the stream
+(``XRANGE``), or told to reload when that part of the stream has been trimmed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from app.live.events import STREAM_KEY, AvailabilityEvent, decode_event, event_fields
+from app.logs import get_logger
+
+log = get_logger(__name__)
+
+QUEUE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Area:
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+
+    def contains(self, lat: float, lon: float) -> bool:
+        if not self.min_lat <= lat <= self.max_lat:
+            return False
+        if self.min_lon <= self.max_lon:
+            return self.min_lon <= lon <= self.max_lon
+        return lon >= self.min_lon or lon <= self.max_lon  # across the antimeridian
+
+
+@dataclass(eq=False)
+class Subscriber:
+    area: Area
+    queue: asyncio.Queue[tuple[str, AvailabilityEvent]] = field(
+        default_factory=lambda: asyncio.Queue(QUEUE_SIZE)
+    )
+    overflowed: bool = False
+
+
+class StreamHub:
+    def __init__(self, client: aioredis.Redis | None) -> None:
+        self._client = client
+        self._subscribers: set[Subscriber] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.last_id = "$"
+
+    def subscribe(self, area: Area) -> Subscriber:
+        subscriber = Subscriber(area)
+        self._subscribers.add(subscriber)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._read(), name="stream-hub")
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def replay(self, after_id: str, area: Area) -> list[tuple[str, AvailabilityEvent]] | None:
+        """Events after ``after_id`` inside the area; None if the stream no longer reaches back
+        that far (the client must reload instead)."""
+        assert self._client is not None
+        first: Any = await self._client.xrange(STREAM_KEY, count=1)
+        if first and _older(after_id, _text(first[0][0])):
+            return None
+        entries: Any = await self._client.xrange(STREAM_KEY, min=f"({after_id}")
+        out = []
+        for entry_id, fields in entries:
+            event = decode_event(event_fields(fields))
+            if area.contains(event.lat, event.lon):
+                out.append((_text(entry_id), event))
+        return out
+
+    async def current_id(self) -> str:
+        assert self._client is not None
+        last: Any = await self._client.xrevrange(STREAM_KEY, count=1)
+        return _text(last[0][0]) if last else "0-0"
+
+    async def _read(self) -> None:
+        assert self._client is not None
+        last_id = await self.current_id()
+        while self._subscribers:
+            try:
+                answer: Any = await self._client.xread({STREAM_KEY: last_id}, block=5000, count=500)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - Redis down: retry, clients keep waiting
+                log.warning("stream.read_failed", error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(1)
+                continue
+            for _, entries in answer or []:
+                for entry_id, fields in entries:
+                    last_id = _text(entry_id)
+                    self._dispatch(last_id, decode_event(event_fields(fields)))
+        self._task = None
+
+    def _dispatch(self, event_id: str, event: AvailabilityEvent) -> None:
+        for subscriber in list(self._subscribers):
+            if subscriber.area.contains(event.lat, event.lon):
+                try:
+                    subscriber.queue.put_nowait((event_id, event))
+                except asyncio.QueueFull:
+                    subscriber.overflowed = True
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _older(a: str, b: str) -> bool:
+    """Redis stream ids ``ms-seq``: is a strictly before b?"""
+    am, _, aseq = a.partition("-")
+    bm, _, bseq = b.partition("-")
+    try:
+        return (int(am), int(aseq or 0)) < (int(bm), int(bseq or 0))
+    except ValueError:
+        return True

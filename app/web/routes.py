@@ -1,0 +1,170 @@
+"""The map page and what it loads: our static files, MapLibre and the offline base layer from
+the npm packages (installed by ``npm ci``, never from a CDN), the bundled routes, the config."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import shapely
+from litestar import Request, Router, get
+from litestar.exceptions import NotFoundException
+from litestar.params import PathParameter
+from litestar.response import File, Response
+from litestar.static_files import create_static_files_router
+from shapely.geometry import mapping, shape
+
+from app.geo.antimeridian import split_antimeridian
+from app.geo.topojson import features
+from app.runtime import Runtime
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+STATIC = Path(__file__).resolve().parent / "static"
+NODE_MODULES = ROOT / "node_modules"
+ROUTES = ROOT / "fixtures" / "routes"
+AnyRequest = Request[Any, Any, Any]
+
+
+@get("/", include_in_schema=False)
+async def index() -> File:
+    return File(
+        STATIC / "index.html",
+        content_disposition_type="inline",
+        media_type="text/html; charset=utf-8",
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+class MapConfig(msgspec.Struct):
+    basemap_style: str | None
+    countries_url: str
+    attribution: str
+
+
+@get("/v1/map-config", tags=["map"], summary="What the map page needs to start")
+async def map_config(request: AnyRequest) -> MapConfig:
+    runtime: Runtime = request.app.state.runtime
+    return MapConfig(
+        basemap_style=runtime.settings.basemap_style,
+        countries_url="/vendor/countries.geojson",
+        attribution="Countries: Natural Earth. Charging data: the networks, via OCPI.",
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _countries_geojson() -> bytes:
+    """Natural Earth 1:50m countries as GeoJSON (the offline base layer), built once."""
+    topology = json.loads((NODE_MODULES / "world-atlas" / "countries-50m.json").read_text())
+    out = []
+    for feature in features(topology, "countries"):
+        # 1:50m data does not need more than ~1 km of precision on a base map.
+        geometry = shapely.set_precision(shape(feature["geometry"]), 0.01, mode="pointwise")
+        polygons = [
+            p
+            for g in getattr(geometry, "geoms", [geometry])
+            if g.geom_type == "Polygon"
+            for p in split_antimeridian(g)
+        ]
+        out.append(
+            {
+                "type": "Feature",
+                "properties": {"name": feature["properties"].get("name")},
+                "geometry": {
+                    "type": "MultiPolygon",
+                    "coordinates": [mapping(p)["coordinates"] for p in polygons],
+                },
+            }
+        )
+    return msgspec.json.encode({"type": "FeatureCollection", "features": out})
+
+
+@get("/vendor/countries.geojson", include_in_schema=False)
+async def countries() -> Response[bytes]:
+    return Response(
+        _countries_geojson(),
+        media_type="application/geo+json",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+class RouteInfo(msgspec.Struct):
+    name: str
+    title: str
+    points: int
+    length_km: float | None
+
+
+def _route_title(name: str) -> str:
+    parts = name.split("_")
+    return (
+        " ".join(
+            p.capitalize()
+            for p in parts[1:]
+            if not p.endswith("km") and p != "ors" and p != "driving"
+        ).replace(" To ", " → ")
+        + f" ({parts[0].upper()})"
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _routes() -> dict[str, dict[str, Any]]:
+    out = {}
+    for path in sorted(ROUTES.glob("*.geojson")):
+        data = json.loads(path.read_text())
+        geometry = (
+            data["features"][0]["geometry"]
+            if data.get("type") == "FeatureCollection"
+            else data.get("geometry", data)
+        )
+        out[path.stem] = geometry
+    return out
+
+
+@get("/v1/routes", tags=["map"], summary="The bundled real road routes (for route mode)")
+async def list_routes() -> list[RouteInfo]:
+    from app.domain.route import route_length_m
+
+    return [
+        RouteInfo(
+            name,
+            _route_title(name),
+            len(g["coordinates"]),
+            round(route_length_m([tuple(c[:2]) for c in g["coordinates"]]) / 1000, 1),
+        )
+        for name, g in _routes().items()
+    ]
+
+
+@get("/v1/routes/{name:str}", tags=["map"], summary="One bundled route as a GeoJSON LineString")
+async def get_route(
+    name: Annotated[str, PathParameter(description="A name from /v1/routes.")],
+) -> Response[Any]:
+    geometry = _routes().get(name)
+    if geometry is None:
+        raise NotFoundException(f"no bundled route {name!r}")
+    return Response(
+        geometry,
+        media_type="application/geo+json",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+web_router = Router(
+    path="/",
+    route_handlers=[
+        index,
+        map_config,
+        countries,
+        list_routes,
+        get_route,
+        create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
+        create_static_files_router(
+            path="/vendor/maplibre-gl",
+            directories=[NODE_MODULES / "maplibre-gl" / "dist"],
+            include_in_schema=False,
+        ),
+    ],
+)

@@ -1,0 +1,231 @@
+"""The map's server side: clusters over the real data (counts recomputed here from the stored
+locations and their H3 cells), the live stream (events over real Redis, replay on reconnect),
+the bundled routes and the offline base layer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import h3
+import httpx
+import msgspec
+import psycopg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from app.db import clusters as clusters_db
+from app.db.search import Bbox, Filters
+from app.settings import Settings
+from ingest import credentials, networks
+from tests.conftest import ServerProcess, make_app
+from tests.ingest.helpers import b64, location_example
+
+Client = AsyncTestClient[Litestar]
+
+
+@pytest.mark.parametrize(
+    ("bbox", "zoom", "resolution"),
+    [
+        ((-25.0, 34.0, 45.0, 72.0), 4, 3),  # Europe
+        ((36.8, 55.4, 38.4, 56.1), 9, 6),  # Moscow
+        ((4.7, 52.2, 5.1, 52.5), 13, 8),  # Amsterdam
+    ],
+)
+async def test_clusters_count_what_each_cell_holds(
+    api: Client,
+    db: psycopg.Connection,
+    bbox: tuple[float, ...],
+    zoom: int,
+    resolution: int,
+) -> None:
+    response = await api.get(
+        "/v1/clusters", params={"bbox": ",".join(map(str, bbox)), "zoom": zoom}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["resolution"] == resolution
+    expected: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for lat, lon, evses, available in db.execute(
+        "SELECT lat, lon, evse_count, available_count FROM locations WHERE visible"
+    ):
+        if bbox[0] <= lon <= bbox[2] and bbox[1] <= lat <= bbox[3]:
+            # Cells are parents of the point's resolution-9 cell (H3 children do not tile
+            # their parent exactly, so this can differ from the direct cell near edges).
+            cell = h3.cell_to_parent(h3.latlng_to_cell(lat, lon, 9), resolution)
+            expected[cell]["locations"] += 1
+            expected[cell]["evses"] += evses
+            expected[cell]["available"] += available
+    got = {
+        c["cell"]: {"locations": c["locations"], "evses": c["evses"], "available": c["available"]}
+        for c in body["cells"]
+    }
+    assert got == {k: dict(v) for k, v in expected.items()}
+    assert body["locations"] == sum(v["locations"] for v in expected.values()) > 0
+
+
+async def test_clusters_honour_filters(api: Client) -> None:
+    params = {"bbox": "36.8,55.4,38.4,56.1", "zoom": 9}
+    everything = (await api.get("/v1/clusters", params=params)).json()
+    dc = (await api.get("/v1/clusters", params={**params, "power_type": "DC"})).json()
+    listed = (
+        await api.get(
+            "/v1/locations", params={"bbox": params["bbox"], "power_type": "DC", "limit": 500}
+        )
+    ).json()
+    assert dc["locations"] == listed["count"] < everything["locations"]
+    bad = await api.get("/v1/clusters", params={**params, "zoom": 40})
+    assert (bad.status_code, bad.json()["error"]["parameter"]) == (400, "zoom")
+
+
+WORLD = "-180,-90,180,90"
+
+
+async def test_refreshed_clusters_match_the_live_aggregation(
+    api: Client, fixture_settings: Settings
+) -> None:
+    """An app with the refresher on answers low zooms from ``cluster_cells``; unfiltered and
+    over the whole world, that is exactly what aggregating the locations live gives."""
+    refreshing = msgspec.structs.replace(fixture_settings, cluster_refresh_s=30.0)
+    async with AsyncTestClient(app=make_app(refreshing)) as cached:
+        async with await psycopg.AsyncConnection.connect(fixture_settings.database_url or "") as c:
+            for _ in range(100):  # the refresher runs once at start-up
+                cur = await c.execute("SELECT count(*) FROM cluster_cells")
+                if (row := await cur.fetchone()) and row[0]:
+                    break
+                await c.rollback()
+                await asyncio.sleep(0.1)
+        for zoom in (0, 3, 5, 7):
+            live = (await api.get("/v1/clusters", params={"bbox": WORLD, "zoom": zoom})).json()
+            refreshed = (
+                await cached.get("/v1/clusters", params={"bbox": WORLD, "zoom": zoom})
+            ).json()
+            assert refreshed["resolution"] == live["resolution"]
+
+            def counts(body: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+                return {
+                    c["cell"]: (c["locations"], c["evses"], c["available"], c["stale"])
+                    for c in body["cells"]
+                }
+
+            assert counts(refreshed) == counts(live)
+            assert refreshed["locations"] == live["locations"] > 1000
+
+
+async def test_refreshed_clusters_are_used_only_while_fresh(fixture_db: str) -> None:
+    async with await psycopg.AsyncConnection.connect(fixture_db) as conn:
+        assert await clusters_db.refresh_cluster_cells(conn)
+        # Mark the aggregates so that reading them shows; rolled back at the end.
+        await conn.execute("UPDATE cluster_cells SET locations = locations + 1000")
+        now = datetime.now(UTC)
+        args: dict[str, Any] = {
+            "bbox": Bbox(-180, -90, 180, 90),
+            "zoom": 4,
+            "filters": Filters(),
+            "stale_after_s": 900,
+            "refresh_s": 15.0,
+        }
+        _, fresh = await clusters_db.clusters(conn, now=now, **args)
+        _, old = await clusters_db.clusters(conn, now=now + timedelta(minutes=2), **args)
+        _, off = await clusters_db.clusters(conn, now=now, **{**args, "refresh_s": 0})
+        _, filtered = await clusters_db.clusters(
+            conn, now=now, **{**args, "filters": Filters(power_class="DC")}
+        )
+        await conn.rollback()
+    assert all(c["locations"] > 1000 for c in fresh)
+    assert all(c["locations"] < 1000 for c in old + off + filtered)
+    assert sum(c["locations"] for c in old) == sum(c["locations"] for c in off)
+
+
+async def test_routes_and_base_layer(api: Client) -> None:
+    routes = (await api.get("/v1/routes")).json()
+    names = {r["name"]: r for r in routes}
+    assert len(names) == 6
+    sf_dc = names["us_sanfrancisco_to_washingtondc_4767km"]
+    assert sf_dc["points"] == 28458 and 4700 < sf_dc["length_km"] < 4800
+    line = (await api.get("/v1/routes/it_rome_to_amalfi_252km")).json()
+    assert line["type"] == "LineString" and len(line["coordinates"]) > 100
+    countries = await api.get("/vendor/countries.geojson")
+    assert countries.headers["content-type"].startswith("application/geo+json")
+    names_ = {f["properties"]["name"] for f in countries.json()["features"]}
+    assert {"Netherlands", "Russia", "Fiji", "Malaysia"} <= names_
+    page = await api.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    script = await api.get("/vendor/maplibre-gl/maplibre-gl.js")
+    assert script.status_code == 200 and len(script.content) > 500_000
+
+
+# ---- the live stream, through a real server and real Redis ---------------------------------------
+TOKEN = "stream-token-0123456789"
+
+
+async def _read_events(
+    url: str, bbox: str, count: int, headers: dict[str, str] | None = None, timeout_s: float = 10
+) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    current: dict[str, Any] = {}
+    async with (
+        httpx.AsyncClient(timeout=timeout_s) as client,
+        client.stream(
+            "GET", f"{url}/v1/stream", params={"bbox": bbox}, headers=headers or {}
+        ) as response,
+    ):
+        assert response.status_code == 200
+        async for line in response.aiter_lines():
+            if not line.strip():
+                if current:
+                    events.append(current)
+                    current = {}
+                    if len(events) >= count:
+                        return events
+                continue
+            key, _, value = line.partition(":")
+            if key in ("event", "id", "data"):
+                current[key] = value.strip()
+    return events
+
+
+@pytest.mark.slow
+async def test_stream_sends_changes_in_the_area_and_replays_after_a_reconnect(
+    settings: Settings,
+    api_server: ServerProcess,
+) -> None:
+    async with await psycopg.AsyncConnection.connect(
+        settings.database_url or "", autocommit=True
+    ) as conn:
+        await credentials.add_static(conn, "becharged", TOKEN, [networks.Party.parse("BE*BEC")])
+    base = "/ocpi/2.2.1/locations/BE/BEC/LOC1"
+    async with httpx.AsyncClient(base_url=api_server.url) as client:
+        assert (await client.put(base, json=location_example(), headers=b64(TOKEN))).json()[
+            "status_code"
+        ] == 1000
+        gent = "3.6,50.9,3.9,51.2"
+        elsewhere = "4.7,52.2,5.1,52.5"
+        reader = asyncio.create_task(_read_events(api_server.url, gent, 3))
+        other = asyncio.create_task(_read_events(api_server.url, elsewhere, 2, timeout_s=4))
+        await asyncio.sleep(0.5)
+        for i, status in enumerate(("CHARGING", "AVAILABLE")):
+            await client.patch(
+                f"{base}/3256",
+                headers=b64(TOKEN),
+                json={"status": status, "last_updated": f"2026-01-01T00:00:0{i}Z"},
+            )
+        events = await reader
+    assert [e["event"] for e in events] == ["hello", "availability", "availability"]
+    first, second = (json.loads(e["data"]) for e in events[1:])
+    assert [ev["status"] for ev in first["evses"]] == ["CHARGING"]
+    assert (first["availability"]["occupied"], second["availability"]["occupied"]) == (2, 1)
+    with pytest.raises(httpx.ReadTimeout):
+        await other  # nothing happened in Amsterdam: only the hello, then silence
+    # Reconnect after the first change: the second is replayed.
+    replayed = await _read_events(
+        api_server.url, gent, 2, headers={"Last-Event-ID": events[1]["id"]}
+    )
+    assert replayed[1]["event"] == "availability" and replayed[1]["id"] == events[2]["id"]
+    # Too far behind (an id before the stream began): reload.
+    reset = await _read_events(api_server.url, gent, 2, headers={"Last-Event-ID": "1-0"})
+    assert reset[1]["event"] in ("availability", "reset")
