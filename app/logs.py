@@ -88,5 +88,5 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Libraries log a lot at INFO per request; our own events are what an operator reads.
-    for noisy in ("httpx", "httpcore", "granian.access", "alembic.runtime.migration"):
+    for noisy in ("httpx", "httpcore", "granian.access", "alembic.runtime"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -6,7 +6,6 @@ scheduler)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +13,7 @@ from litestar import Litestar
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
+from app.live.tasks import cancel_and_wait
 from app.logs import get_logger
 from app.runtime import Runtime
 from ingest.sync import SyncBusy, SyncImpossible, sync
@@ -75,11 +75,7 @@ async def run_scheduler(
         await _schedule(pool, redis, tick_s, running)
     finally:
         # Cancelled (shutdown): the pulls it started stop with it; their runs resume next time.
-        for task in running.values():
-            task.cancel()
-        for task in running.values():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(running.values())
 
 
 async def _schedule(
@@ -125,6 +121,4 @@ async def scheduler_lifespan(app: Litestar) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait([task])

@@ -52,6 +52,9 @@ class AvailabilityEvent(msgspec.Struct, kw_only=True):
     availability: Availability
     evses: list[EvseStatus]
     at: datetime
+    # "status": only EVSE statuses changed; "location": the location itself changed too (new,
+    # hidden or shown, replaced): caches of what is where must forget it.
+    kind: str = "status"
 
 
 _encoder = msgspec.json.Encoder()

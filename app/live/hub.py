@@ -9,18 +9,22 @@ A client that reconnects with ``Last-Event-ID`` is replayed what it missed from 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from app.live.events import STREAM_KEY, AvailabilityEvent, decode_event, event_fields
+from app.live.tasks import cancel_and_wait
 from app.logs import get_logger
 
 log = get_logger(__name__)
 
 QUEUE_SIZE = 1000
+# How long one XREAD waits for news: below the Redis client's socket timeout (1 s), so that a
+# quiet second is an empty answer, not a timeout that costs a retry pause.
+BLOCK_MS = 700
 
 
 @dataclass(frozen=True)
@@ -51,24 +55,37 @@ class StreamHub:
     def __init__(self, client: aioredis.Redis | None) -> None:
         self._client = client
         self._subscribers: set[Subscriber] = set()
+        self._listeners: list[Callable[[AvailabilityEvent], None]] = []
         self._task: asyncio.Task[None] | None = None
+        self._closed = False
         self.last_id = "$"
 
     def subscribe(self, area: Area) -> Subscriber:
         subscriber = Subscriber(area)
         self._subscribers.add(subscriber)
+        self._start()
+        return subscriber
+
+    def listen(self, listener: Callable[[AvailabilityEvent], None]) -> None:
+        """Every event, for as long as the process runs (caches that must forget)."""
+        self._listeners.append(listener)
+        self._start()
+
+    def _start(self) -> None:
+        if self._closed or self._client is None:
+            return
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._read(), name="stream-hub")
-        return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
 
     async def close(self) -> None:
+        # The flag as well as the cancel: redis-py can swallow a cancel that lands while it
+        # connects, and the loop must still end at its next turn.
+        self._closed = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
 
     async def replay(self, after_id: str, area: Area) -> list[tuple[str, AvailabilityEvent]] | None:
         """Events after ``after_id`` inside the area; None if the stream no longer reaches back
@@ -92,12 +109,18 @@ class StreamHub:
 
     async def _read(self) -> None:
         assert self._client is not None
-        last_id = await self.current_id()
-        while self._subscribers:
+        last_id: str | None = None
+        while not self._closed and (self._subscribers or self._listeners):
             try:
-                answer: Any = await self._client.xread({STREAM_KEY: last_id}, block=5000, count=500)
+                if last_id is None:
+                    last_id = await self.current_id()
+                answer: Any = await self._client.xread(
+                    {STREAM_KEY: last_id}, block=BLOCK_MS, count=500
+                )
             except asyncio.CancelledError:
                 raise
+            except TimeoutError:  # a slow answer: nothing new yet, ask again at once
+                continue
             except Exception as exc:  # noqa: BLE001 - Redis down: retry, clients keep waiting
                 log.warning("stream.read_failed", error=f"{type(exc).__name__}: {exc}")
                 await asyncio.sleep(1)
@@ -108,7 +131,21 @@ class StreamHub:
                     self._dispatch(last_id, decode_event(event_fields(fields)))
         self._task = None
 
+    def tell_listeners(self, events: Iterable[AvailabilityEvent]) -> None:
+        """Events committed by this very process, before they are acknowledged: its own caches
+        never answer with what it has just changed (the stream brings the same events again)."""
+        for event in events:
+            self._tell(event)
+
+    def _tell(self, event: AvailabilityEvent) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception as exc:  # noqa: BLE001 - one broken listener never stops the stream
+                log.error("stream.listener_failed", error=f"{type(exc).__name__}: {exc}")
+
     def _dispatch(self, event_id: str, event: AvailabilityEvent) -> None:
+        self._tell(event)
         for subscriber in list(self._subscribers):
             if subscriber.area.contains(event.lat, event.lon):
                 try:

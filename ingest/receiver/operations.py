@@ -17,7 +17,6 @@ from typing import Any
 
 import msgspec
 from psycopg import AsyncConnection
-from psycopg.types.json import Jsonb
 
 from app.domain.status import normalise_status, status_bucket
 from app.domain.timestamps import parse_timestamp
@@ -25,11 +24,13 @@ from app.live.events import Availability as EventAvailability
 from app.live.events import AvailabilityEvent, EvseStatus
 from ingest.apply import (
     ApplyResult,
+    BucketMove,
     LocationState,
     StatusChange,
     apply_locations,
     record_problems,
     refresh_projection,
+    shift_buckets,
     sql,
 )
 from ingest.normalise import IngestContext, Normaliser, Problem, location_key
@@ -352,6 +353,10 @@ class StatusPatch:
     outcome: Outcome | None = None
 
 
+def _json_text(value: dict[str, Any]) -> str:
+    return msgspec.json.encode(value).decode()
+
+
 def is_status_patch(patch: dict[str, Any]) -> bool:
     return "status" in patch and set(patch) <= STATUS_ONLY_KEYS
 
@@ -409,26 +414,30 @@ async def status_patches(conn: AsyncConnection, items: Sequence[StatusPatch]) ->
             row.item.outcome = ignored("status PATCH (superseded in the same batch)")
     batch = sorted(newest.values(), key=lambda r: (r.item.cc, r.item.pid, r.item.location_id))
     received_at = max(r.item.pusher.received_at for r in batch)
-    async with conn.cursor() as cur:
-        await cur.execute(
-            sql("status_patch"),
-            {
-                "idx": list(range(len(batch))),
-                "cc": [r.item.cc.upper() for r in batch],
-                "pid": [r.item.pid.upper() for r in batch],
-                "loc": [r.item.location_id.upper() for r in batch],
-                "uid": [r.item.uid.upper() for r in batch],
-                "status": [r.status for r in batch],
-                "status_raw": [r.status_raw for r in batch],
-                "bucket": [r.bucket for r in batch],
-                "last_updated": [r.moment for r in batch],
-                "patch": [Jsonb(r.item.patch) for r in batch],
-                "received_at": received_at,
-            },
-        )
-        answers = await cur.fetchall()
-    touched: dict[int, datetime] = {}
-    for idx, location_pk, evse_pk, old_status, applied in answers:
+    params = {
+        "idx": list(range(len(batch))),
+        "cc": [r.item.cc.upper() for r in batch],
+        "pid": [r.item.pid.upper() for r in batch],
+        "loc": [r.item.location_id.upper() for r in batch],
+        "uid": [r.item.uid.upper() for r in batch],
+        "status": [r.status for r in batch],
+        "status_raw": [r.status_raw for r in batch],
+        "bucket": [r.bucket for r in batch],
+        "last_updated": [r.moment for r in batch],
+        "patch": [_json_text(r.item.patch) for r in batch],
+        "received_at": received_at,
+    }
+    # Arrays go to the server in binary (the %(name)b placeholders in the SQL): a thousand
+    # strings are not quoted and escaped one by one in Python. The locations are locked first, in
+    # id order: a concurrent writer of the same location waits for this transaction, and the
+    # statements after read its EVSEs as they are now. Both go in one round trip (pipeline).
+    async with conn.pipeline():
+        await conn.execute(sql("lock_locations"), params)
+        cur = await conn.execute(sql("status_patch"), params)
+    answers = await cur.fetchall()
+    moves: list[BucketMove] = []
+    refresh: dict[int, datetime] = {}
+    for idx, location_pk, evse_pk, old_status, applied, old_bucket, old_visible, visible in answers:
         row = batch[idx]
         item = row.item
         if location_pk is None:
@@ -443,7 +452,10 @@ async def status_patches(conn: AsyncConnection, items: Sequence[StatusPatch]) ->
             item.outcome = ignored("status PATCH")
         else:
             item.outcome = Outcome()
-            touched[location_pk] = max(touched.get(location_pk, row.moment), row.moment)
+            if old_visible and visible:
+                moves.append(BucketMove(location_pk, evse_pk, old_bucket, row.bucket, row.moment))
+            else:  # shown or hidden by this change: recount the location
+                refresh[location_pk] = max(refresh.get(location_pk, row.moment), row.moment)
             if old_status != row.status:
                 result.status_changes.append(
                     StatusChange(location_pk, item.uid.upper(), old_status, row.status)
@@ -454,14 +466,20 @@ async def status_patches(conn: AsyncConnection, items: Sequence[StatusPatch]) ->
         await record_problems(
             conn, notes, network_id=batch[0].item.pusher.network_id, source="push"
         )
-    ids = list(touched)
-    result.states = await refresh_projection(conn, ids, [touched[i] for i in ids])
+    # A location with an EVSE to recount is recounted whole; the others shift their counts.
+    result.states = await shift_buckets(conn, [m for m in moves if m.location_pk not in refresh])
+    for move in moves:
+        if move.location_pk in refresh:
+            refresh[move.location_pk] = max(refresh[move.location_pk], move.moment)
+    ids = list(refresh)
+    result.states += await refresh_projection(conn, ids, [refresh[i] for i in ids])
     return result
 
 
 # ---- events ------------------------------------------------------------------------------------
 def availability_events(result: ApplyResult, at: datetime) -> list[AvailabilityEvent]:
-    """One event per location whose EVSE statuses changed."""
+    """One event per location whose EVSE statuses changed, or that itself changed (new, moved,
+    hidden or shown, renamed: ``kind="location"``, so that caches of what is where forget it)."""
     from app.live.events import cell_hex
 
     changed: dict[int, list[EvseStatus]] = defaultdict(list)
@@ -469,7 +487,7 @@ def availability_events(result: ApplyResult, at: datetime) -> list[AvailabilityE
         changed[change.location_pk].append(EvseStatus(change.evse_uid, change.new_status))
     events = []
     for state in _unique_states(result.states):
-        if state.location_pk not in changed:
+        if state.location_pk not in changed and state.status_only:
             continue
         events.append(
             AvailabilityEvent(
@@ -486,16 +504,21 @@ def availability_events(result: ApplyResult, at: datetime) -> list[AvailabilityE
                     state.unknown,
                     state.planned,
                 ),
-                evses=changed[state.location_pk],
+                evses=changed.get(state.location_pk, []),
                 at=at,
+                kind="status" if state.status_only else "location",
             )
         )
     return events
 
 
 def _unique_states(states: Sequence[LocationState]) -> list[LocationState]:
+    """The last state of each location; "status only" if every write of it was."""
     latest: dict[int, LocationState] = {}
     for state in states:
+        before = latest.get(state.location_pk)
+        if before is not None and not before.status_only:
+            state = state._replace(status_only=False)
         latest[state.location_pk] = state
     return list(latest.values())
 

@@ -16,6 +16,7 @@ from litestar.params import FromPath
 from litestar.response import Response
 from psycopg import AsyncConnection
 
+from app.live.hub import StreamHub
 from app.logs import get_logger
 from app.runtime import Runtime
 from ingest import credentials, networks
@@ -53,7 +54,11 @@ class Receiver:
 @asynccontextmanager
 async def receiver_lifespan(app: Litestar) -> AsyncIterator[None]:
     runtime: Runtime = app.state.runtime
-    receiver = Receiver(TokenCache(runtime.pool), PushWriter(runtime.pool, runtime.redis))
+    hub = runtime.extras.get("hub")
+    on_committed = hub.tell_listeners if isinstance(hub, StreamHub) else None
+    receiver = Receiver(
+        TokenCache(runtime.pool), PushWriter(runtime.pool, runtime.redis, on_committed)
+    )
     runtime.extras["receiver"] = receiver
     try:
         yield

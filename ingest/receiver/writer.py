@@ -1,16 +1,18 @@
 """Durable before acknowledged, at thousands of pushes per second (architecture.md).
 
-Every push becomes an operation on one queue per process. One writer task takes whatever has
-queued up, applies it in one transaction (EVSE status PATCHes set-based, other writes one by one
-in savepoints, in arrival order), commits, and only then resolves each push's future: the HTTP
+Every push becomes an operation on one queue per process. A few writer tasks each take whatever
+has queued up, apply it in one transaction (EVSE status PATCHes set-based, other writes one by
+one in savepoints, in arrival order), commit, and only then resolve each push's future: the HTTP
 answer (status 1000) is sent after the change is committed in PostgreSQL. Under load the batches
-grow by themselves, so one commit (one WAL flush) covers many pushes.
+grow by themselves, so one commit (one WAL flush) covers many pushes; while one batch waits for
+the database the next is already being written. Concurrent batches cannot undo each other:
+every write is ordered by ``last_updated``, and a status batch locks its locations in id order.
+The resulting events are published to Redis by one more task, off the acknowledgement's path.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +22,8 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
-from app.live.events import publish
+from app.live.events import AvailabilityEvent, publish
+from app.live.tasks import cancel_and_wait
 from app.logs import get_logger
 from ingest import networks
 from ingest.apply import ApplyResult
@@ -30,6 +33,8 @@ from ingest.receiver.operations import Outcome, StatusPatch, availability_events
 log = get_logger(__name__)
 
 MAX_BATCH = 2000
+WRITERS = 3  # transactions in flight per process
+CONTACT_EVERY_S = 1.0
 DEADLOCK_RETRIES = 3
 
 Write = Callable[[AsyncConnection], Awaitable[Outcome]]
@@ -53,23 +58,33 @@ class WriterStats:
 
 
 class PushWriter:
-    def __init__(self, pool: AsyncConnectionPool, redis: Redis | None) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        redis: Redis | None,
+        on_committed: Callable[[list[AvailabilityEvent]], None] | None = None,
+    ) -> None:
         self._pool = pool
         self._redis = redis
+        self._on_committed = on_committed
         self._queue: asyncio.Queue[_Op] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._events: asyncio.Queue[list[AvailabilityEvent]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._touched: dict[int, datetime] = {}
         self.stats = WriterStats()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="push-writer")
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._run(), name=f"push-writer-{i}") for i in range(WRITERS)
+            ]
+            self._tasks.append(asyncio.create_task(self._publish(), name="push-publisher"))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._tasks)
+        self._tasks = []
+        while not self._events.empty():  # committed changes still reach the live stream
+            await publish(self._redis, self._events.get_nowait())
         while not self._queue.empty():
             op = self._queue.get_nowait()
             if not op.future.done():
@@ -118,6 +133,9 @@ class PushWriter:
                 if attempt == DEADLOCK_RETRIES - 1:
                     raise
                 await asyncio.sleep(0.01 * (attempt + 1))
+        events = availability_events(result, datetime.now(UTC))
+        if events and self._on_committed is not None:
+            self._on_committed(events)  # this process's caches, before anyone hears "done"
         # Committed: now, and only now, the pushes are acknowledged.
         for op, outcome in zip(ops, outcomes, strict=True):
             if not op.future.done():
@@ -125,8 +143,14 @@ class PushWriter:
         self.stats.batches += 1
         self.stats.operations += len(ops)
         self.stats.largest_batch = max(self.stats.largest_batch, len(ops))
-        events = availability_events(result, datetime.now(UTC))
         if events:
+            self._events.put_nowait(events)
+
+    async def _publish(self) -> None:
+        while True:
+            events = await self._events.get()
+            while not self._events.empty():  # one round trip for whatever has piled up
+                events += self._events.get_nowait()
             await publish(self._redis, events)
 
     async def _transaction(self, ops: list[_Op]) -> tuple[ApplyResult, list[Outcome]]:
@@ -154,9 +178,14 @@ class PushWriter:
                 assert op.write is not None
                 outcomes[index] = await self._guarded(conn, op.write, result)
             await flush_run()
+            # Contact is recorded at most once a second per network and process: every batch
+            # updating the one network row would make concurrent batches queue for its lock.
             now = datetime.now(UTC)
             for network_id in sorted({op.network_id for op in ops}):
-                await networks.touch(conn, network_id, push=True, at=now)
+                last = self._touched.get(network_id)
+                if last is None or (now - last).total_seconds() >= CONTACT_EVERY_S:
+                    await networks.touch(conn, network_id, push=True, at=now)
+                    self._touched[network_id] = now
         return result, [o or Outcome() for o in outcomes]
 
     @staticmethod

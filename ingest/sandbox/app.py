@@ -29,6 +29,7 @@ from litestar.params import FromPath
 from litestar.response import Response
 
 from app.domain.timestamps import parse_timestamp
+from app.live.tasks import cancel_and_wait
 from app.logs import configure_logging, get_logger
 from ingest.credentials import endpoint_url, parse_credentials, parse_endpoints, pick_version
 from ingest.ocpi import transport
@@ -580,9 +581,7 @@ def create_sandbox_app(
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait([task])
             await sandbox.http.aclose()
 
     app = Litestar(

@@ -4,7 +4,7 @@
 -- Returns what the live stream publishes.
 WITH targets AS (
     SELECT t.id, max(t.bump) AS bump
-    FROM unnest(%(location_ids)s::bigint[], %(bumps)s::timestamptz[]) AS t(id, bump)
+    FROM unnest(%(location_ids)b::bigint[], %(bumps)b::timestamptz[]) AS t(id, bump)
     GROUP BY t.id
 ),
 agg AS (
@@ -79,4 +79,4 @@ FROM agg a
 WHERE l.id = a.id
 RETURNING l.id, l.public_id, l.lat, l.lon, l.h3_r5, l.h3_r7, l.visible, l.evse_count,
           l.available_count, l.occupied_count, l.out_of_service_count, l.unknown_count,
-          l.planned_count
+          l.planned_count, false AS status_only
