@@ -16,6 +16,7 @@ from app.api.errors import EXCEPTION_HANDLERS
 from app.api.health import health, ping
 from app.api.live import get_clusters, live_lifespan, stream
 from app.api.locations import locations_router, search_router
+from app.api.networks import list_networks
 from app.db.clusters import cluster_refresh_lifespan
 from app.logs import configure_logging, get_logger
 from app.runtime import Runtime
@@ -58,6 +59,7 @@ def create_app(
             locations_router,
             search_router,
             get_clusters,
+            list_networks,
             stream,
             web_router,
             *route_handlers,

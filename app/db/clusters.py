@@ -1,10 +1,11 @@
 """Server-side clusters for the map (issue 5): locations grouped by the H3 cells stored with
 each of them, at a resolution that follows the map zoom, honouring the discovery filters.
 
-An unfiltered view at low zoom (a country, a continent) reads ``cluster_cells``: per-network
-aggregates refreshed every ``cluster_refresh_s`` seconds by one process at a time. Anything else
-(filters, closer zooms, or aggregates missing or older than ``STALE_FACTOR`` refreshes) is
-aggregated from the locations when asked. The two differ only in that the refreshed aggregates
+An unfiltered view at low zoom (a country, a continent) over a big database (``MATERIALISE_FROM``
+locations or more) reads ``cluster_cells``: per-network aggregates refreshed every
+``cluster_refresh_s`` seconds by one process at a time. Anything else (filters, closer zooms, a
+small database, or aggregates missing or older than ``STALE_FACTOR`` refreshes) is aggregated
+from the locations when asked. The two differ only in that the refreshed aggregates
 may be one refresh behind, and that they count a cell whole when its mean position is in view
 (the live path counts only the locations inside the view).
 """
@@ -12,7 +13,6 @@ may be one refresh behind, and that they count a cell whole when its mean positi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -24,6 +24,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from app.db.search import _NETWORK_SILENT, Bbox, Filters, _location_filters, _Sql
+from app.live.tasks import cancel_and_wait
 from app.logs import get_logger
 from app.runtime import Runtime
 
@@ -34,6 +35,8 @@ _RESOLUTION_BY_ZOOM = (2, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9)
 MAX_CLUSTER_ZOOM = len(_RESOLUTION_BY_ZOOM) - 1
 MATERIALISED = (2, 3, 4, 5)
 STALE_FACTOR = 4
+# Below this many visible locations, aggregating live is fast enough (tens of ms) and never behind.
+MATERIALISE_FROM = 50_000
 _LOCK = 727002  # advisory lock: one refresher at a time across processes
 
 
@@ -65,6 +68,7 @@ async def clusters(
     now: datetime,
     stale_after_s: int,
     refresh_s: float,
+    materialise_from: int = MATERIALISE_FROM,
 ) -> tuple[int, list[dict[str, Any]]]:
     """(resolution, cells): per cell the matching locations, their EVSEs and how many of those
     are available now (a silent network's statuses are stale: none of them counts).
@@ -72,7 +76,7 @@ async def clusters(
     resolution = resolution_for(zoom)
     if refresh_s > 0 and resolution in MATERIALISED and filters == Filters():
         rows = await _from_materialised(
-            conn, resolution, bbox, now, stale_after_s, refresh_s * STALE_FACTOR
+            conn, resolution, bbox, now, stale_after_s, refresh_s * STALE_FACTOR, materialise_from
         )
         if rows is not None:
             return resolution, rows
@@ -128,8 +132,10 @@ async def _from_materialised(
     now: datetime,
     stale_after_s: int,
     max_age_s: float,
+    materialise_from: int,
 ) -> list[dict[str, Any]] | None:
-    """The refreshed aggregates, or None when they are missing or older than ``max_age_s``."""
+    """The refreshed aggregates; None when they are missing, older than ``max_age_s``, or
+    cover fewer than ``materialise_from`` locations (the live answer is cheap then)."""
     params: dict[str, Any] = {
         "now": now,
         "stale_after_s": stale_after_s,
@@ -162,15 +168,13 @@ async def _from_materialised(
     """
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            "SELECT max(refreshed_at) FROM cluster_cells WHERE resolution = %s", (resolution,)
+            "SELECT max(refreshed_at) AS at, sum(locations) AS total FROM cluster_cells"
+            " WHERE resolution = 2"
         )
         row = await cur.fetchone()
-        fresh = (
-            row is not None
-            and row["max"] is not None
-            and ((now - row["max"]).total_seconds() <= max_age_s)
-        )
-        if not fresh:
+        if row is None or row["at"] is None or row["total"] < materialise_from:
+            return None
+        if (now - row["at"]).total_seconds() > max_age_s:
             return None
         await cur.execute(sql, params)
         return await cur.fetchall()
@@ -223,6 +227,4 @@ async def cluster_refresh_lifespan(app: Litestar) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait([task])

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import msgspec
 import shapely
 from litestar import Request, Router, get
+from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import NotFoundException
 from litestar.params import PathParameter
 from litestar.response import File, Response
@@ -97,16 +98,25 @@ class RouteInfo(msgspec.Struct):
     length_km: float | None
 
 
+# Readable titles of the bundled routes (fixtures/routes, see fixtures/LICENSES.md).
+ROUTE_TITLES = {
+    "at_linz_to_tulln_180km_ors_driving": "Linz → Tulln (Austria)",
+    "at_vienna_to_linz_177km_ors_driving": "Vienna → Linz (Austria)",
+    "ca_alberta_to_us_montana_742km": "Alberta → Montana (Canada, USA)",
+    "it_rome_to_amalfi_252km": "Rome → Amalfi (Italy)",
+    "us_sanfrancisco_to_washingtondc_4767km": "San Francisco → Washington DC (USA)",
+    "us_virginia_to_dc_area_326km": "Southwest Virginia → Washington DC area (USA)",
+}
+
+
 def _route_title(name: str) -> str:
+    if name in ROUTE_TITLES:
+        return ROUTE_TITLES[name]
     parts = name.split("_")
-    return (
-        " ".join(
-            p.capitalize()
-            for p in parts[1:]
-            if not p.endswith("km") and p != "ors" and p != "driving"
-        ).replace(" To ", " → ")
-        + f" ({parts[0].upper()})"
-    )
+    words = [
+        p.capitalize() for p in parts[1:] if not p.endswith("km") and p not in ("ors", "driving")
+    ]
+    return " ".join(words).replace(" To ", " → ") + f" ({parts[0].upper()})"
 
 
 @functools.lru_cache(maxsize=1)
@@ -160,7 +170,13 @@ web_router = Router(
         countries,
         list_routes,
         get_route,
-        create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
+        # Revalidated on every load: a deploy never leaves a browser on old modules.
+        create_static_files_router(
+            path="/static",
+            directories=[STATIC],
+            include_in_schema=False,
+            cache_control=CacheControlHeader(no_cache=True),
+        ),
         create_static_files_router(
             path="/vendor/maplibre-gl",
             directories=[NODE_MODULES / "maplibre-gl" / "dist"],

@@ -82,62 +82,67 @@ async def test_clusters_honour_filters(api: Client) -> None:
     assert (bad.status_code, bad.json()["error"]["parameter"]) == (400, "zoom")
 
 
-WORLD = "-180,-90,180,90"
-
-
-async def test_refreshed_clusters_match_the_live_aggregation(
-    api: Client, fixture_settings: Settings
-) -> None:
-    """An app with the refresher on answers low zooms from ``cluster_cells``; unfiltered and
-    over the whole world, that is exactly what aggregating the locations live gives."""
+async def test_refreshed_clusters_match_the_live_aggregation(fixture_settings: Settings) -> None:
+    """The app's refresher fills ``cluster_cells``; read from there (unfiltered, over the whole
+    world) the clusters are exactly what aggregating the locations live gives."""
     refreshing = msgspec.structs.replace(fixture_settings, cluster_refresh_s=30.0)
-    async with AsyncTestClient(app=make_app(refreshing)) as cached:
-        async with await psycopg.AsyncConnection.connect(fixture_settings.database_url or "") as c:
-            for _ in range(100):  # the refresher runs once at start-up
-                cur = await c.execute("SELECT count(*) FROM cluster_cells")
-                if (row := await cur.fetchone()) and row[0]:
-                    break
-                await c.rollback()
-                await asyncio.sleep(0.1)
+    async with (
+        AsyncTestClient(app=make_app(refreshing)),
+        await psycopg.AsyncConnection.connect(
+            fixture_settings.database_url or "", autocommit=True
+        ) as conn,
+    ):
+        for _ in range(100):  # the refresher runs once at start-up
+            cur = await conn.execute("SELECT count(*) FROM cluster_cells")
+            if (row := await cur.fetchone()) and row[0]:
+                break
+            await asyncio.sleep(0.1)
+        now = datetime.now(UTC)
         for zoom in (0, 3, 5, 7):
-            live = (await api.get("/v1/clusters", params={"bbox": WORLD, "zoom": zoom})).json()
-            refreshed = (
-                await cached.get("/v1/clusters", params={"bbox": WORLD, "zoom": zoom})
-            ).json()
-            assert refreshed["resolution"] == live["resolution"]
+            args: dict[str, Any] = {
+                "bbox": Bbox(-180, -90, 180, 90), "zoom": zoom, "filters": Filters(),
+                "now": now, "stale_after_s": 900,
+            }  # fmt: skip
+            _, refreshed = await clusters_db.clusters(
+                conn, refresh_s=30.0, materialise_from=0, **args
+            )
+            _, live = await clusters_db.clusters(conn, refresh_s=0, **args)
 
-            def counts(body: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+            def counts(cells: list[dict[str, Any]]) -> dict[int, tuple[int, ...]]:
                 return {
                     c["cell"]: (c["locations"], c["evses"], c["available"], c["stale"])
-                    for c in body["cells"]
+                    for c in cells
                 }
 
             assert counts(refreshed) == counts(live)
-            assert refreshed["locations"] == live["locations"] > 1000
+            assert sum(c["locations"] for c in live) > 1000
 
 
-async def test_refreshed_clusters_are_used_only_while_fresh(fixture_db: str) -> None:
+async def test_refreshed_clusters_are_used_only_while_fresh_and_worth_it(fixture_db: str) -> None:
     async with await psycopg.AsyncConnection.connect(fixture_db) as conn:
         assert await clusters_db.refresh_cluster_cells(conn)
         # Mark the aggregates so that reading them shows; rolled back at the end.
-        await conn.execute("UPDATE cluster_cells SET locations = locations + 1000")
+        await conn.execute(
+            "UPDATE cluster_cells SET locations = locations + 1000 WHERE resolution = 3"
+        )
         now = datetime.now(UTC)
         args: dict[str, Any] = {
-            "bbox": Bbox(-180, -90, 180, 90),
-            "zoom": 4,
-            "filters": Filters(),
-            "stale_after_s": 900,
-            "refresh_s": 15.0,
-        }
+            "bbox": Bbox(-180, -90, 180, 90), "zoom": 4, "filters": Filters(),
+            "stale_after_s": 900, "refresh_s": 15.0, "materialise_from": 0,
+        }  # fmt: skip
         _, fresh = await clusters_db.clusters(conn, now=now, **args)
         _, old = await clusters_db.clusters(conn, now=now + timedelta(minutes=2), **args)
         _, off = await clusters_db.clusters(conn, now=now, **{**args, "refresh_s": 0})
         _, filtered = await clusters_db.clusters(
             conn, now=now, **{**args, "filters": Filters(power_class="DC")}
         )
+        # The bundled data is small: by default it is aggregated live, never behind.
+        _, small = await clusters_db.clusters(
+            conn, now=now, **{**args, "materialise_from": clusters_db.MATERIALISE_FROM}
+        )
         await conn.rollback()
     assert all(c["locations"] > 1000 for c in fresh)
-    assert all(c["locations"] < 1000 for c in old + off + filtered)
+    assert all(c["locations"] < 1000 for c in old + off + filtered + small)
     assert sum(c["locations"] for c in old) == sum(c["locations"] for c in off)
 
 
@@ -229,3 +234,27 @@ async def test_stream_sends_changes_in_the_area_and_replays_after_a_reconnect(
     # Too far behind (an id before the stream began): reload.
     reset = await _read_events(api_server.url, gent, 2, headers={"Last-Event-ID": "1-0"})
     assert reset[1]["event"] in ("availability", "reset")
+
+
+async def test_networks_list_what_the_network_filter_takes(
+    api: Client, db: psycopg.Connection
+) -> None:
+    body = (await api.get("/v1/networks")).json()
+    expected = {
+        f"{cc}*{pid}": (count, source)
+        for cc, pid, count, source in db.execute(
+            "SELECT l.country_code, l.party_id, count(*), n.name FROM locations l"
+            " JOIN networks n ON n.id = l.network_id WHERE l.visible GROUP BY 1, 2, 4"
+        )
+    }
+    assert {n["id"]: (n["locations"], n["source"]) for n in body} == expected
+    assert [n["locations"] for n in body] == sorted((n["locations"] for n in body), reverse=True)
+    assert all(n["live"] for n in body)  # the fixture marks every network as in contact
+    # Every listed id is accepted by the filter and narrows to exactly its locations.
+    first = body[0]
+    narrowed = (
+        await api.get(
+            "/v1/clusters", params={"bbox": "-180,-90,180,90", "zoom": 0, "network": first["id"]}
+        )
+    ).json()
+    assert narrowed["locations"] == first["locations"]

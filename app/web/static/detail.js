@@ -1,0 +1,276 @@
+// The detail panel of one location (GET /v1/locations/{id}): EVSEs with status and status age,
+// connectors with power, price, opening hours in words, operator, network and freshness.
+// Live events for the open location refetch it; ages tick without refetching.
+
+import { getJSON, isAbort } from "./api.js";
+import { h, icon } from "./dom.js";
+import {
+  STATUS_LABELS, bucketOfStatus, connectorName, countsSentence, formatAge, formatDuration,
+  formatPower, locationStatus, openingHours, powerTypeName,
+} from "./format.js";
+
+const AGE_TICK_MS = 15_000;
+
+function words(value) {
+  return String(value).toLowerCase().replaceAll("_", " ");
+}
+
+function safeHttpUrl(text) {
+  try {
+    const parsed = new URL(text);
+    return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
+
+export class DetailPanel {
+  constructor(root, { onClose, onLocate, getMaxStatusAge }) {
+    this.root = root;
+    this.onClose = onClose;
+    this.onLocate = onLocate;
+    this.getMaxStatusAge = getMaxStatusAge;
+    this.id = null;
+    this.data = null;
+    this.fetchedAt = 0;
+    this.controller = null;
+    this.refreshTimer = null;
+    this.returnFocus = null;
+    setInterval(() => this.tickAges(), AGE_TICK_MS);
+    root.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.close();
+    });
+  }
+
+  get openId() {
+    return this.id;
+  }
+
+  async open(id, { focus = false } = {}) {
+    const same = id === this.id;
+    this.id = id;
+    this.root.hidden = false;
+    this.root.dataset.locationId = id;
+    document.body.classList.add("detail-open");
+    if (!same || !this.data) {
+      this.data = null;
+      this.root.dataset.state = "loading";
+      this.root.replaceChildren(this.header("Loading…"), h("p", { class: "muted pad" }, "Loading station…"));
+    }
+    if (focus) {
+      this.returnFocus = document.activeElement; // back there when the panel closes
+      this.root.focus();
+    }
+    await this.load();
+  }
+
+  /** Refetch the open location (a live event for it arrived); coalesces bursts. */
+  refresh() {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => this.load(), 100);
+  }
+
+  async load() {
+    const id = this.id;
+    if (!id) return;
+    this.controller?.abort();
+    const controller = new AbortController();
+    this.controller = controller;
+    try {
+      const data = await getJSON(`/v1/locations/${encodeURIComponent(id)}`, {}, controller.signal, { fresh: true });
+      if (id !== this.id) return;
+      this.data = data;
+      this.fetchedAt = Date.now();
+      this.render();
+    } catch (error) {
+      if (isAbort(error) || id !== this.id) return;
+      this.root.dataset.state = "error";
+      const message = error.status === 404 ? "This station is no longer listed." : `Could not load the station: ${error.message}`;
+      this.root.replaceChildren(this.header("Station"), h("p", { class: "field-error pad", role: "alert" }, message));
+    } finally {
+      if (this.controller === controller) this.controller = null;
+    }
+  }
+
+  close() {
+    if (!this.id) return;
+    this.controller?.abort();
+    this.id = null;
+    this.data = null;
+    this.root.hidden = true;
+    delete this.root.dataset.locationId;
+    document.body.classList.remove("detail-open");
+    this.root.replaceChildren();
+    this.onClose();
+    if (this.returnFocus?.isConnected) this.returnFocus.focus();
+    this.returnFocus = null;
+  }
+
+  header(title) {
+    return h("header", { class: "detail-header" },
+      h("h2", { id: "detail-title", "data-testid": "detail-title" }, title),
+      h("button", {
+        type: "button", class: "icon-button", "aria-label": "Close station details", "data-testid": "detail-close",
+        onclick: () => this.close(),
+      }, icon("close")));
+  }
+
+  ageOf(evse) {
+    return evse.status_age_s + (Date.now() - this.fetchedAt) / 1000;
+  }
+
+  staleReason(evse) {
+    if (evse.stale) return "network silent";
+    const max = this.getMaxStatusAge();
+    if (max && this.ageOf(evse) > max) return "older than your filter";
+    return null;
+  }
+
+  render() {
+    const d = this.data;
+    const scroll = this.root.querySelector(".detail-body")?.scrollTop ?? 0;
+    this.root.dataset.state = "ready";
+    const counts = d.availability;
+    const status = locationStatus(counts);
+    const place = [d.address, [d.postal_code, d.city].filter(Boolean).join(" "), d.country].filter(Boolean).join(", ");
+    const chips = [
+      h("span", { class: `chip-status status-${status}`, "data-testid": "detail-availability", "data-status": status },
+        `${counts.available} of ${counts.total} free`),
+      d.max_power_kw ? h("span", { class: "chip-plain" }, icon("bolt"), `up to ${formatPower(d.max_power_kw)}`) : null,
+      d.open_now === true ? h("span", { class: "chip-plain open" }, "Open now") : null,
+      d.open_now === false ? h("span", { class: "chip-plain closed" }, "Closed now") : null,
+    ];
+
+    const body = h("div", { class: "detail-body" },
+      h("p", { class: "address" }, place || "Address not published"),
+      h("div", { class: "chips-row" }, chips),
+      counts.available !== counts.total || counts.stale_reason
+        ? h("p", { class: "muted small", "data-testid": "detail-counts" }, countsSentence(counts),
+          counts.stale_reason ? ` (stale: ${counts.stale_reason})` : "")
+        : null,
+      h("div", { class: "actions-row" },
+        h("button", { type: "button", class: "secondary small", onclick: () => this.onLocate(d) }, icon("pin"), "Show on map"),
+        h("button", {
+          type: "button", class: "secondary small", "data-testid": "detail-share",
+          onclick: (event) => this.share(event.currentTarget),
+        }, icon("link"), "Copy link")),
+      this.priceSection(d),
+      this.evseSection(d),
+      this.hoursSection(d),
+      this.aboutSection(d),
+    );
+    this.root.replaceChildren(this.header(d.name || "Charging station"), body);
+    body.scrollTop = scroll;
+  }
+
+  priceSection(d) {
+    const tariffs = d.tariffs || [];
+    const active = tariffs.filter((t) => t.active !== false);
+    return h("section", { class: "detail-section", "aria-labelledby": "price-title" },
+      h("h3", { id: "price-title" }, icon("euro"), "Price"),
+      h("p", { "data-testid": "price-summary" }, d.price_summary || "No price published by the network."),
+      active.length > 1 || (active.length === 1 && active[0].summary !== d.price_summary)
+        ? h("ul", { class: "plain-list small" }, active.map((t) => h("li", {}, t.summary || `${t.currency} tariff ${t.id}`)))
+        : null,
+      d.unknown_tariff_ids?.length
+        ? h("p", { class: "muted small" }, `Some connectors refer to tariffs the network has not published (${d.unknown_tariff_ids.join(", ")}).`)
+        : null);
+  }
+
+  evseSection(d) {
+    const evses = d.evses || [];
+    return h("section", { class: "detail-section", "aria-labelledby": "evse-title" },
+      h("h3", { id: "evse-title" }, icon("bolt"), `Charge points (${evses.length})`),
+      h("ul", { class: "evse-list", "data-testid": "evse-list" }, evses.map((e) => this.evseItem(e))));
+  }
+
+  evseItem(evse) {
+    const reason = this.staleReason(evse);
+    const bucket = reason ? "stale" : bucketOfStatus(evse.status);
+    const label = STATUS_LABELS[evse.status] || evse.status;
+    const connectors = (evse.connectors || []).map((c) => h("li", { "data-testid": "connector" },
+      h("strong", {}, connectorName(c.standard)),
+      ` · ${[powerTypeName(c.power_type), formatPower(c.max_power_kw), c.format ? words(c.format) : null].filter(Boolean).join(" · ")}`));
+    const where = [evse.physical_reference ? `post ${evse.physical_reference}` : null,
+      evse.floor_level ? `floor ${evse.floor_level}` : null].filter(Boolean).join(" · ");
+    return h("li", {
+      class: `evse status-${bucket}`,
+      "data-testid": "evse",
+      "data-evse-uid": evse.uid,
+      "data-status": evse.status,
+      "data-bucket": bucket,
+      "data-stale": reason ? "true" : "false",
+    },
+    h("div", { class: "evse-head" },
+      h("span", { class: "dot", "aria-hidden": "true" }),
+      h("strong", { class: "evse-status", "data-testid": "evse-status" }, label),
+      h("span", { class: "evse-age", "data-age-s": String(evse.status_age_s) }, ` · ${formatAge(this.ageOf(evse))}`),
+      reason ? h("span", { class: "stale-tag", title: `Stale: ${reason}` }, `stale · ${reason}`) : null),
+    h("div", { class: "evse-meta muted small" },
+      [evse.evse_id ? `ID ${evse.evse_id}` : `Charge point ${evse.uid}`, where].filter(Boolean).join(" · ")),
+    h("ul", { class: "connectors" }, connectors));
+  }
+
+  hoursSection(d) {
+    const hours = openingHours(d.opening_times, d.time_zone);
+    return h("section", { class: "detail-section", "aria-labelledby": "hours-title" },
+      h("h3", { id: "hours-title" }, icon("clock"), "Opening hours"),
+      h("p", { "data-testid": "opening-hours" }, hours.headline),
+      hours.lines.length ? h("ul", { class: "plain-list hours" }, hours.lines.map((line) => h("li", {}, line))) : null,
+      hours.notes.length ? h("ul", { class: "plain-list small" }, hours.notes.map((line) => h("li", {}, line))) : null,
+      d.opening_times && !d.opening_times.twentyfourseven && d.charging_when_closed
+        ? h("p", { class: "muted small" }, "Charging continues when the site is closed.")
+        : null);
+  }
+
+  aboutSection(d) {
+    const rows = [];
+    const operator = d.operator_details?.name || d.operator;
+    const website = d.operator_details?.website ? safeHttpUrl(d.operator_details.website) : null;
+    if (operator) {
+      rows.push(["Operator", website
+        ? h("a", { href: website, target: "_blank", rel: "noopener noreferrer" }, operator)
+        : operator]);
+    }
+    if (d.owner?.name && d.owner.name !== operator) rows.push(["Owner", d.owner.name]);
+    const network = `${d.network.name || "network"} (${d.network.country_code}*${d.network.party_id})`;
+    rows.push(["Network", network]);
+    const source = d.source || {};
+    const freshness = source.live
+      ? h("span", { class: "fresh", "data-testid": "freshness", "data-live": "true" },
+        `live · last heard ${formatAge(source.silent_s)}`)
+      : h("span", { class: "stale-tag", "data-testid": "freshness", "data-live": "false" },
+        source.silent_s !== null && source.silent_s !== undefined
+          ? `silent for ${formatDuration(source.silent_s)}: statuses are stale`
+          : "no contact yet: statuses are stale");
+    rows.push(["Freshness", freshness]);
+    if (source.ocpi_version) rows.push(["Feed", `OCPI ${source.ocpi_version}`]);
+    if (d.last_updated) rows.push(["Site data", `updated ${formatAge((Date.now() - Date.parse(d.last_updated)) / 1000)}`]);
+    if (d.parking_type) rows.push(["Parking", words(d.parking_type)]);
+    if (d.facilities?.length) rows.push(["Nearby", d.facilities.map(words).join(", ")]);
+    const directions = (d.directions || []).find((t) => t.language === "en") || (d.directions || [])[0];
+    if (directions?.text) rows.push(["Directions", directions.text]);
+    rows.push(["Location id", `${d.ocpi_id} · ${d.id}`]);
+    return h("section", { class: "detail-section", "aria-labelledby": "about-title" },
+      h("h3", { id: "about-title" }, icon("info"), "Operator and network"),
+      h("dl", { class: "facts" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])));
+  }
+
+  tickAges() {
+    if (!this.data || this.root.hidden) return;
+    for (const el of this.root.querySelectorAll(".evse-age[data-age-s]")) {
+      const base = Number(el.dataset.ageS);
+      el.textContent = ` · ${formatAge(base + (Date.now() - this.fetchedAt) / 1000)}`;
+    }
+  }
+
+  async share(button) {
+    const text = window.location.href;
+    try {
+      await navigator.clipboard.writeText(text);
+      button.lastChild.textContent = "Link copied";
+    } catch {
+      button.lastChild.textContent = "Copy the address bar";
+    }
+  }
+}
