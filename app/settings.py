@@ -44,6 +44,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sandbox_networks: str | None = None
     sandbox_dataset: Path | None = None
     cluster_refresh_s: float = 15.0
+    nearby_cache: bool = True
 
     @property
     def sandbox_url(self) -> str:
@@ -96,6 +97,7 @@ _ENV = {
     "sandbox_networks": "WATTLAS_SANDBOX_NETWORKS",
     "sandbox_dataset": "WATTLAS_SANDBOX_DATASET",
     "cluster_refresh_s": "WATTLAS_CLUSTER_REFRESH_S",
+    "nearby_cache": "WATTLAS_NEARBY_CACHE",
 }
 
 ENV_VARIABLES = tuple(_ENV.values())

@@ -16,6 +16,7 @@ from litestar.response import Response, ServerSentEvent, ServerSentEventMessage
 
 from app.api import params as p
 from app.api.errors import InvalidParameter
+from app.api.nearby_cache import NearbyCache
 from app.db import search
 from app.db.clusters import clusters
 from app.live.events import cell_hex
@@ -145,8 +146,13 @@ async def _events(
     subscriber = hub.subscribe(area)  # before the replay: nothing falls between the two
     delivered = current
     try:
+        # Resuming, the hello keeps the client's position: a drop during the replay resumes
+        # from the same place, not from after what was never received.
         yield ServerSentEventMessage(
-            event="hello", id=current, data=_encoder.encode({"stream_id": current}), retry=2000
+            event="hello",
+            id=resume_from or current,
+            data=_encoder.encode({"stream_id": current}),
+            retry=2000,
         )
         if resume_from:
             replayed = await hub.replay(resume_from, area)
@@ -182,6 +188,11 @@ async def live_lifespan(app: Litestar) -> AsyncIterator[None]:
     runtime: Runtime = app.state.runtime
     hub = StreamHub(runtime.redis)
     runtime.extras["hub"] = hub
+    if runtime.settings.nearby_cache and runtime.redis is not None:
+        # Only with the event stream: it is what keeps the cache's availability live.
+        cache = NearbyCache(runtime.pool, runtime.settings.stale_after_s)
+        runtime.extras["nearby_cache"] = cache
+        hub.listen(cache.forget)
     try:
         yield
     finally:

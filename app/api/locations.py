@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import msgspec
 from litestar import Request, Router, get, post
@@ -18,6 +18,7 @@ from litestar.response import Response
 from app.api import params as p
 from app.api.errors import InvalidParameter
 from app.api.geojson import GEOJSON, feature, feature_collection, wants_geojson
+from app.api.nearby_cache import NearbyCache
 from app.api.schemas import (
     Connector,
     Coordinates,
@@ -37,6 +38,7 @@ from app.runtime import Runtime
 
 AnyRequest = Request[Any, Any, Any]
 LIST_CACHE = "public, max-age=5"  # availability moves: short, but repeated map pans are cheap
+LIST_HEADERS = {"Cache-Control": LIST_CACHE, "Vary": "Accept"}
 FormatParam = Annotated[
     str | None,
     QueryParameter(
@@ -81,6 +83,16 @@ async def nearby(
     p.check_radius(radius_m)
     p.check_limit(limit)
     runtime = _runtime(request)
+    cache = runtime.extras.get("nearby_cache")
+    if (
+        isinstance(cache, NearbyCache)
+        and cache.answers(filters, radius_m, limit)
+        and not wants_geojson(request.headers.get("accept"), format_)
+    ):
+        body = await cache.nearby(lat, lon, radius_m, limit)
+        if body is not None:  # Results, already encoded
+            encoded = Response(body, media_type="application/json", headers=LIST_HEADERS)
+            return cast("Response[Results]", encoded)
     async with runtime.pool.connection() as conn:
         rows = await search.nearby(
             conn,

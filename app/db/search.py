@@ -230,6 +230,37 @@ async def nearby(
     return await _fetch(conn, sql, q.params)
 
 
+async def points_near(
+    conn: AsyncConnection, *, lat: float, lon: float, reach_m: float
+) -> list[tuple[str, float, float]]:
+    """(public id, lat, lon) of every visible location within ``reach_m`` (spheroid), by id:
+    the candidates the API's nearby cache answers from."""
+    cur = await conn.execute(
+        """
+        SELECT public_id, lat, lon FROM locations l
+        WHERE l.visible AND ST_DWithin(
+            l.geog, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography, %(reach_m)s)
+        ORDER BY public_id
+        """,
+        {"lat": lat, "lon": lon, "reach_m": reach_m},
+    )
+    return await cur.fetchall()
+
+
+async def summaries(
+    conn: AsyncConnection, *, public_ids: list[str], now: datetime, stale_after_s: int
+) -> list[dict[str, Any]]:
+    """The unfiltered summary rows of these locations (those still visible)."""
+    q = _Sql()
+    _base_params(q, now, stale_after_s)
+    sql = f"""
+        SELECT {_summary_columns(q, Filters())}
+        FROM locations l JOIN networks n ON n.id = l.network_id
+        WHERE l.public_id = ANY({q.bind("public_ids", public_ids)}) AND l.visible
+    """
+    return await _fetch(conn, sql, q.params)
+
+
 # ---- viewport ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Bbox:

@@ -631,3 +631,47 @@ async def test_queries_use_their_indexes(fixture_db: str) -> None:
         on_locations = [s for s in scans if s[1] == "locations"]
         assert ("Seq Scan", "locations", None) not in on_locations, (name, scans)
         assert any(s[2] == expected_index[name] for s in scans), (name, scans[:40])
+
+
+async def test_the_nearby_cache_follows_every_push_at_once(client: Client) -> None:
+    """Unfiltered nearby questions are answered from memory; every push changes that memory
+    before it is acknowledged."""
+    runtime = client.app.state.runtime
+    cache = runtime.extras["nearby_cache"]
+    near = {"lat": UTRECHT[0], "lon": UTRECHT[1], "radius_m": 5000}
+
+    async def answer() -> list[tuple[str, int, float]]:
+        response = await client.get("/v1/locations/nearby", params=near)
+        assert response.status_code == 200, response.text
+        return [
+            (r["ocpi_id"], r["availability"]["available"], r["distance_m"])
+            for r in response.json()["results"]
+        ]
+
+    await put(
+        client, location("A", 52.0950, 5.1300, evse("1", "AVAILABLE", connector("1", *CCS_150)))
+    )
+    first = await answer()
+    assert [(i, a) for i, a, _ in first] == [("A", 1)]
+    asked = cache.hits + cache.misses
+    assert await answer() == first and cache.hits + cache.misses == asked + 1
+
+    await patch_status(client, "A", "1", "CHARGING", NOW + timedelta(seconds=1))
+    assert [(i, a) for i, a, _ in await answer()] == [("A", 0)]
+
+    await put(
+        client, location("B", 52.0910, 5.1220, evse("1", "AVAILABLE", connector("1", *AC_T2)))
+    )
+    assert [(i, a) for i, a, _ in await answer()] == [("B", 1), ("A", 0)]
+
+    # Moved 3 km east: the new distance, not the remembered one.
+    moved = location("A", 52.0950, 5.1750, evse("1", "CHARGING", connector("1", *CCS_150)))
+    moved["last_updated"] = moved["evses"][0]["last_updated"] = stamp(NOW + timedelta(seconds=3))
+    await put(client, moved)
+    (b, a) = await answer()
+    assert b[0] == "B" and a[0] == "A" and 3650 < a[2] < 3750
+
+    # Removed: gone at once.
+    await patch_status(client, "B", "1", "REMOVED", NOW + timedelta(seconds=2))
+    assert [i for i, _, _ in await answer()] == ["A"]
+    assert cache.hits + cache.misses > asked + 1  # the cache answered, not only the database

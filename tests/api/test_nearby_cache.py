@@ -1,0 +1,119 @@
+"""The nearby cache answers exactly what the database answers, on the bundled real data."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import psycopg
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from app.api.locations import _results
+from app.api.nearby_cache import NearbyCache
+from app.db import search
+from app.db.pool import create_pool
+from app.live.events import Availability, AvailabilityEvent
+from app.settings import Settings
+
+RADII_M = (150.0, 999.0, 1_000.0, 1_000.5, 2_500.0, 5_000.0, 7_300.0, 10_000.0)
+LIMITS = (1, 3, 20, 100)
+
+
+@pytest.fixture
+async def pool(fixture_settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
+    pool = create_pool(fixture_settings, max_size=2, name="nearby-cache-test")
+    await pool.open()
+    yield pool
+    await pool.close()
+
+
+def _query_points(db: psycopg.Connection, count: int) -> list[tuple[float, float]]:
+    """Points around real locations (the dense places), moved up to ~2 km, plus open sea."""
+    rows = db.execute("SELECT lat, lon FROM locations WHERE visible ORDER BY public_id").fetchall()
+    rng = random.Random(20261122)
+    points = [
+        (lat + rng.uniform(-0.02, 0.02), lon + rng.uniform(-0.02, 0.02))
+        for lat, lon in rng.sample(rows, count)
+    ]
+    return [*points, (45.0, -30.0), (0.0, 0.0)]
+
+
+async def _from_sql(
+    pool: AsyncConnectionPool, lat: float, lon: float, radius_m: float, limit: int
+) -> list[dict[str, Any]]:
+    async with pool.connection() as conn:
+        rows = await search.nearby(
+            conn,
+            lat=lat,
+            lon=lon,
+            radius_m=radius_m,
+            limit=limit,
+            filters=search.Filters(),
+            now=datetime.now(UTC),
+            stale_after_s=300,
+        )
+    results: list[dict[str, Any]] = msgspec.to_builtins(_results(rows, search.Filters()))["results"]
+    return results
+
+
+async def test_cache_answers_exactly_like_the_database(
+    pool: AsyncConnectionPool, db: psycopg.Connection
+) -> None:
+    cache = NearbyCache(pool, stale_after_s=300)
+    rng = random.Random(7)
+    non_empty = 0
+    for lat, lon in _query_points(db, 200):
+        radius_m, limit = rng.choice(RADII_M), rng.choice(LIMITS)
+        body = await cache.nearby(lat, lon, radius_m, limit)
+        assert body is not None
+        cached = msgspec.json.decode(body)
+        expected = await _from_sql(pool, lat, lon, radius_m, limit)
+        where = f"at {lat:.5f},{lon:.5f} r={radius_m} limit={limit}"
+        assert cached["count"] == len(cached["results"]) == len(expected), where
+        assert [r["id"] for r in cached["results"]] == [r["id"] for r in expected], where
+        for got, want in zip(cached["results"], expected, strict=True):
+            # GeographicLib here and in PostGIS; the last decimal may round the other way.
+            assert abs(got.pop("distance_m") - want.pop("distance_m")) <= 0.1, where
+            assert got == want, where
+        non_empty += bool(expected)
+    assert non_empty > 100  # the comparison was about real answers, not empty lists
+    assert cache.hits > 0 and cache.misses > 0
+
+
+async def test_a_hidden_location_sends_the_question_to_the_database(
+    pool: AsyncConnectionPool, db: psycopg.Connection
+) -> None:
+    cache = NearbyCache(pool, stale_after_s=300)
+    lat, lon, public_id = db.execute(
+        "SELECT lat, lon, public_id FROM locations WHERE visible ORDER BY public_id LIMIT 1"
+    ).fetchone() or (0.0, 0.0, "")
+    body = await cache.nearby(lat, lon, 1_000, 5)
+    assert body is not None and msgspec.json.decode(body)["results"][0]["id"] == public_id
+    db.execute("UPDATE locations SET visible = false WHERE public_id = %s", [public_id])
+    try:
+        # A status event (from any process) drops its summary; its candidates stay cached.
+        cache.forget(_status_event(public_id, lat, lon))
+        assert await cache.nearby(lat, lon, 1_000, 5) is None
+        body = await cache.nearby(lat, lon, 1_000, 5)  # the candidates were read again
+        assert body is not None
+        assert public_id not in [r["id"] for r in msgspec.json.decode(body)["results"]]
+    finally:
+        db.execute("UPDATE locations SET visible = true WHERE public_id = %s", [public_id])
+
+
+def _status_event(public_id: str, lat: float, lon: float) -> AvailabilityEvent:
+    return AvailabilityEvent(
+        location_id=public_id,
+        lat=lat,
+        lon=lon,
+        h3_r5="851f1d4bfffffff",
+        visible=False,
+        availability=Availability(0, 0, 0, 0, 0, 0),
+        evses=[],
+        at=datetime.now(UTC),
+        kind="status",
+    )
