@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV ?= uv
 
-.PHONY: run test setup lint typecheck bench bench-data clean-state
+.PHONY: run test setup lint typecheck bench clean-state
 
 ## Serve everything (private PostGIS + Redis, bundled real data, sandbox network, API, map)
 run: setup
@@ -24,6 +24,11 @@ lint:
 
 typecheck:
 	$(UV) run mypy
+
+## Benchmarks at 300k locations / 1M EVSEs on private services (~15 min); see bench/results/
+bench: setup
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(UV) run wattlas bench
 
 clean-state:
 	-$(UV) run wattlas services stop

@@ -199,6 +199,18 @@ def worker() -> None:
     asyncio.run(run_worker(context.resolve_settings()))
 
 
+@main.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.pass_context
+def bench(ctx: click.Context) -> None:
+    """Benchmarks at 300k locations / 1M EVSEs (`wattlas bench --help`; `make bench`)."""
+    from bench.__main__ import main as bench_main
+
+    bench_main.main(args=["run", *ctx.args], prog_name="wattlas bench")
+
+
 main.add_command(networks_group)
 
 

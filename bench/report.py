@@ -1,0 +1,97 @@
+"""The figures beside their budgets (architecture.md) and their floors, as a Markdown table."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    postgres = subprocess.run(
+        ["/usr/lib/postgresql/15/bin/postgres", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "postgres": postgres,
+        "kernel": platform.release(),
+    }
+
+
+def _get(results: dict[str, Any], path: str) -> Any:
+    value: Any = results
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+# (what, budget text, measured path, unit, floor path, floor text, meets(value) -> bool)
+ROWS: list[tuple[str, str, str, str, str | None, str, Any]] = [
+    ("full pull, EVSEs/s", "≥ 50,000", "pull.evses_per_s", "/s", None, "", lambda v: v >= 50_000),
+    ("pull memory, peak", "flat", "pull.rss_mb_peak", " MB", "pull.rss_mb_at_10_percent",
+     "at 10 %", lambda v: True),
+    ("status PATCH pushes, acknowledged, 32 connections", "≥ 10,000/s", "push.c32.pushes_per_s",
+     "/s", "push.floor_refused_at_auth.requests_per_s", "same PATCH refused at auth",
+     lambda v: v >= 10_000),
+    ("status PATCH pushes, acknowledged, 256 connections", "≥ 10,000/s",
+     "push.c256.pushes_per_s", "/s", "push.floor_refused_at_auth.requests_per_s",
+     "same PATCH refused at auth", lambda v: v >= 10_000),
+    ("push → visible in the API, p99 (under 256-connection push load)", "≤ 1,000 ms",
+     "push.visibility_under_load.push_to_visible.p99_ms", " ms", None, "", lambda v: v <= 1000),
+    ("nearby 5 km / 50, HTTP", "≥ 3,000 req/s", "queries.nearby_http.requests_per_s", " req/s",
+     "queries.bare_endpoint_http.requests_per_s", "bare endpoint", lambda v: v >= 3000),
+    ("nearby 5 km / 50, HTTP p99", "≤ 20 ms", "queries.nearby_http.p99_ms", " ms",
+     "queries.nearby_sql_direct.p99_ms", "SQL alone, p99", lambda v: v <= 20),
+    ("viewport (city, 500), HTTP p50", "≤ 30 ms", "queries.viewport_http.p50_ms", " ms",
+     "queries.viewport_sql_direct.p50_ms", "SQL alone", lambda v: v <= 30),
+    ("along-route SF → DC, 5 km, HTTP p50", "≤ 150 ms", "queries.along_route_http.p50_ms", " ms",
+     "queries.along_route_sql_direct.p50_ms", "SQL alone", lambda v: v <= 150),
+    ("search \"main street\" near a point, HTTP p50", "≤ 20 ms", "queries.search_http.p50_ms",
+     " ms", "queries.search_sql_direct.p50_ms", "SQL alone", lambda v: v <= 20),
+    ("clusters, Europe at zoom 4, HTTP p50", "≤ 50 ms", "queries.clusters_europe_z4_http.p50_ms",
+     " ms", "queries.clusters_europe_z4_sql_direct.p50_ms", "SQL alone", lambda v: v <= 50),
+    ("API process memory (largest worker, after the query runs)", "≤ 250 MB",
+     "queries.api_rss_mb_max", " MB", None, "", lambda v: v <= 250),
+]  # fmt: skip
+
+
+def _fmt(value: Any, unit: str) -> str:
+    if value is None:
+        return "not run"
+    number = f"{value:,.0f}" if abs(value) >= 100 else f"{value:g}"
+    return number + unit
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = ["| what | budget | measured | floor |", "|---|---|---|---|"]
+    for what, budget, path, unit, floor_path, floor_text, meets in ROWS:
+        value = _get(results, path)
+        mark = "" if value is None or meets(value) else " **(below budget)**"
+        floor = ""
+        if floor_path:
+            floor = f"{_fmt(_get(results, floor_path), unit)} ({floor_text})"
+        lines.append(f"| {what} | {budget} | {_fmt(value, unit)}{mark} | {floor} |")
+    return "\n".join(lines)
