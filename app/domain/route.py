@@ -5,11 +5,14 @@ pieces so that each index probe only covers the bounding box of a short stretch.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
+import numpy.typing as npt
 from shapely import LineString, to_wkb
 
 MAX_POINTS = 50_000
@@ -17,6 +20,10 @@ MAX_LENGTH_M = 10_000_000
 PIECE_LENGTH_M = 10_000.0
 PIECE_MAX_POINTS = 256
 _EARTH_RADIUS_M = 6_371_008.8
+_POSITION_INDEX = re.compile(r"at `\$\[(\d+)\]")
+
+Floats = npt.NDArray[np.float64]
+Points = npt.NDArray[np.float64]  # (n, 2): lon, lat
 
 
 class RouteError(ValueError):
@@ -60,34 +67,39 @@ def decode_polyline(encoded: str, precision: int) -> list[tuple[float, float]]:
     return points
 
 
-def from_geojson(geometry: Any) -> list[tuple[float, float]]:
+def from_geojson(geometry: Any) -> Points:
     if not isinstance(geometry, dict) or geometry.get("type") != "LineString":
         raise RouteError('route must be a GeoJSON LineString or {"encoded_polyline": …}')
     coordinates = geometry.get("coordinates")
     if not isinstance(coordinates, list):
         raise RouteError("route.coordinates must be an array of [lon, lat] positions")
-    points = []
-    for i, position in enumerate(coordinates):
-        if (
-            not isinstance(position, list | tuple)
-            or len(position) < 2
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in position[:2])
-        ):
-            raise RouteError(f"route.coordinates[{i}] is not a [lon, lat] position")
-        points.append((float(position[0]), float(position[1])))
-    return points
+    try:  # strict: numbers only (no strings, no booleans), checked in C
+        positions = msgspec.convert(coordinates, list[list[float]])
+    except msgspec.ValidationError as exc:
+        at = _POSITION_INDEX.search(str(exc))
+        raise RouteError(
+            f"route.coordinates[{at.group(1) if at else '?'}] is not a [lon, lat] position"
+        ) from None
+    if positions and min(map(len, positions)) < 2:
+        i = next(i for i, position in enumerate(positions) if len(position) < 2)
+        raise RouteError(f"route.coordinates[{i}] is not a [lon, lat] position")
+    return np.array([position[:2] for position in positions], dtype=np.float64).reshape(-1, 2)
 
 
-def validate(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Drop repeated points; check count, ranges and length (true metres on the sphere)."""
+def validate(points: Sequence[tuple[float, float]] | Points) -> Points:
+    """Drop repeated points; check count, ranges and length (true metres on the ellipsoid).
+    The clean route as an (n, 2) array of (lon, lat)."""
     if len(points) > MAX_POINTS:
         raise RouteError(f"route has {len(points):,} points; at most {MAX_POINTS:,} are accepted")
-    clean: list[tuple[float, float]] = []
-    for i, (lon, lat) in enumerate(points):
-        if not (-180 <= lon <= 180 and -90 <= lat <= 90) or math.isnan(lon) or math.isnan(lat):
-            raise RouteError(f"route point {i} ({lon}, {lat}) is out of range")
-        if not clean or clean[-1] != (lon, lat):
-            clean.append((lon, lat))
+    array = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    lon, lat = array[:, 0], array[:, 1]
+    bad = ~((lon >= -180) & (lon <= 180) & (lat >= -90) & (lat <= 90))  # NaN is bad too
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise RouteError(f"route point {i} ({lon[i]}, {lat[i]}) is out of range")
+    keep = np.ones(len(array), dtype=bool)
+    keep[1:] = np.any(array[1:] != array[:-1], axis=1)
+    clean = array[keep]
     if len(clean) < 2:
         raise RouteError("route needs at least two distinct points")
     length = route_length_m(clean)
@@ -99,7 +111,7 @@ def validate(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]
     return clean
 
 
-def route_length_m(points: Sequence[tuple[float, float]]) -> float:
+def route_length_m(points: Sequence[tuple[float, float]] | Points) -> float:
     return float(segment_lengths_m(points).sum())
 
 
@@ -109,19 +121,20 @@ _A = 6_378_137.0
 _E2 = 6.69437999014e-3
 
 
-def segment_lengths_m(points: Sequence[tuple[float, float]]) -> np.ndarray:
+def segment_lengths_m(points: Sequence[tuple[float, float]] | Points) -> Floats:
     """Length of each segment on the WGS 84 ellipsoid, from the meridional and prime-vertical
     radii at its mid-latitude: exact to a few parts per million for segments of a road route
     (hundreds of metres), and computed for 50,000 points at once."""
-    lon = np.radians(np.array([p[0] for p in points]))
-    lat = np.radians(np.array([p[1] for p in points]))
+    array = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    lon = np.radians(array[:, 0])
+    lat = np.radians(array[:, 1])
     mid = (lat[1:] + lat[:-1]) / 2
     sin2 = np.sin(mid) ** 2
     meridional = _A * (1 - _E2) / (1 - _E2 * sin2) ** 1.5
     normal = _A / np.sqrt(1 - _E2 * sin2)
     d_lat = lat[1:] - lat[:-1]
     d_lon = (lon[1:] - lon[:-1] + np.pi) % (2 * np.pi) - np.pi
-    result: np.ndarray = np.hypot(meridional * d_lat, normal * np.cos(mid) * d_lon)
+    result: Floats = np.hypot(meridional * d_lat, normal * np.cos(mid) * d_lon)
     return result
 
 
@@ -147,24 +160,31 @@ class Pieces:
         return {"dxs": dxs, "dys": [dy] * len(dxs)}
 
 
-def pieces(points: Sequence[tuple[float, float]]) -> Pieces:
+def pieces(points: Sequence[tuple[float, float]] | Points) -> Pieces:
     """Consecutive stretches of about ``PIECE_LENGTH_M`` (sharing their end points)."""
-    lengths = segment_lengths_m(points)
-    out = Pieces([], [], [], [], [])
+    array = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    lengths = segment_lengths_m(array)
+    ends: list[int] = []  # the last point of each stretch
     first = 0
-    walked = 0.0
     length = 0.0
+    last = len(array) - 1
     for i, segment in enumerate(lengths.tolist(), start=1):
         length += segment
-        if length >= PIECE_LENGTH_M or i - first + 1 >= PIECE_MAX_POINTS or i == len(points) - 1:
-            stretch = points[first : i + 1]
-            out.wkb.append(to_wkb(LineString(stretch)))
-            out.start_m.append(walked)
-            out.length_m.append(length)
-            mid_lat = (stretch[0][1] + stretch[-1][1]) / 2
-            out.scale.append(math.cos(math.radians(mid_lat)))
-            out.max_abs_lat.append(max(abs(p[1]) for p in stretch))
-            walked += length
+        if length >= PIECE_LENGTH_M or i - first + 1 >= PIECE_MAX_POINTS or i == last:
+            ends.append(i)
             first = i
             length = 0.0
-    return out
+    starts = [0, *ends[:-1]]
+    walked = np.concatenate(([0.0], np.cumsum(lengths)))
+    lines = [LineString(array[a : b + 1]) for a, b in zip(starts, ends, strict=True)]
+    abs_lat = np.abs(array[:, 1])
+    return Pieces(
+        wkb=list(to_wkb(lines)),
+        start_m=[float(walked[a]) for a in starts],
+        length_m=[float(walked[b] - walked[a]) for a, b in zip(starts, ends, strict=True)],
+        scale=[
+            math.cos(math.radians((array[a, 1] + array[b, 1]) / 2))
+            for a, b in zip(starts, ends, strict=True)
+        ],
+        max_abs_lat=[float(abs_lat[a : b + 1].max()) for a, b in zip(starts, ends, strict=True)],
+    )
