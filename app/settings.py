@@ -44,7 +44,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sandbox_networks: str | None = None
     sandbox_dataset: Path | None = None
     cluster_refresh_s: float = 15.0
-    nearby_cache: bool = True
+    nearby_cache: bool = False
 
     @property
     def sandbox_url(self) -> str:
