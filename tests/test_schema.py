@@ -35,3 +35,17 @@ def test_postgis_and_trigram_extensions_are_installed(database_url: str) -> None
     with psycopg.connect(database_url) as conn:
         names = {r[0] for r in conn.execute("SELECT extname FROM pg_extension")}
     assert {"postgis", "pg_trgm"} <= names
+
+
+def test_status_updates_have_room_on_their_pages(database_url: str) -> None:
+    """The storage options in the table metadata are the ones the migrations set (autogenerate
+    does not compare them)."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname IN ('locations', 'evses')"
+        ).fetchall()
+    assert dict(rows) == {"locations": ["fillfactor=70"], "evses": ["fillfactor=80"]}
+    for name, table in (("locations", "70"), ("evses", "80")):
+        assert metadata.tables[name].dialect_options["postgresql"]["with"] == {
+            "fillfactor": int(table)
+        }

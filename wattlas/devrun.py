@@ -76,7 +76,7 @@ def banner(settings: Settings, services: dict[str, object], extra: list[str]) ->
         "",
         "  Wattlas is running",
         f"    map        {settings.base_url}/",
-        f"    API        {settings.base_url}/v1/locations/nearby?lat=52.37&lon=4.89",
+        f"    API        {settings.base_url}/v1/locations/nearby?lat=52.37&lon=4.89&radius_m=10000",
         f"    OpenAPI    {settings.base_url}/schema   (Swagger UI: /schema/swagger)",
         f"    health     {settings.base_url}/health",
         f"    OCPI       {settings.base_url}/ocpi/versions",
@@ -132,6 +132,10 @@ def run_everything(settings: Settings, *, sandbox: bool, push_rate: float) -> in
     except KeyboardInterrupt:
         return 0
     finally:
+        # A second Ctrl-C (or uv forwarding the first one again) must not cut the clean-up short
+        # and leave children and services running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGINT)

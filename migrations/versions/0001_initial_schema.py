@@ -210,7 +210,6 @@ def upgrade() -> None:
             name=op.f("uq_locations_country_code_party_id_ocpi_id"),
         ),
         sa.UniqueConstraint("public_id", name=op.f("uq_locations_public_id")),
-        postgresql_with={"fillfactor": 70},
     )
     op.create_index(
         "ix_locations_geog_visible",
@@ -473,7 +472,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_evses")),
         sa.UniqueConstraint("location_id", "uid", name=op.f("uq_evses_location_id_uid")),
-        postgresql_with={"fillfactor": 80},
     )
     op.create_table(
         "connectors",
