@@ -3,6 +3,7 @@ service in-process, real PostGIS and real Redis."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -290,6 +291,11 @@ async def test_status_changes_are_published_keyed_by_location_and_cell(
 ) -> None:
     await put_example(cpo)
     client = redis_sync.Redis.from_url(redis_url)
+    # The PUT's own event is published after its acknowledgement: let it pass first.
+    deadline = time.monotonic() + 2
+    while client.xlen(STREAM_KEY) < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert client.xlen(STREAM_KEY) == 1
     pubsub = client.pubsub()
     public_id = sync_conn.execute(
         "SELECT public_id FROM locations WHERE ocpi_id = 'LOC1'"
