@@ -166,7 +166,8 @@ def _summary_columns(q: _Sql, filters: Filters) -> str:
         l.operator_name, l.max_power_kw,
         CASE WHEN l.open_24_7 THEN true
              ELSE wattlas_open_now(l.opening_times, l.time_zone, %(now)s) END AS open_now,
-        l.connector_groups, l.evse_count, l.available_count, l.occupied_count,
+        l.connector_groups::text AS connector_groups_json, l.evse_count, l.available_count,
+        l.occupied_count,
         l.out_of_service_count, l.unknown_count, l.planned_count, l.status_updated_at,
         {_NETWORK_SILENT} AS network_silent"""
     if filters.max_status_age_s is not None or filters.evse_level:
