@@ -8,7 +8,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ import msgspec
 from app.settings import Settings, load_settings
 from wattlas.local import LocalServices, ensure_system_packages, free_port
 from wattlas.migrate import upgrade
+from wattlas.serving import granian_command
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".wattlas-bench"
@@ -113,25 +113,7 @@ class Environment:
         env = self.env(WATTLAS_PORT=str(port), **extra_env)
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "granian",
-                    "--interface",
-                    "asgi",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--workers",
-                    str(workers),
-                    "--no-ws",
-                    "--log-level",
-                    "warning",
-                    "--backlog",
-                    "4096",
-                    target,
-                ],
+                granian_command(target, host="127.0.0.1", port=port, workers=workers, backlog=4096),
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -26,6 +25,7 @@ from litestar.testing import AsyncTestClient
 from app.settings import Settings, load_settings
 from wattlas.local import LocalServices, ensure_system_packages, free_port
 from wattlas.migrate import upgrade
+from wattlas.serving import granian_command
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -187,23 +187,7 @@ def start_granian(
     full_env.setdefault("WATTLAS_LOG_FORMAT", "json")
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "granian",
-                "--interface",
-                "asgi",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-                "--no-ws",
-                "--log-level",
-                "warning",
-                target,
-            ],
+            granian_command(target, host="127.0.0.1", port=port, workers=workers),
             env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,

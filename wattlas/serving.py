@@ -12,7 +12,10 @@ from wattlas.context import child_environment
 ASGI_TARGET = "wattlas.asgi:app"
 
 
-def granian_args(settings: Settings, target: str = ASGI_TARGET) -> list[str]:
+def granian_command(
+    target: str, *, host: str, port: int, workers: int, backlog: int | None = None
+) -> list[str]:
+    """The granian command line for an ASGI target (the service, the sandbox, benchmarks)."""
     return [
         sys.executable,
         "-m",
@@ -20,16 +23,21 @@ def granian_args(settings: Settings, target: str = ASGI_TARGET) -> list[str]:
         "--interface",
         "asgi",
         "--host",
-        settings.host,
+        host,
         "--port",
-        str(settings.port),
+        str(port),
         "--workers",
-        str(settings.workers),
+        str(workers),
         "--no-ws",
         "--log-level",
         "warning",
+        *(["--backlog", str(backlog)] if backlog is not None else []),
         target,
     ]
+
+
+def granian_args(settings: Settings, target: str = ASGI_TARGET) -> list[str]:
+    return granian_command(target, host=settings.host, port=settings.port, workers=settings.workers)
 
 
 def serve_forever(settings: Settings) -> None:
