@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -39,6 +39,7 @@ from pyproj import Geod
 from app.api.summaries import summarise
 from app.db import search
 from app.live.events import AvailabilityEvent
+from app.logs import get_logger
 
 MAX_RADIUS_M = 10_000.0
 MAX_LIMIT = 100
@@ -48,14 +49,18 @@ SUMMARY_TTL_S = 10.0  # bounds how late open_now and network staleness can be
 CELL_TTL_S = 30.0  # bounds how late a location added or hidden by a pull can be
 MAX_SUMMARIES = 60_000
 MAX_CELLS = 20_000
+MAX_CANDIDATES = 500_000  # summed over the cached cells: bounds memory in dense cities
+RECENT_EVENTS = 10_000  # events remembered for reads that were under way when they came
 # Haversine on the mean sphere vs the ellipsoid: at most 0.56 % apart (0.6 % with margin).
 SPHERE_ERROR = 0.006
 EARTH_RADIUS_M = 6371008.8
 # Rings of resolution-8 cells around a changed location whose candidates could hold it: the
 # largest reach over the smallest spacing of cell centres (~0.5 km) anywhere on the globe.
 _RINGS = math.ceil((MAX_RADIUS_M + 1_500) / 500)
+_DISK_CELLS = 3 * _RINGS * (_RINGS + 1) + 1
 
 Floats = npt.NDArray[np.float64]
+log = get_logger(__name__)
 
 
 @dataclass
@@ -86,7 +91,10 @@ class NearbyCache:
         self._stale_after_s = stale_after_s
         self._cells: OrderedDict[tuple[int, float], _Cell] = OrderedDict()
         self._summaries: OrderedDict[str, _Summary] = OrderedDict()
-        self._building: dict[tuple[int, float], asyncio.Future[_Cell]] = {}
+        self._building: dict[tuple[int, float], tuple[int, asyncio.Future[_Cell]]] = {}
+        self._candidates = 0
+        self._seq = 0  # events seen; a read remembers where it started
+        self._recent: deque[tuple[int, AvailabilityEvent]] = deque(maxlen=RECENT_EVENTS)
         self._geod = Geod(ellps="WGS84")
         self._encoder = msgspec.json.Encoder()
         self.hits = 0
@@ -101,11 +109,14 @@ class NearbyCache:
         bucket = next(b for b in RADIUS_BUCKETS_M if radius_m <= b)
         key = (h3.latlng_to_cell(lat, lon, RESOLUTION), bucket)
         cell = await self._cell(key)
+        if cell is None:
+            return None
         chosen = self._nearest(cell, lat, lon, radius_m, limit)
         missing = [pid for _, pid, _ in chosen if not self._fresh_summary(pid)]
         if missing:
             self.misses += 1
-            await self._load_summaries(missing)
+            if not await self._load_summaries(missing):
+                return None
         else:
             self.hits += 1
         parts = []
@@ -115,7 +126,7 @@ class NearbyCache:
                 cell.lats[index],
                 cell.lons[index],
             ):  # hidden or moved since the cell was read: the database knows better
-                self._cells.pop(key, None)
+                self._drop(key)
                 return None
             parts.append(
                 b'{"distance_m":'
@@ -136,46 +147,100 @@ class NearbyCache:
 
     def forget(self, event: AvailabilityEvent) -> None:
         """An availability event: the location's summary is outdated; for a ``location`` event
-        so are the candidate lists that could hold it."""
+        so are the candidate lists that could hold it. Reads under way remember it too."""
+        self._seq += 1
+        self._recent.append((self._seq, event))
         self._summaries.pop(event.location_id, None)
         if event.kind == "status" or not self._cells:
             return
-        lat, lon = math.radians(event.lat), math.radians(event.lon)
-        for h3_cell in h3.grid_disk(h3.latlng_to_cell(event.lat, event.lon, RESOLUTION), _RINGS):
-            for bucket in RADIUS_BUCKETS_M:
-                cell = self._cells.get((h3_cell, bucket))
-                if cell is not None and _haversine_one(
-                    lat, lon, cell.centre_lat, cell.centre_lon
-                ) <= cell.reach_m * (1 + SPHERE_ERROR):
-                    del self._cells[(h3_cell, bucket)]
+        if len(self._cells) < _DISK_CELLS * len(RADIUS_BUCKETS_M):
+            keys = [key for key, cell in self._cells.items() if _holds(cell, event)]
+        else:
+            centre = h3.latlng_to_cell(event.lat, event.lon, RESOLUTION)
+            near = ((h3_cell, bucket) for h3_cell in h3.grid_disk(centre, _RINGS)
+                    for bucket in RADIUS_BUCKETS_M)  # fmt: skip
+            keys = [key for key in near if key in self._cells and _holds(self._cells[key], event)]
+        for key in keys:
+            self._drop(key)
+
+    def _since(self, seq: int) -> list[AvailabilityEvent] | None:
+        """The events after ``seq``; None when they are no longer all remembered."""
+        if self._seq == seq:
+            return []
+        if not self._recent or self._recent[0][0] > seq + 1:
+            return None
+        out = []
+        for event_seq, event in reversed(self._recent):
+            if event_seq <= seq:
+                break
+            out.append(event)
+        return out
+
+    def _moved_since(self, seq: int, cell: _Cell) -> bool:
+        """Could a location change since ``seq`` be among this cell's candidates?"""
+        events = self._since(seq)
+        return events is None or any(
+            event.kind != "status" and _holds(cell, event) for event in events
+        )
+
+    def _drop(self, key: tuple[int, float]) -> None:
+        cell = self._cells.pop(key, None)
+        if cell is not None:
+            self._candidates -= len(cell.ids)
 
     def clear(self) -> None:
         self._cells.clear()
+        self._candidates = 0
         self._summaries.clear()
 
     # ---- candidates ----------------------------------------------------------------------------
-    async def _cell(self, key: tuple[int, float]) -> _Cell:
+    async def _cell(self, key: tuple[int, float]) -> _Cell | None:
+        """The key's candidates: cached, or read once for everyone asking at the same time.
+        None (ask the database) when the shared read failed or was cancelled."""
         cell = self._cells.get(key)
         if cell is not None and cell.expires > time.monotonic():
             self._cells.move_to_end(key)
             return cell
         building = self._building.get(key)
         if building is not None:
-            return await asyncio.shield(building)
+            started, shared = building
+            try:
+                cell = await asyncio.shield(shared)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # this request itself is being cancelled
+                return None  # the request that was reading it went away
+            except Exception:  # noqa: BLE001 - the reader logged it; the database answers
+                return None
+            # Joined after a change that the read may predate: not good enough for this request.
+            return None if self._moved_since(started, cell) else cell
+        started = self._seq
         future: asyncio.Future[_Cell] = asyncio.get_running_loop().create_future()
-        self._building[key] = future
+        self._building[key] = (started, future)
         try:
             cell = await self._read_cell(*key)
-            future.set_result(cell)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters re-raise it, nobody warns about it
+        except asyncio.CancelledError:
+            future.cancel()
             raise
+        except Exception as exc:  # noqa: BLE001 - logged; the database answers instead
+            log.warning("nearby_cache.read_failed", error=f"{type(exc).__name__}: {exc}")
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters see it, nobody warns about it
+            return None
         finally:
             del self._building[key]
-        self._cells[key] = cell
-        while len(self._cells) > MAX_CELLS:
-            self._cells.popitem(last=False)
+        future.set_result(cell)
+        # Kept only if no location near it changed while it was read: the change's event has
+        # already been handled and would not clear it later.
+        if not self._moved_since(started, cell):
+            self._drop(key)
+            self._cells[key] = cell
+            self._candidates += len(cell.ids)
+            while self._cells and (
+                len(self._cells) > MAX_CELLS or self._candidates > MAX_CANDIDATES
+            ):
+                self._drop(next(iter(self._cells)))
         return cell
 
     async def _read_cell(self, h3_cell: int, bucket: float) -> _Cell:
@@ -244,24 +309,43 @@ class NearbyCache:
         summary = self._summaries.get(public_id)
         return summary is not None and summary.expires > time.monotonic()
 
-    async def _load_summaries(self, public_ids: list[str]) -> None:
+    async def _load_summaries(self, public_ids: list[str]) -> bool:
+        """Read these summaries; False when that failed (the database answers instead)."""
         now = datetime.now(UTC)
-        async with self._pool.connection() as conn:
-            rows = await search.summaries(
-                conn, public_ids=public_ids, now=now, stale_after_s=self._stale_after_s
-            )
+        started = self._seq
+        try:
+            async with self._pool.connection() as conn:
+                rows = await search.summaries(
+                    conn, public_ids=public_ids, now=now, stale_after_s=self._stale_after_s
+                )
+        except Exception as exc:  # noqa: BLE001 - the database path will say what is wrong
+            log.warning("nearby_cache.read_failed", error=f"{type(exc).__name__}: {exc}")
+            return False
+        events = self._since(started)
+        # Summaries of locations changed while they were read are used for this answer only.
+        changed = None if events is None else {event.location_id for event in events}
         expires = time.monotonic() + SUMMARY_TTL_S
         for pid in public_ids:
             self._summaries.pop(pid, None)  # not visible any more: stays out
         for row in rows:
+            keep = changed is not None and row["public_id"] not in changed
             self._summaries[row["public_id"]] = _Summary(
-                expires,
+                expires if keep else 0.0,
                 row["lat"],
                 row["lon"],
                 self._encoder.encode(summarise(row, search.Filters())),
             )
         while len(self._summaries) > MAX_SUMMARIES:
             self._summaries.popitem(last=False)
+        return True
+
+
+def _holds(cell: _Cell, event: AvailabilityEvent) -> bool:
+    """Is the event's location within the cell's reach (so possibly among its candidates)?"""
+    distance_m = _haversine_one(
+        math.radians(event.lat), math.radians(event.lon), cell.centre_lat, cell.centre_lon
+    )
+    return distance_m <= cell.reach_m * (1 + SPHERE_ERROR)
 
 
 def _haversine_one(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -95,5 +95,6 @@ def now() -> datetime:
 
 def event_fields(fields: dict[Any, Any]) -> bytes:
     value = fields.get(b"e") or fields.get("e")
-    assert isinstance(value, bytes | str)
+    if not isinstance(value, bytes | str):
+        raise ValueError("stream entry has no 'e' field")
     return value.encode() if isinstance(value, str) else value

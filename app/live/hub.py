@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import redis.asyncio as aioredis
+from redis import exceptions as redis_exceptions
 
 from app.live.events import STREAM_KEY, AvailabilityEvent, decode_event, event_fields
 from app.live.tasks import cancel_and_wait
@@ -97,7 +99,10 @@ class StreamHub:
         entries: Any = await self._client.xrange(STREAM_KEY, min=f"({after_id}")
         out = []
         for entry_id, fields in entries:
-            event = decode_event(event_fields(fields))
+            try:
+                event = decode_event(event_fields(fields))
+            except (ValueError, msgspec.DecodeError):
+                continue  # named when the live loop met it
             if area.contains(event.lat, event.lon):
                 out.append((_text(entry_id), event))
         return out
@@ -119,8 +124,8 @@ class StreamHub:
                 )
             except asyncio.CancelledError:
                 raise
-            except TimeoutError:  # a slow answer: nothing new yet, ask again at once
-                continue
+            except (TimeoutError, redis_exceptions.TimeoutError):
+                continue  # a slow answer: nothing new yet, ask again at once
             except Exception as exc:  # noqa: BLE001 - Redis down: retry, clients keep waiting
                 log.warning("stream.read_failed", error=f"{type(exc).__name__}: {exc}")
                 await asyncio.sleep(1)
@@ -128,7 +133,13 @@ class StreamHub:
             for _, entries in answer or []:
                 for entry_id, fields in entries:
                     last_id = _text(entry_id)
-                    self._dispatch(last_id, decode_event(event_fields(fields)))
+                    try:
+                        event = decode_event(event_fields(fields))
+                    except (ValueError, msgspec.DecodeError) as exc:
+                        # One unreadable entry is skipped, named, and never stops the stream.
+                        log.error("stream.bad_entry", id=last_id, error=str(exc))
+                        continue
+                    self._dispatch(last_id, event)
         self._task = None
 
     def tell_listeners(self, events: Iterable[AvailabilityEvent]) -> None:

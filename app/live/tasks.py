@@ -9,7 +9,7 @@ from app.logs import get_logger
 
 log = get_logger(__name__)
 
-RECANCEL_EVERY_S = 0.1
+RECANCEL_EVERY_S = 1.0  # long enough for a rollback or a pool return to finish
 GIVE_UP_AFTER_S = 10.0
 
 

@@ -477,9 +477,13 @@ async def status_patches(conn: AsyncConnection, items: Sequence[StatusPatch]) ->
 
 
 # ---- events ------------------------------------------------------------------------------------
-def availability_events(result: ApplyResult, at: datetime) -> list[AvailabilityEvent]:
-    """One event per location whose EVSE statuses changed, or that itself changed (new, moved,
-    hidden or shown, renamed: ``kind="location"``, so that caches of what is where forget it)."""
+def availability_events(
+    result: ApplyResult, at: datetime, *, location_writes: bool = False
+) -> list[AvailabilityEvent]:
+    """One event per location whose EVSE statuses changed. With ``location_writes`` (pushes, one
+    location at a time) also one per location written without a status change (new, moved,
+    hidden or shown, renamed), so that caches of what is where forget it. A pull's pages write
+    hundreds of locations that mostly did not change: they send status changes only."""
     from app.live.events import cell_hex
 
     changed: dict[int, list[EvseStatus]] = defaultdict(list)
@@ -487,7 +491,7 @@ def availability_events(result: ApplyResult, at: datetime) -> list[AvailabilityE
         changed[change.location_pk].append(EvseStatus(change.evse_uid, change.new_status))
     events = []
     for state in _unique_states(result.states):
-        if state.location_pk not in changed and state.status_only:
+        if state.location_pk not in changed and (state.status_only or not location_writes):
             continue
         events.append(
             AvailabilityEvent(

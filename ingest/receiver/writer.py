@@ -113,6 +113,15 @@ class PushWriter:
                 ops.append(self._queue.get_nowait())
             try:
                 await self._apply_batch(ops)
+            except asyncio.CancelledError:
+                # Shutting down mid-batch: its transaction is rolled back; every push in it
+                # hears so (and retries), none waits for an answer that never comes.
+                for op in ops:
+                    if not op.future.done():
+                        op.future.set_result(
+                            Outcome(transport.SERVER_ERROR, "service is shutting down; retry", 503)
+                        )
+                raise
             except Exception as exc:
                 self.stats.failures += 1
                 log.exception("push.batch_failed", operations=len(ops), error=str(exc))
@@ -133,7 +142,7 @@ class PushWriter:
                 if attempt == DEADLOCK_RETRIES - 1:
                     raise
                 await asyncio.sleep(0.01 * (attempt + 1))
-        events = availability_events(result, datetime.now(UTC))
+        events = availability_events(result, datetime.now(UTC), location_writes=True)
         if events and self._on_committed is not None:
             self._on_committed(events)  # this process's caches, before anyone hears "done"
         # Committed: now, and only now, the pushes are acknowledged.
@@ -181,11 +190,14 @@ class PushWriter:
             # Contact is recorded at most once a second per network and process: every batch
             # updating the one network row would make concurrent batches queue for its lock.
             now = datetime.now(UTC)
+            touched = []
             for network_id in sorted({op.network_id for op in ops}):
                 last = self._touched.get(network_id)
                 if last is None or (now - last).total_seconds() >= CONTACT_EVERY_S:
                     await networks.touch(conn, network_id, push=True, at=now)
-                    self._touched[network_id] = now
+                    touched.append(network_id)
+        for network_id in touched:  # committed: only now does the next second's batch skip it
+            self._touched[network_id] = now
         return result, [o or Outcome() for o in outcomes]
 
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -117,3 +118,25 @@ def _status_event(public_id: str, lat: float, lon: float) -> AvailabilityEvent:
         at=datetime.now(UTC),
         kind="status",
     )
+
+
+async def test_a_change_during_a_read_is_not_kept(
+    pool: AsyncConnectionPool, db: psycopg.Connection
+) -> None:
+    """A location event that arrives while candidates are being read: the read answers the
+    question that started it, but is not kept (its event will not come again)."""
+    cache = NearbyCache(pool, stale_after_s=300)
+    lat, lon, public_id = db.execute(
+        "SELECT lat, lon, public_id FROM locations WHERE visible ORDER BY public_id LIMIT 1"
+    ).fetchone() or (0.0, 0.0, "")
+    moved = _status_event(public_id, lat, lon)
+    moved.kind = "location"
+    async with pool.connection() as conn:
+        await conn.execute("SELECT 1")  # a warm pool: the read below is what takes time
+    reading = asyncio.create_task(cache.nearby(lat, lon, 1_000, 5))
+    await asyncio.sleep(0)  # the read has started
+    cache.forget(moved)
+    assert await reading is not None
+    assert len(cache._cells) == 0  # the one thing this test is about
+    await cache.nearby(lat, lon, 1_000, 5)  # nothing changed during this read: kept
+    assert len(cache._cells) == 1
