@@ -180,6 +180,7 @@ def _types(columns: tuple[tuple[str, str], ...]) -> list[str]:
 
 
 async def ensure_stage_tables(conn: AsyncConnection) -> None:
+    """The session's staging tables, created once per connection and emptied for each apply."""
     await conn.execute(sql("stage_tables"))
 
 

@@ -84,3 +84,10 @@ CREATE TEMP TABLE IF NOT EXISTS stage_connectors (
     content_hash bytea NOT NULL,
     raw text NOT NULL
 ) ON COMMIT DELETE ROWS;
+
+-- Empty them for this apply. ON COMMIT DELETE ROWS alone is not enough: the push writer applies
+-- many operations in one transaction (a savepoint each), and an operation that found the rows of
+-- the one before it would give that location's EVSEs to its own (issue 9, finding 0).
+DELETE FROM stage_connectors;
+DELETE FROM stage_evses;
+DELETE FROM stage_locations;
