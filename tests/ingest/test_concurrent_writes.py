@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
