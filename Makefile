@@ -25,7 +25,7 @@ lint:
 typecheck:
 	$(UV) run mypy
 
-## Benchmarks at 300k locations / 1M EVSEs on private services (~15 min); see bench/results/
+## Benchmarks at 300k locations / 1M EVSEs on private services (~15 min); see devtools/bench/results/
 bench: setup
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(UV) run wattlas bench

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -15,12 +16,13 @@ from litestar.types import ControllerRouterHandler
 
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.health import health, ping
-from app.api.live import get_clusters, live_lifespan, stream
+from app.api.live import get_clusters, stream
 from app.api.locations import locations_router, search_router
 from app.api.networks import list_networks
-from app.db.clusters import cluster_refresh_lifespan
+from app.jobs import refresh_clusters_forever
+from app.live.tasks import cancel_and_wait
 from app.logs import configure_logging, get_logger
-from app.runtime import Runtime
+from app.services import DEPENDENCIES, Services
 from app.settings import Settings
 from app.web.routes import web_router
 
@@ -55,16 +57,25 @@ def create_app(
         configure_logging(settings.log_level, settings.log_format)
 
     @asynccontextmanager
-    async def runtime_lifespan(app: Litestar) -> AsyncIterator[None]:
-        runtime = Runtime.create(settings, schema_head=schema_head)
-        app.state.runtime = runtime
-        await runtime.open()
+    async def services_lifespan(app: Litestar) -> AsyncIterator[None]:
+        services = Services.create(settings, schema_head=schema_head)
+        app.state.services = services
+        await services.open()
+        jobs = []
+        if settings.cluster_refresh_s > 0:
+            jobs.append(
+                asyncio.create_task(
+                    refresh_clusters_forever(services.store, settings.cluster_refresh_s),
+                    name="cluster-refresher",
+                )
+            )
         _tune_gc()
         log.info("app.started", base_url=settings.base_url)
         try:
             yield
         finally:
-            await runtime.close()
+            await cancel_and_wait(jobs)
+            await services.close()
             log.info("app.stopped")
 
     return Litestar(
@@ -79,8 +90,9 @@ def create_app(
             web_router,
             *route_handlers,
         ],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        lifespan=[runtime_lifespan, live_lifespan, cluster_refresh_lifespan, *lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,
+        dependencies=DEPENDENCIES,
+        lifespan=[services_lifespan, *lifespan],
         compression_config=CompressionConfig(
             backend="gzip", minimum_size=50_000, gzip_compress_level=5, exclude=["/v1/stream"]
         ),

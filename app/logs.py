@@ -55,7 +55,9 @@ class EventLogger:
     def __init__(self, logger: logging.Logger) -> None:
         self._logger = logger
 
-    def _log(self, level: int, event: str, exc_info: bool, fields: dict[str, Any]) -> None:
+    def _log(
+        self, level: int, event: str, exc_info: bool | BaseException, fields: dict[str, Any]
+    ) -> None:
         if self._logger.isEnabledFor(level):
             self._logger.log(
                 level, event, exc_info=exc_info, extra={"fields": fields}, stacklevel=3
@@ -70,7 +72,7 @@ class EventLogger:
     def warning(self, event: str, **fields: Any) -> None:
         self._log(logging.WARNING, event, False, fields)
 
-    def error(self, event: str, *, exc_info: bool = False, **fields: Any) -> None:
+    def error(self, event: str, *, exc_info: bool | BaseException = False, **fields: Any) -> None:
         self._log(logging.ERROR, event, exc_info, fields)
 
     def exception(self, event: str, **fields: Any) -> None:

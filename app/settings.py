@@ -36,6 +36,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     pg_port: int | None = None
     redis_port: int | None = None
     db_pool_size: int = 8
+    query_timeout_s: float = 5.0
     stale_after_s: int = DEFAULT_STALE_AFTER_S
     run_scheduler: bool = True
     sandbox_port: int = 8001
@@ -89,6 +90,7 @@ _ENV = {
     "pg_port": "WATTLAS_PG_PORT",
     "redis_port": "WATTLAS_REDIS_PORT",
     "db_pool_size": "WATTLAS_DB_POOL_SIZE",
+    "query_timeout_s": "WATTLAS_QUERY_TIMEOUT_S",
     "stale_after_s": "WATTLAS_STALE_AFTER_S",
     "run_scheduler": "WATTLAS_RUN_SCHEDULER",
     "sandbox_port": "WATTLAS_SANDBOX_PORT",

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from psycopg import AsyncConnection
 
+from app.domain.parties import Party
 from app.logs import get_logger
 from app.settings import Settings
-from ingest import networks
+from app.store import Store, networks
+from app.store.networks import NetworkAuth
 from ingest.client import OcpiClient, OcpiError, RetryPolicy, Unauthorized
 from ingest.ocpi import transport
 
@@ -87,7 +88,7 @@ def our_credentials(settings: Settings, token: str, version: str) -> dict[str, A
 class PeerCredentials:
     token: str
     versions_url: str
-    parties: list[networks.Party]
+    parties: list[Party]
     business_details: dict[str, Any] | None
 
 
@@ -100,7 +101,7 @@ def parse_credentials(body: Any) -> PeerCredentials:
         raise ValueError("credentials without token")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ValueError("credentials without a versions url")
-    parties: list[networks.Party] = []
+    parties: list[Party] = []
     business: dict[str, Any] | None = None
     roles = body.get("roles")
     if isinstance(roles, list):
@@ -112,9 +113,7 @@ def parse_credentials(body: Any) -> PeerCredentials:
                 details = role.get("business_details")
                 name = details.get("name") if isinstance(details, dict) else None
                 parties.append(
-                    networks.Party(
-                        cc.upper(), pid.upper(), str(role.get("role") or "CPO").upper(), name
-                    )
+                    Party(cc.upper(), pid.upper(), str(role.get("role") or "CPO").upper(), name)
                 )
                 business = business or (details if isinstance(details, dict) else None)
     else:
@@ -123,9 +122,7 @@ def parse_credentials(body: Any) -> PeerCredentials:
             details = body.get("business_details")
             business = details if isinstance(details, dict) else None
             parties.append(
-                networks.Party(
-                    cc.upper(), pid.upper(), "CPO", business.get("name") if business else None
-                )
+                Party(cc.upper(), pid.upper(), "CPO", business.get("name") if business else None)
             )
     if not parties:
         raise ValueError("credentials name no party (country_code/party_id)")
@@ -218,20 +215,20 @@ def _details_url(offered: Any, version: str | None) -> tuple[str, str]:
 
 
 # ---- they initiate -----------------------------------------------------------------------------
-async def invite(conn: AsyncConnection, name: str) -> str:
+async def invite(store: Store, name: str) -> str:
     """A network record awaiting its credentials POST, and the one-time token A for it."""
     token_a = networks.generate_token()
-    async with conn.transaction():
-        network_id = await networks.create_network(conn, name, status="INVITED")
-        await networks.add_token(conn, network_id, token_a, "A")
+    async with store.transaction() as tx:
+        network_id = await networks.create_network(tx, name, status="INVITED")
+        await networks.add_token(tx, network_id, token_a, "A")
     log.info("network.invited", network=name)
     return token_a
 
 
 async def accept_registration(
-    conn: AsyncConnection,
+    store: Store,
     settings: Settings,
-    auth: networks.NetworkAuth,
+    auth: NetworkAuth,
     version: str,
     body: Any,
     *,
@@ -248,12 +245,12 @@ async def accept_registration(
             "their version details list no credentials endpoint", transport.NO_MATCHING_ENDPOINTS
         )
     new_token = networks.generate_token()
-    async with conn.transaction():
-        await networks.revoke_tokens(conn, auth.network_id)
-        await networks.add_token(conn, auth.network_id, new_token, "C")
-        await networks.set_parties(conn, auth.network_id, peer.parties)
+    async with store.transaction() as tx:
+        await networks.revoke_tokens(tx, auth.network_id)
+        await networks.add_token(tx, auth.network_id, new_token, "C")
+        await networks.set_parties(tx, auth.network_id, peer.parties)
         await networks.update_registration(
-            conn,
+            tx,
             auth.network_id,
             status="REGISTERED",
             ocpi_version=version,
@@ -273,26 +270,22 @@ async def accept_registration(
     return our_credentials(settings, new_token, version)
 
 
-async def unregister(conn: AsyncConnection, auth: networks.NetworkAuth) -> None:
-    async with conn.transaction():
-        await networks.revoke_tokens(conn, auth.network_id)
-        await conn.execute(
-            "UPDATE networks SET status = 'REVOKED', revoked_at = now() WHERE id = %s",
-            (auth.network_id,),
-        )
+async def unregister(store: Store, auth: NetworkAuth) -> None:
+    async with store.transaction() as tx:
+        await networks.mark_revoked(tx, auth.network_id)
     log.info("network.unregistered", network=auth.name)
 
 
 # ---- we initiate -------------------------------------------------------------------------------
 async def register_with(
-    conn: AsyncConnection,
+    store: Store,
     settings: Settings,
     versions_url_: str,
     token_a: str,
     name: str | None = None,
     *,
     http: httpx.AsyncClient | None = None,
-) -> tuple[str, str, list[networks.Party]]:
+) -> tuple[str, str, list[Party]]:
     """The whole handshake as initiator; returns (network name, version, parties)."""
     version, endpoints, encoding = await discover(token_a, versions_url_, http=http)
     credentials_url = endpoint_url(endpoints, "credentials")
@@ -303,11 +296,11 @@ async def register_with(
     token_b = networks.generate_token()
     name = name or _name_from_url(versions_url_)
     # Token B must be known before we POST: they call our versions endpoint with it first.
-    async with conn.transaction():
+    async with store.transaction() as tx:
         network_id = await networks.create_network(
-            conn, name, status="PENDING", ocpi_version=version, versions_url=versions_url_
+            tx, name, status="PENDING", ocpi_version=version, versions_url=versions_url_
         )
-        await networks.add_token(conn, network_id, token_b, "B")
+        await networks.add_token(tx, network_id, token_b, "B")
     client = OcpiClient(
         token_a, auth_encoding=encoding, http=http, retry=RetryPolicy(attempts=2, base_delay_s=0.2)
     )
@@ -317,15 +310,15 @@ async def register_with(
         )
         peer = parse_credentials(env.decoded_data())
     except (OcpiError, ValueError) as exc:
-        async with conn.transaction():
-            await conn.execute("DELETE FROM networks WHERE id = %s", (network_id,))
+        async with store.transaction() as tx:
+            await networks.delete_network(tx, network_id)
         raise HandshakeError(f"credentials POST to {credentials_url} failed: {exc}") from exc
     finally:
         await client.aclose()
-    async with conn.transaction():
-        await networks.set_parties(conn, network_id, peer.parties)
+    async with store.transaction() as tx:
+        await networks.set_parties(tx, network_id, peer.parties)
         await networks.update_registration(
-            conn,
+            tx,
             network_id,
             status="REGISTERED",
             ocpi_version=version,
@@ -355,10 +348,10 @@ def _name_from_url(url: str) -> str:
 
 
 async def add_static(
-    conn: AsyncConnection,
+    store: Store,
     name: str,
     token: str,
-    parties: list[networks.Party],
+    parties: list[Party],
     *,
     version: str = "2.2.1",
     their_token: str | None = None,
@@ -380,14 +373,14 @@ async def add_static(
     for module, url in (("locations", locations_url), ("tariffs", tariffs_url)):
         if url:
             endpoints.append({"identifier": module, "role": "SENDER", "url": url})
-    async with conn.transaction():
+    async with store.transaction() as tx:
         network_id = await networks.create_network(
-            conn, name, status="STATIC", ocpi_version=version, versions_url=versions_url_
+            tx, name, status="STATIC", ocpi_version=version, versions_url=versions_url_
         )
-        await networks.add_token(conn, network_id, token, "STATIC")
-        await networks.set_parties(conn, network_id, parties)
+        await networks.add_token(tx, network_id, token, "STATIC")
+        await networks.set_parties(tx, network_id, parties)
         await networks.update_registration(
-            conn,
+            tx,
             network_id,
             status="STATIC",
             ocpi_version=version,
@@ -400,12 +393,8 @@ async def add_static(
     log.info("network.static_token", network=name, parties=[str(p) for p in parties])
 
 
-async def revoke(conn: AsyncConnection, name: str) -> None:
-    async with conn.transaction():
-        network_id = await networks.network_id_by_name(conn, name)
-        await networks.revoke_tokens(conn, network_id)
-        await conn.execute(
-            "UPDATE networks SET status = 'REVOKED', revoked_at = now() WHERE id = %s",
-            (network_id,),
-        )
+async def revoke(store: Store, name: str) -> None:
+    async with store.transaction() as tx:
+        network_id = await networks.network_id_by_name(tx, name)
+        await networks.mark_revoked(tx, network_id)
     log.info("network.revoked", network=name)

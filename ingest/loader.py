@@ -12,13 +12,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
-from psycopg import AsyncConnection
 
+from app.domain.parties import Party
 from app.domain.timestamps import parse_timestamp
-from ingest import networks
-from ingest.apply import apply_locations, record_problems
-from ingest.normalise import IngestContext, Normaliser, Problem, split_page
+from app.store import Store, networks
+from app.store.locations import apply_locations
+from app.store.quarantine import record_problems
+from app.store.records import Problem
 from ingest.ocpi import wire
+from ingest.ocpi.normalise import IngestContext, Normaliser, split_page
 
 BATCH_SIZE = 500
 
@@ -92,10 +94,10 @@ def _envelope_timestamp(payload: bytes) -> datetime | None:
 
 
 async def load_file(
-    conn: AsyncConnection,
+    store: Store,
     path: Path,
     *,
-    party: networks.Party | None = None,
+    party: Party | None = None,
     network_name: str | None = None,
     batch_size: int = BATCH_SIZE,
     on_progress: Callable[[int, int], None] | None = None,
@@ -109,10 +111,10 @@ async def load_file(
         raws = split_page(payload)
     except (ValueError, msgspec.DecodeError) as exc:
         report.error = f"not an OCPI locations document: {exc}"
-        async with conn.transaction():
-            network_id = await networks.ensure_file_network(conn, name)
+        async with store.transaction() as tx:
+            network_id = await networks.ensure_file_network(tx, name)
             await record_problems(
-                conn,
+                tx,
                 [
                     Problem(
                         "page",
@@ -128,8 +130,7 @@ async def load_file(
         return report
     report.objects = len(raws)
     received_at = datetime.now(UTC)
-    async with conn.transaction():
-        network_id = await networks.ensure_file_network(conn, name)
+    network_id = await networks.ensure_file_network(store, name)
     ctx = IngestContext(
         network_id=network_id,
         source=f"file:{path.name}",
@@ -140,25 +141,25 @@ async def load_file(
         check_geography=check_geography,
     )
     normaliser = Normaliser(ctx)
-    seen_parties: set[networks.Party] = set()
+    seen_parties: set[Party] = set()
     for start in range(0, len(raws), batch_size):
         chunk = raws[start : start + batch_size]
         accepted, problems = normaliser.locations(chunk)
         report.add_problems(problems)
-        async with conn.transaction():
+        async with store.transaction() as tx:
             result = await apply_locations(
-                conn,
+                tx,
                 accepted,
                 network_id=network_id,
                 ocpi_version=None,
                 received_at=received_at,
                 observed_at=ctx.observed_at,
             )
-            await record_problems(conn, problems, network_id=network_id, source=ctx.source)
-            new_parties = {networks.Party(a.country_code, a.party_id) for a in accepted}
+            await record_problems(tx, problems, network_id=network_id, source=ctx.source)
+            new_parties = {Party(a.country_code, a.party_id) for a in accepted}
             if new_parties - seen_parties:
                 await networks.set_parties(
-                    conn, network_id, sorted(new_parties - seen_parties, key=str), replace=False
+                    tx, network_id, sorted(new_parties - seen_parties, key=str), replace=False
                 )
                 seen_parties |= new_parties
         report.accepted += result.applied
@@ -166,7 +167,7 @@ async def load_file(
         report.unchanged += result.unchanged
         report.evses += result.evses
         report.visible_locations += sum(1 for s in result.states if s.visible)
-        report.visible_evses += sum(s.total for s in result.states if s.visible)
+        report.visible_evses += sum(s.counts.total for s in result.states if s.visible)
         if on_progress:
             on_progress(min(start + batch_size, len(raws)), len(raws))
     report.seconds = time.perf_counter() - started

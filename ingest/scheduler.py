@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
-from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
 from app.live.tasks import cancel_and_wait
 from app.logs import get_logger
-from app.runtime import Runtime
+from app.services import services_of
+from app.store import Store, StoreError, pulls
 from ingest.sync import SyncBusy, SyncImpossible, sync
 
 log = get_logger(__name__)
@@ -26,29 +26,9 @@ RETRY_AFTER_FAILURE_S = 300
 MAX_PARALLEL = 4
 TICK_S = 10.0
 
-_DUE = """
-SELECT n.id, n.name,
-       n.last_full_pull_ok_at IS NULL
-       OR n.last_full_pull_ok_at < now() - make_interval(secs => coalesce(n.full_pull_interval_s,
-                                                                         %(full)s)) AS full,
-       EXISTS (SELECT 1 FROM jsonb_array_elements(n.endpoints) e
-               WHERE e->>'identifier' = 'tariffs' AND coalesce(e->>'role', 'SENDER') = 'SENDER')
-           AS has_tariffs
-FROM networks n
-WHERE n.kind = 'ocpi' AND n.status IN ('REGISTERED', 'STATIC') AND n.outbound_token IS NOT NULL
-  AND EXISTS (SELECT 1 FROM jsonb_array_elements(n.endpoints) e
-              WHERE e->>'identifier' = 'locations' AND coalesce(e->>'role', 'SENDER') = 'SENDER')
-  AND (n.last_pull_attempt_at IS NULL
-       OR (n.last_pull_error IS NOT NULL
-           AND n.last_pull_attempt_at < now() - make_interval(secs => %(retry)s))
-       OR n.last_pull_attempt_at < now() - make_interval(secs => coalesce(n.pull_interval_s,
-                                                                         %(incremental)s)))
-ORDER BY n.last_pull_attempt_at NULLS FIRST
-"""
-
 
 async def pull_network(
-    pool: AsyncConnectionPool,
+    store: Store,
     redis: Redis | None,
     network_id: int,
     *,
@@ -56,9 +36,9 @@ async def pull_network(
     tariffs: bool,
 ) -> None:
     try:
-        await sync(pool, network_id, module="locations", full=full, redis=redis)
+        await sync(store, network_id, module="locations", full=full, redis=redis)
         if tariffs:
-            await sync(pool, network_id, module="tariffs", full=full, redis=redis)
+            await sync(store, network_id, module="tariffs", full=full, redis=redis)
     except SyncBusy:
         pass
     except SyncImpossible as exc:
@@ -67,19 +47,17 @@ async def pull_network(
         log.exception("sync.crashed", network_id=network_id, error=str(exc))
 
 
-async def run_scheduler(
-    pool: AsyncConnectionPool, redis: Redis | None, tick_s: float = TICK_S
-) -> None:
+async def run_scheduler(store: Store, redis: Redis | None, tick_s: float = TICK_S) -> None:
     running: dict[int, asyncio.Task[None]] = {}
     try:
-        await _schedule(pool, redis, tick_s, running)
+        await _schedule(store, redis, tick_s, running)
     finally:
         # Cancelled (shutdown): the pulls it started stop with it; their runs resume next time.
         await cancel_and_wait(running.values())
 
 
 async def _schedule(
-    pool: AsyncConnectionPool,
+    store: Store,
     redis: Redis | None,
     tick_s: float,
     running: dict[int, asyncio.Task[None]],
@@ -88,36 +66,34 @@ async def _schedule(
         for key in [k for k, t in running.items() if t.done()]:
             del running[key]
         try:
-            async with pool.connection() as conn:
-                cur = await conn.execute(
-                    _DUE,
-                    {
-                        "full": DEFAULT_FULL_PULL_INTERVAL_S,
-                        "incremental": DEFAULT_PULL_INTERVAL_S,
-                        "retry": RETRY_AFTER_FAILURE_S,
-                    },
-                )
-                due = await cur.fetchall()
-        except Exception as exc:  # noqa: BLE001 - the database may be restarting
+            due = await pulls.due(
+                store,
+                full_s=DEFAULT_FULL_PULL_INTERVAL_S,
+                incremental_s=DEFAULT_PULL_INTERVAL_S,
+                retry_s=RETRY_AFTER_FAILURE_S,
+            )
+        except StoreError as exc:  # the database may be restarting
             log.warning("scheduler.query_failed", error=str(exc))
             due = []
-        for network_id, name, full, has_tariffs in due:
-            if network_id in running or len(running) >= MAX_PARALLEL:
+        for pull in due:
+            if pull.network_id in running or len(running) >= MAX_PARALLEL:
                 continue
-            log.info("scheduler.pull", network=name, full=full)
-            running[network_id] = asyncio.create_task(
-                pull_network(pool, redis, network_id, full=full, tariffs=has_tariffs)
+            log.info("scheduler.pull", network=pull.name, full=pull.full)
+            running[pull.network_id] = asyncio.create_task(
+                pull_network(
+                    store, redis, pull.network_id, full=pull.full, tariffs=pull.has_tariffs
+                )
             )
         await asyncio.sleep(tick_s)
 
 
 @asynccontextmanager
 async def scheduler_lifespan(app: Litestar) -> AsyncIterator[None]:
-    runtime: Runtime = app.state.runtime
-    if not runtime.settings.run_scheduler:
+    services = services_of(app)
+    if not services.settings.run_scheduler:
         yield
         return
-    task = asyncio.create_task(run_scheduler(runtime.pool, runtime.redis))
+    task = asyncio.create_task(run_scheduler(services.store, services.redis))
     try:
         yield
     finally:

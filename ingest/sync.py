@@ -1,8 +1,8 @@
 """Pulling from a network: full and incremental sync of Locations and Tariffs (ocpi.md §1.7,
 §3.2, §4.1, P8-P11).
 
-- One pull at a time per network, across every process (a PostgreSQL advisory lock), many
-  networks in parallel.
+- One pull at a time per network, across every process (an advisory lock, ``app.store.locks``),
+  many networks in parallel.
 - Pages are streamed: each is decoded, normalised and applied in its own transaction together
   with the run's progress (the next page's URL), so memory stays flat and a failed full sync
   resumes where it stopped.
@@ -23,34 +23,29 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
-from app.live.events import publish
+from app.live.events import availability_events, publish
 from app.logs import get_logger
-from ingest import networks
-from ingest.apply import ApplyResult, apply_locations, hide_absent_after_full_sync, record_problems
+from app.store import Busy, Store, locks, pulls
+from app.store.locations import ApplyResult, apply_locations, hide_absent_after_full_sync
+from app.store.pulls import PullImpossible, PullTarget
+from app.store.quarantine import record_problems
+from app.store.records import LocationRecord, Problem, TariffRecord
+from app.store.tariffs import apply_tariffs, hide_absent_tariffs
 from ingest.client import OcpiClient, OcpiError, Page, RetryPolicy
 from ingest.credentials import endpoint_url
-from ingest.normalise import IngestContext, Location, Normaliser, Problem
 from ingest.ocpi import transport
-from ingest.receiver.operations import availability_events
-from ingest.tariffs import Tariff, apply_tariffs, hide_absent_tariffs, normalise_tariff
+from ingest.ocpi.normalise import IngestContext, Normaliser
+from ingest.ocpi.tariffs import normalise_tariff
 
 log = get_logger(__name__)
 
 INCREMENTAL_MARGIN = timedelta(minutes=10)
 RESUME_WITHIN = timedelta(hours=24)
-LOCK_NAMESPACE = 727001  # advisory lock key space of pulls
-
-
-class SyncBusy(RuntimeError):
-    pass
-
-
-class SyncImpossible(RuntimeError):
-    pass
+# The names callers know these by.
+SyncBusy = Busy
+SyncImpossible = PullImpossible
 
 
 @dataclass
@@ -79,80 +74,8 @@ class SyncReport:
         return self.evses / self.seconds if self.seconds else 0.0
 
 
-@dataclass
-class _Network:
-    id: int
-    name: str
-    version: str | None
-    token: str | None
-    auth_encoding: str
-    endpoints: list[dict[str, Any]]
-    parties: list[tuple[str, str]]
-    last_ok: dict[str, datetime]  # per module: start of the last complete sync
-
-
-async def _load_network(conn: AsyncConnection, network_id: int) -> _Network:
-    row = await networks.get_network(conn, network_id)
-    cur = await conn.execute(
-        "SELECT country_code, party_id FROM network_parties WHERE network_id = %s ORDER BY 1, 2",
-        (network_id,),
-    )
-    parties = [(r[0], r[1]) for r in await cur.fetchall()]
-    cur = await conn.execute(
-        "SELECT module, max(started_at) FROM sync_runs WHERE network_id = %s"
-        " AND status = 'complete' GROUP BY module",
-        (network_id,),
-    )
-    last_ok = {r[0]: r[1] for r in await cur.fetchall()}
-    if row["status"] == "REVOKED":
-        raise SyncImpossible(f"network {row['name']} is revoked")
-    return _Network(
-        id=row["id"],
-        name=row["name"],
-        version=row["ocpi_version"],
-        token=row["outbound_token"],
-        auth_encoding=row["outbound_auth"],
-        endpoints=list(row["endpoints"] or []),
-        parties=parties,
-        last_ok=last_ok,
-    )
-
-
-class _Lock:
-    """Session-level advisory lock on a dedicated connection: one pull per network at a time."""
-
-    def __init__(self, pool: AsyncConnectionPool, network_id: int) -> None:
-        self._pool = pool
-        self._network_id = network_id
-        self._conn: AsyncConnection | None = None
-
-    async def __aenter__(self) -> None:
-        self._conn = await self._pool.getconn()
-        await self._conn.set_autocommit(True)
-        cur = await self._conn.execute(
-            "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self._network_id)
-        )
-        row = await cur.fetchone()
-        if not row or not row[0]:
-            await self._release_conn()
-            raise SyncBusy(f"a pull of network {self._network_id} is already running")
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._conn is not None:
-            await self._conn.execute(
-                "SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, self._network_id)
-            )
-            await self._release_conn()
-
-    async def _release_conn(self) -> None:
-        if self._conn is not None:
-            await self._conn.set_autocommit(False)
-            await self._pool.putconn(self._conn)
-            self._conn = None
-
-
 async def sync(
-    pool: AsyncConnectionPool,
+    store: Store,
     network_id: int,
     *,
     module: str = "locations",
@@ -164,8 +87,7 @@ async def sync(
 ) -> SyncReport:
     """Pull one module of one network. ``full=None``: incremental if a sync succeeded before."""
     started = time.perf_counter()
-    async with pool.connection() as conn:
-        network = await _load_network(conn, network_id)
+    network = await pulls.pull_target(store, network_id)
     never = module not in network.last_ok
     kind = "full" if full or (full is None and never) else "incremental"
     report = SyncReport(network.name, module, kind)
@@ -174,13 +96,13 @@ async def sync(
         raise SyncImpossible(f"network {network.name} lists no {module} sender endpoint")
     if not network.token:
         raise SyncImpossible(f"network {network.name} gave us no token to pull with")
-    async with _Lock(pool, network_id):
+    async with locks.held(store, locks.PULL, network_id, f"a pull of network {network.name}"):
         own_client = client is None
         client = client or OcpiClient(
             network.token, auth_encoding=network.auth_encoding, http=http, retry=retry
         )
         try:
-            await _run(pool, network, client, url, report, redis)
+            await _run(store, network, client, url, report, redis)
         finally:
             if own_client:
                 await client.aclose()
@@ -204,151 +126,95 @@ async def sync(
     return report
 
 
-async def _start_run(
-    conn: AsyncConnection, network: _Network, report: SyncReport
-) -> tuple[int, str | None, datetime | None]:
-    """A new run, or the failed full run to resume; returns (run id, resume URL, date_from)."""
-    async with conn.transaction():
-        if report.kind == "full":
-            cur = await conn.execute(
-                """
-                SELECT id, next_url FROM sync_runs
-                WHERE network_id = %s AND module = %s AND kind = 'full'
-                  -- 'running' here is a run whose process died: we hold the network's lock.
-                  AND status IN ('failed', 'running')
-                  AND next_url IS NOT NULL AND started_at > now() - %s
-                  AND NOT EXISTS (
-                      SELECT 1 FROM sync_runs later
-                      WHERE later.network_id = sync_runs.network_id
-                        AND later.module = sync_runs.module AND later.kind = 'full'
-                        AND later.status = 'complete' AND later.started_at > sync_runs.started_at)
-                ORDER BY started_at DESC LIMIT 1
-                """,
-                (network.id, report.module, RESUME_WITHIN),
-            )
-            row = await cur.fetchone()
-            if row is not None:
-                await conn.execute(
-                    "UPDATE sync_runs SET status = 'running', error = NULL WHERE id = %s", (row[0],)
-                )
-                report.resumed = True
-                return row[0], row[1], None
-        date_from = None
-        last_ok = network.last_ok.get(report.module)
-        if report.kind == "incremental" and last_ok is not None:
-            date_from = last_ok - INCREMENTAL_MARGIN
-        cur = await conn.execute(
-            "INSERT INTO sync_runs (network_id, module, kind, date_from) VALUES (%s, %s, %s, %s)"
-            " RETURNING id",
-            (network.id, report.module, report.kind, date_from),
-        )
-        row = await cur.fetchone()
-        assert row is not None
-        await conn.execute(
-            "UPDATE networks SET last_pull_attempt_at = now() WHERE id = %s", (network.id,)
-        )
-        return row[0], None, date_from
-
-
 async def _run(
-    pool: AsyncConnectionPool,
-    network: _Network,
+    store: Store,
+    network: PullTarget,
     client: OcpiClient,
     url: str,
     report: SyncReport,
     redis: Redis | None,
 ) -> None:
-    async with pool.connection() as conn:
-        run_id, resume_url, date_from = await _start_run(conn, network, report)
-        report.run_id = run_id
-        params = {"date_from": transport.format_timestamp(date_from)} if date_from else None
-        cur = await conn.execute("SELECT started_at FROM sync_runs WHERE id = %s", (run_id,))
-        started_row = await cur.fetchone()
-        run_started_at = started_row[0] if started_row else datetime.now(UTC)
-        default_party = network.parties[0] if len(network.parties) == 1 else (None, None)
-        pages = client.pages(resume_url or url, None if resume_url else params)
-        next_page: asyncio.Task[Page | None] = asyncio.create_task(_next(pages))
-        normaliser = _Normalising(network, default_party, report.module)
-        previous: tuple[Page, asyncio.Future[Normalised]] | None = None
-        failure: Exception | None = None
-        try:
-            while True:
-                try:
-                    page = await next_page
-                except (OcpiError, httpx.HTTPError, OSError) as exc:
-                    # The pages already fetched are still applied; the run resumes after them.
-                    failure, page = exc, None
-                current = None
-                if page is not None:
-                    if page.total_count is not None:
-                        report.total_count = page.total_count
-                    # Three stages overlap: the next page is fetched, this one normalised (in a
-                    # worker process for big feeds) and the previous one applied.
-                    current = (page, normaliser.submit(page, report.total_count))
-                    next_page = asyncio.create_task(_next(pages))
-                if previous is not None:
-                    done_page, normalised = previous
-                    result = await _apply_page(
-                        conn, network, done_page, await normalised, report, run_id, default_party
-                    )
-                    if redis is not None and result.status_changes:
-                        await publish(redis, availability_events(result, datetime.now(UTC)))
-                previous = current
-                if page is None:
-                    break
-            if failure is not None:
-                report.error = str(failure)
-                await _mark_failed(conn, run_id, network.id, report.error)
-                return
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(_mark_failed(conn, run_id, network.id, "interrupted"))
-            raise
-        finally:
-            normaliser.close()
-            if not next_page.done():
-                next_page.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await next_page
-        async with conn.transaction():
-            if report.kind == "full":
-                if report.module == "locations":
-                    hidden = await hide_absent_after_full_sync(
-                        conn, network_id=network.id, sync_run_id=run_id
-                    )
-                    report.hidden_absent = len(hidden)
-                else:
-                    report.hidden_absent = await hide_absent_tariffs(
-                        conn, network_id=network.id, sync_run_id=run_id
-                    )
-            await conn.execute(
-                "UPDATE sync_runs SET status = 'complete', finished_at = now(), next_url = NULL,"
-                " hidden_absent = %s WHERE id = %s",
-                (report.hidden_absent, run_id),
-            )
-            await conn.execute(
-                """
-                UPDATE networks SET last_pull_ok_at = %(started)s, last_pull_error = NULL,
-                    last_full_pull_ok_at = CASE WHEN %(full)s THEN %(started)s
-                                                ELSE last_full_pull_ok_at END,
-                    last_contact_at = greatest(last_contact_at, now())
-                WHERE id = %(id)s
-                """,
-                {"started": run_started_at, "full": report.kind == "full", "id": network.id},
-            )
-        report.complete = True
+    async with store.transaction() as tx:
+        run = await pulls.start_run(
+            tx,
+            network_id=network.id,
+            module=report.module,
+            kind=report.kind,
+            last_ok=network.last_ok.get(report.module),
+            incremental_margin=INCREMENTAL_MARGIN,
+            resume_within=RESUME_WITHIN,
+        )
+    report.run_id = run.id
+    report.resumed = run.resume_url is not None
+    params = {"date_from": transport.format_timestamp(run.date_from)} if run.date_from else None
+    default_party = network.parties[0] if len(network.parties) == 1 else (None, None)
+    pages = client.pages(run.resume_url or url, None if run.resume_url else params)
+    next_page: asyncio.Task[Page | None] = asyncio.create_task(_next(pages))
+    normaliser = _Normalising(network, default_party, report.module)
+    previous: tuple[Page, asyncio.Future[Normalised]] | None = None
+    failure: Exception | None = None
+    try:
+        while True:
+            try:
+                page = await next_page
+            except (OcpiError, httpx.HTTPError, OSError) as exc:
+                # The pages already fetched are still applied; the run resumes after them.
+                failure, page = exc, None
+            current = None
+            if page is not None:
+                if page.total_count is not None:
+                    report.total_count = page.total_count
+                # Three stages overlap: the next page is fetched, this one normalised (in a
+                # worker process for big feeds) and the previous one applied.
+                current = (page, normaliser.submit(page, report.total_count))
+                next_page = asyncio.create_task(_next(pages))
+            if previous is not None:
+                done_page, normalised = previous
+                result = await _apply_page(store, network, done_page, await normalised, report)
+                if redis is not None and result.status_changes:
+                    await publish(redis, availability_events(result, datetime.now(UTC)))
+            previous = current
+            if page is None:
+                break
+        if failure is not None:
+            report.error = str(failure)
+            async with store.transaction() as tx:
+                await pulls.mark_failed(tx, run.id, network.id, report.error)
+            return
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(_mark_failed(store, run.id, network.id, "interrupted"))
+        raise
+    finally:
+        normaliser.close()
+        if not next_page.done():
+            next_page.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await next_page
+    async with store.transaction() as tx:
+        if report.kind == "full":
+            if report.module == "locations":
+                hidden = await hide_absent_after_full_sync(
+                    tx, network_id=network.id, sync_run_id=run.id
+                )
+                report.hidden_absent = len(hidden)
+            else:
+                report.hidden_absent = await hide_absent_tariffs(
+                    tx, network_id=network.id, sync_run_id=run.id
+                )
+        await pulls.complete_run(
+            tx,
+            run,
+            network_id=network.id,
+            full=report.kind == "full",
+            hidden_absent=report.hidden_absent,
+        )
+    report.complete = True
 
 
-async def _mark_failed(conn: AsyncConnection, run_id: int, network_id: int, error: str) -> None:
-    """A run that stopped early keeps its next_url: the next full sync resumes from there."""
-    async with conn.transaction():
-        await conn.execute(
-            "UPDATE sync_runs SET status = 'failed', finished_at = now(), error = %s WHERE id = %s",
-            (error, run_id),
-        )
-        await conn.execute(
-            "UPDATE networks SET last_pull_error = %s WHERE id = %s", (error, network_id)
-        )
+async def _mark_failed(store: Store, run_id: int, network_id: int, error: str) -> None:
+    async with store.transaction() as tx:
+        await pulls.mark_failed(tx, run_id, network_id, error)
 
 
 async def _next(pages: Any) -> Page | None:
@@ -359,7 +225,7 @@ async def _next(pages: Any) -> Page | None:
     return page
 
 
-Normalised = tuple[list[Location], list[Tariff], list[Problem]]
+Normalised = tuple[list[LocationRecord], list[TariffRecord], list[Problem]]
 # Above this many objects a feed is normalised in a worker process, beside the database work.
 WORKER_THRESHOLD = 20_000
 
@@ -387,7 +253,7 @@ def normalise_objects(module: str, ctx: IngestContext, objects: list[bytes]) -> 
 
 class _Normalising:
     def __init__(
-        self, network: _Network, default_party: tuple[str | None, str | None], module: str
+        self, network: PullTarget, default_party: tuple[str | None, str | None], module: str
     ) -> None:
         self._network = network
         self._party = default_party
@@ -422,28 +288,27 @@ class _Normalising:
 
 
 async def _apply_page(
-    conn: AsyncConnection,
-    network: _Network,
+    store: Store,
+    network: PullTarget,
     page: Page,
     normalised: Normalised,
     report: SyncReport,
-    run_id: int,
-    default_party: tuple[str | None, str | None],
 ) -> ApplyResult:
     received_at = datetime.now(UTC)
     full_run = report.kind == "full"
+    assert report.run_id is not None
     result = ApplyResult()
     accepted, tariffs, problems = normalised
     page_evses = 0
-    async with conn.transaction():
+    async with store.transaction() as tx:
         if report.module == "locations":
             result = await apply_locations(
-                conn,
+                tx,
                 accepted,
                 network_id=network.id,
                 ocpi_version=network.version,
                 received_at=received_at,
-                sync_run_id=run_id if full_run else None,
+                sync_run_id=report.run_id if full_run else None,
             )
             report.accepted += result.applied
             report.unchanged += result.unchanged
@@ -452,11 +317,11 @@ async def _apply_page(
             report.evses += page_evses
         else:
             created, updated, stale = await apply_tariffs(
-                conn,
+                tx,
                 tariffs,
                 network_id=network.id,
                 received_at=received_at,
-                sync_run_id=run_id if full_run else None,
+                sync_run_id=report.run_id if full_run else None,
             )
             report.accepted += created + updated
             report.stale += stale
@@ -468,29 +333,28 @@ async def _apply_page(
         report.quarantined += rejected
         report.pages += 1
         report.objects += len(page.objects)
-        await record_problems(conn, problems, network_id=network.id, source="pull")
-        await conn.execute(
-            """
-            UPDATE sync_runs SET pages = pages + 1, objects = objects + %s,
-                accepted = accepted + %s, quarantined = quarantined + %s, evses = evses + %s,
-                next_url = %s
-            WHERE id = %s
-            """,
-            (len(page.objects), result.applied, rejected, page_evses, page.next_url, run_id),
+        await record_problems(tx, problems, network_id=network.id, source="pull")
+        await pulls.record_page(
+            tx,
+            report.run_id,
+            objects=len(page.objects),
+            accepted=result.applied,
+            quarantined=rejected,
+            evses=page_evses,
+            next_url=page.next_url,
         )
     return result
 
 
 async def pull_object(
-    pool: AsyncConnectionPool,
+    store: Store,
     network_id: int,
     location_id: str,
     *,
     http: httpx.AsyncClient | None = None,
 ) -> ApplyResult:
     """GET one location from the network and apply it (repair after a failed PATCH, P-§3.3)."""
-    async with pool.connection() as conn:
-        network = await _load_network(conn, network_id)
+    network = await pulls.pull_target(store, network_id)
     url = endpoint_url(network.endpoints, "locations", "SENDER")
     if url is None or not network.token:
         raise SyncImpossible(f"network {network.name} cannot be pulled from")
@@ -509,10 +373,10 @@ async def pull_object(
         )
     )
     accepted, problems = normaliser.locations([bytes(env.data)])
-    async with pool.connection() as conn, conn.transaction():
-        await record_problems(conn, problems, network_id=network.id, source="pull")
+    async with store.transaction() as tx:
+        await record_problems(tx, problems, network_id=network.id, source="pull")
         return await apply_locations(
-            conn,
+            tx,
             accepted,
             network_id=network.id,
             ocpi_version=network.version,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from app.db.tables import metadata
+from app.store.tables import metadata
 from migrations.filters import include_object
 
 

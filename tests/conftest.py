@@ -23,6 +23,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from app.settings import Settings, load_settings
+from app.store import Store
 from wattlas.local import LocalServices, ensure_system_packages, free_port
 from wattlas.migrate import upgrade
 from wattlas.serving import granian_command
@@ -114,6 +115,13 @@ def clean_db(database_url: str, redis_url: str) -> Iterator[str]:
 @pytest.fixture
 def settings(base_settings: Settings, clean_db: str) -> Settings:
     return base_settings
+
+
+@pytest.fixture
+async def store(clean_db: str) -> AsyncIterator[Store]:
+    """The store on the empty test database (what the ingest functions take)."""
+    async with Store(clean_db, max_size=4, name="test") as test_store:
+        yield test_store
 
 
 @pytest.fixture
@@ -224,6 +232,12 @@ def api_server(settings: Settings, tmp_path: Path) -> Iterator[ServerProcess]:
         yield server
     finally:
         server.stop()
+
+
+async def execute(url: str, statement: str, params: tuple[object, ...] | None = None) -> None:
+    """One statement of a test's own, on a connection of its own (autocommit)."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(statement, params)
 
 
 def decode(response: httpx.Response) -> object:

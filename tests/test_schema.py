@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from app.db.tables import metadata
+from app.store.tables import metadata
 from migrations.filters import include_object
 from wattlas.migrate import head_revision, sqlalchemy_url
 

@@ -81,7 +81,7 @@ def services_status() -> None:
 @main.command()
 def migrate() -> None:
     """Upgrade the configured database to the code's schema revision."""
-    from app.db.pool import database_url
+    from app.store.core import database_url
     from wattlas.migrate import head_revision, upgrade
 
     settings = context.resolve_settings()
@@ -206,7 +206,7 @@ def worker() -> None:
 @click.pass_context
 def bench(ctx: click.Context) -> None:
     """Benchmarks at 300k locations / 1M EVSEs (`wattlas bench --help`; `make bench`)."""
-    from bench.__main__ import main as bench_main
+    from devtools.bench.__main__ import main as bench_main
 
     bench_main.main(args=["run", *ctx.args], prog_name="wattlas bench")
 

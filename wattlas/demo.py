@@ -11,10 +11,10 @@ import time
 
 import httpx
 
-from app.db.pool import connect, create_pool
 from app.logs import get_logger
 from app.settings import Settings
-from ingest import credentials, networks
+from app.store import Store, networks
+from ingest import credentials
 from ingest.sync import SyncBusy, SyncImpossible, sync
 from wattlas.local import port_is_free
 from wattlas.serving import start_sandbox
@@ -40,42 +40,34 @@ def _wait(url: str, process: subprocess.Popen[bytes], timeout_s: float = 30) -> 
 async def connect_sandbox_networks(settings: Settings, sandbox_url: str) -> list[str]:
     """Register with every sandbox network not registered yet, then pull it once."""
     lines: list[str] = []
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with (
+        Store.from_settings(settings, name="wattlas-demo", max_size=4) as store,
+        httpx.AsyncClient(timeout=30) as http,
+    ):
         names = (await http.get(f"{sandbox_url}/_control/networks")).json()
-        async with await connect(settings) as conn:
-            cur = await conn.execute("SELECT name FROM networks WHERE status <> 'REVOKED'")
-            known = {row[0] for row in await cur.fetchall()}
+        known = await networks.active_names(store)
         new: list[str] = []
         for name in names:
             if name in DEMO_EXCLUDES or name in known:
                 continue
             info = (await http.get(f"{sandbox_url}/_control/{name}/credentials")).json()
-            async with await connect(settings) as conn:
-                try:
-                    await credentials.register_with(
-                        conn, settings, info["versions_url"], info["token_a"], name
-                    )
-                except (credentials.HandshakeError, networks.NetworkExists) as exc:
-                    log.error("demo.register_failed", network=name, error=str(exc))
-                    continue
+            try:
+                await credentials.register_with(
+                    store, settings, info["versions_url"], info["token_a"], name
+                )
+            except (credentials.HandshakeError, networks.NetworkExists) as exc:
+                log.error("demo.register_failed", network=name, error=str(exc))
+                continue
             new.append(name)
-    pool = create_pool(settings, max_size=4)
-    await pool.open()
-    try:
-        async with pool.connection() as conn:
-            cur = await conn.execute("SELECT id, name FROM networks WHERE name = ANY(%s)", (new,))
-            ids = await cur.fetchall()
-        for network_id, name in ids:
+        for network_id, name in await networks.ids_by_name(store, new):
             for module in ("locations", "tariffs"):
                 with contextlib.suppress(SyncBusy, SyncImpossible):
-                    report = await sync(pool, network_id, module=module, full=True)
+                    report = await sync(store, network_id, module=module, full=True)
                     if module == "locations":
                         lines.append(
                             f"    {name:14} {report.objects:5} locations pulled, "
                             f"{report.quarantined} quarantined"
                         )
-    finally:
-        await pool.close()
     return lines
 
 

@@ -14,9 +14,11 @@ from types import FrameType
 
 import httpx
 
-from app.db.pool import connect, database_url
 from app.logs import get_logger
 from app.settings import Settings
+from app.store import Store
+from app.store import health as store_health
+from app.store.core import database_url
 from wattlas import context
 from wattlas.local import ensure_system_packages, port_is_free
 from wattlas.migrate import upgrade
@@ -34,11 +36,8 @@ def fixture_manifest() -> list[dict[str, str]]:
 
 
 async def _location_count(settings: Settings) -> int:
-
-    async with await connect(settings) as conn:
-        cur = await conn.execute("SELECT count(*) FROM locations")
-        row = await cur.fetchone()
-    return int(row[0]) if row else 0
+    async with Store.from_settings(settings, name="wattlas-run", max_size=1) as store:
+        return await store_health.location_count(store)
 
 
 async def load_bundled_data(settings: Settings) -> None:

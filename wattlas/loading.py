@@ -5,12 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from psycopg.rows import dict_row
-
-from app.db.pool import connect
+from app.domain.parties import Party
 from app.settings import Settings
+from app.store import Store, quarantine
 from ingest.loader import LoadReport, load_file, reason_class
-from ingest.networks import Party
 
 
 def _progress_printer(name: str):  # type: ignore[no-untyped-def]
@@ -36,10 +34,10 @@ async def load_files(
 ) -> list[LoadReport]:
     parsed_party = Party.parse(party) if party else None
     reports = []
-    async with await connect(settings) as conn:
+    async with Store.from_settings(settings, name="wattlas-load", max_size=2) as store:
         for path in files:
             report = await load_file(
-                conn,
+                store,
                 path,
                 party=parsed_party,
                 network_name=network_name,
@@ -74,20 +72,10 @@ async def show_quarantine(
     settings: Settings, network_name: str | None, limit: int, notes: bool, summary: bool
 ) -> str:
     severity = "note" if notes else "rejected"
-    query = """
-        SELECT n.name AS network, q.source, q.object_kind, q.object_key, q.reason, q.received_at
-        FROM quarantine q LEFT JOIN networks n ON n.id = q.network_id
-        WHERE q.severity = %(severity)s AND (%(network)s::text IS NULL OR n.name = %(network)s)
-        ORDER BY q.id DESC
-        LIMIT %(limit)s
-    """
-    params = {"severity": severity, "network": network_name, "limit": None if summary else limit}
-    async with (
-        await connect(settings) as conn,
-        conn.cursor(row_factory=dict_row) as cur,
-    ):
-        await cur.execute(query, params)
-        rows = await cur.fetchall()
+    async with Store.from_settings(settings, name="wattlas-cli", max_size=1) as store:
+        rows = await quarantine.entries(
+            store, severity=severity, network=network_name, limit=None if summary else limit
+        )
     if summary:
         counts: dict[tuple[str, str], int] = {}
         for row in rows:

@@ -10,21 +10,21 @@ from typing import Any, TypeVar
 
 import click
 import msgspec
-from psycopg import AsyncConnection
 
-from app.db.pool import connect, create_pool
+from app.domain.parties import Party
 from app.settings import Settings
-from ingest import credentials, networks
+from app.store import Store, StoreError, networks
+from ingest import credentials
 from ingest.credentials import HandshakeError
 from wattlas import context
 
 T = TypeVar("T")
 
 
-def _with_conn(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
     async def run() -> T:
-        async with await connect(settings) as conn:
-            return await work(conn)
+        async with Store.from_settings(settings, name="wattlas-cli", max_size=3) as store:
+            return await work(store)
 
     return asyncio.run(run())
 
@@ -46,7 +46,7 @@ def invite(name: str, as_json: bool) -> None:
     """A one-time token A and our versions URL, for a network that will register with us."""
     settings = context.resolve_settings()
     try:
-        token = _with_conn(settings, lambda conn: credentials.invite(conn, name))
+        token = _with_store(settings, lambda store: credentials.invite(store, name))
     except networks.NetworkExists as exc:
         _fail(str(exc))
     url = credentials.versions_url(settings)
@@ -68,9 +68,9 @@ def add(versions_url: str, token_a: str, name: str | None) -> None:
     running: the network calls our versions endpoint back during the handshake."""
     settings = context.resolve_settings()
     try:
-        name, version, parties = _with_conn(
+        name, version, parties = _with_store(
             settings,
-            lambda conn: credentials.register_with(conn, settings, versions_url, token_a, name),
+            lambda store: credentials.register_with(store, settings, versions_url, token_a, name),
         )
     except (HandshakeError, networks.NetworkExists) as exc:
         _fail(str(exc))
@@ -99,11 +99,11 @@ def add_token(
     """A static token (no handshake) that may push for the given parties."""
     settings = context.resolve_settings()
     try:
-        parsed = [networks.Party.parse(p) for p in parties]
-        _with_conn(
+        parsed = [Party.parse(p) for p in parties]
+        _with_store(
             settings,
-            lambda conn: credentials.add_static(
-                conn,
+            lambda store: credentials.add_static(
+                store,
                 name,
                 token,
                 parsed,
@@ -124,8 +124,8 @@ def add_token(
 def list_(as_json: bool) -> None:
     """Each network: version, parties, last pull and push, counts, quarantine, health."""
     settings = context.resolve_settings()
-    rows = _with_conn(
-        settings, lambda conn: networks.list_networks(conn, stale_after_s=settings.stale_after_s)
+    rows = _with_store(
+        settings, lambda store: networks.list_networks(store, stale_after_s=settings.stale_after_s)
     )
     if as_json:
         click.echo(msgspec.json.encode(rows).decode())
@@ -156,7 +156,7 @@ def revoke(name: str) -> None:
     """Revoke every token of a network; its data stays, its pushes stop being accepted."""
     settings = context.resolve_settings()
     try:
-        _with_conn(settings, lambda conn: credentials.revoke(conn, name))
+        _with_store(settings, lambda store: credentials.revoke(store, name))
     except networks.UnknownNetwork as exc:
         _fail(str(exc))
     click.echo(f"revoked {name}")
@@ -176,30 +176,25 @@ def pull(name: str, full: bool, module: str, location_id: str | None) -> None:
     settings = context.resolve_settings()
 
     async def run() -> list[Any]:
-        pool = create_pool(settings, max_size=3)
-        await pool.open()
-        try:
-            async with pool.connection() as conn:
-                network_id = await networks.network_id_by_name(conn, name)
+        async with Store.from_settings(settings, name="wattlas-cli", max_size=3) as store:
+            network_id = await networks.network_id_by_name(store, name)
             if location_id is not None:
-                result = await pull_object(pool, network_id, location_id)
+                result = await pull_object(store, network_id, location_id)
                 return [{"applied": result.applied, "unchanged": result.unchanged}]
             modules = ["locations", "tariffs"] if module == "all" else [module]
             reports = []
             for m in modules:
                 try:
-                    reports.append(await sync(pool, network_id, module=m, full=full or None))
+                    reports.append(await sync(store, network_id, module=m, full=full or None))
                 except SyncImpossible as exc:
                     if module != "all" or m == "locations":
                         raise
                     click.echo(f"skipped {m}: {exc}", err=True)
             return reports
-        finally:
-            await pool.close()
 
     try:
         reports = asyncio.run(run())
-    except (networks.UnknownNetwork, SyncBusy, SyncImpossible) as exc:
+    except (networks.UnknownNetwork, SyncBusy, SyncImpossible, StoreError) as exc:
         _fail(str(exc))
     for report in reports:
         click.echo(

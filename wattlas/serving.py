@@ -63,7 +63,7 @@ def sandbox_args(settings: Settings) -> list[str]:
         "--no-ws",
         "--log-level",
         "warning",
-        "ingest.sandbox.asgi:app",
+        "devtools.sandbox.asgi:app",
     ]
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from app.runtime import Runtime
+from app.services import redis_client
 from app.settings import Settings
+from app.store import Store
 from ingest.scheduler import run_scheduler
 
 
 async def run_worker(settings: Settings) -> None:
-    runtime = Runtime.create(settings)
-    await runtime.open()
+    redis = redis_client(settings)
     try:
-        await run_scheduler(runtime.pool, runtime.redis)
+        async with Store.from_settings(settings, name="wattlas-worker") as store:
+            await run_scheduler(store, redis)
     finally:
-        await runtime.close()
+        if redis is not None:
+            await redis.aclose()

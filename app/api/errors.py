@@ -1,17 +1,32 @@
-"""Bad input → HTTP 400 with a JSON body naming the parameter and the problem, at one boundary
-(stac-fastapi-pgstac anchor): handlers raise, the app translates."""
+"""Every failure of the public API answers in one JSON shape, at one boundary (the
+stac-fastapi-pgstac anchor): handlers raise, these handlers translate.
+
+- bad input → 400 naming the parameter (``InvalidParameter``, Litestar's own validation);
+- unknown resource → 404; wrong method → 405; any other HTTP error with its own status;
+- the database: unavailable → 503 with ``Retry-After``; a statement timeout → 504; a conflict
+  that outlived its retries → 503 with ``Retry-After``;
+- anything else → 500, logged with the request id and the exception (never a stack trace in
+  the answer).
+"""
 
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import ValidationException
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
 
 from app.api.schemas import ErrorBody, ErrorDetail
+from app.logs import get_logger
+from app.store import Conflict, NotFound, StoreError, StoreTimeout, StoreUnavailable
+
+log = get_logger(__name__)
 
 _MISSING = re.compile(r"Missing required \w+ parameter '([^']+)'")
+AnyRequest = Request[Any, Any, Any]
 
 
 class InvalidParameter(ValueError):
@@ -21,28 +36,139 @@ class InvalidParameter(ValueError):
         self.message = message
 
 
-def invalid_parameter_handler(
-    request: Request[Any, Any, Any], exc: InvalidParameter
-) -> Response[ErrorBody]:
-    return Response(ErrorBody(ErrorDetail(exc.parameter, exc.message)), status_code=400)
+class ApiError(Exception):
+    """An answer other than 2xx that a handler decides on (404 for an unknown id, 503 for the
+    live stream without Redis, 429 for a quota)."""
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        *,
+        parameter: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.parameter = parameter
+        self.headers = headers or {}
 
 
-def validation_handler(
-    request: Request[Any, Any, Any], exc: ValidationException
+def request_id(request: AnyRequest) -> str:
+    return request.headers.get("x-request-id") or str(uuid.uuid4())
+
+
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    *,
+    parameter: str | None = None,
+    request: AnyRequest | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response[ErrorBody]:
+    rid = request_id(request) if request is not None and status_code >= 500 else None
+    out = {"Cache-Control": "no-store", **(headers or {})}
+    if rid is not None:
+        out["X-Request-ID"] = rid
+    return Response(
+        ErrorBody(ErrorDetail(message, code, parameter, rid)), status_code=status_code, headers=out
+    )
+
+
+def invalid_parameter_handler(request: AnyRequest, exc: InvalidParameter) -> Response[ErrorBody]:
+    return error_response(400, "invalid_parameter", exc.message, parameter=exc.parameter)
+
+
+def api_error_handler(request: AnyRequest, exc: ApiError) -> Response[ErrorBody]:
+    return error_response(
+        exc.status_code,
+        exc.code,
+        exc.message,
+        parameter=exc.parameter,
+        request=request,
+        headers=exc.headers,
+    )
+
+
+def validation_handler(request: AnyRequest, exc: ValidationException) -> Response[ErrorBody]:
     """Litestar's own parameter validation (types, required values), in our error shape."""
     parameter, message = "request", exc.detail or "invalid request"
     missing = _MISSING.search(message)
     if missing is not None:
-        return Response(ErrorBody(ErrorDetail(missing.group(1), "is required")), status_code=400)
+        return error_response(400, "invalid_parameter", "is required", parameter=missing.group(1))
     extra = exc.extra
     if isinstance(extra, list) and extra and isinstance(extra[0], dict):
         parameter = str(extra[0].get("key") or parameter)
         message = str(extra[0].get("message") or message)
-    return Response(ErrorBody(ErrorDetail(parameter, message)), status_code=400)
+    return error_response(400, "invalid_parameter", message, parameter=parameter)
 
 
-EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+def http_error_handler(request: AnyRequest, exc: HTTPException) -> Response[ErrorBody]:
+    status = exc.status_code
+    if status >= 500:
+        return internal_error_handler(request, exc)
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 429: "rate_limited"}
+    return error_response(
+        status,
+        codes.get(status, "bad_request"),
+        exc.detail or "request refused",
+        parameter="path" if status in (404, 405) else None,
+        headers=dict(exc.headers or {}),
+    )
+
+
+def store_error_handler(request: AnyRequest, exc: StoreError) -> Response[ErrorBody]:
+    retry = {"Retry-After": str(max(1, round(exc.retry_after_s or 1)))}
+    if isinstance(exc, StoreUnavailable):
+        log.warning("api.database_unavailable", path=request.url.path, error=str(exc))
+        return error_response(
+            503, "unavailable", "the database is unavailable; retry shortly",
+            request=request, headers=retry,
+        )  # fmt: skip
+    if isinstance(exc, StoreTimeout):
+        log.warning("api.query_timeout", path=request.url.path, error=str(exc))
+        return error_response(
+            504, "timeout", "the query took too long and was cancelled; ask for less or retry",
+            request=request, headers=retry,
+        )  # fmt: skip
+    if isinstance(exc, Conflict):
+        return error_response(
+            503, "conflict", "the database was busy with a conflicting change; retry",
+            request=request, headers=retry,
+        )  # fmt: skip
+    if isinstance(exc, NotFound):
+        return error_response(404, "not_found", str(exc))
+    return internal_error_handler(request, exc)
+
+
+def internal_error_handler(request: AnyRequest, exc: Exception) -> Response[ErrorBody]:
+    rid = request_id(request)
+    log.error(
+        "api.internal_error",
+        request_id=rid,
+        method=request.method,
+        path=request.url.path,
+        error=f"{type(exc).__name__}: {exc}",
+        exc_info=exc,
+    )
+    return error_response(
+        500,
+        "internal",
+        "internal error; it has been logged with this request_id",
+        request=request,
+        headers={"X-Request-ID": rid},
+    )
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     InvalidParameter: invalid_parameter_handler,
+    ApiError: api_error_handler,
     ValidationException: validation_handler,
+    HTTPException: http_error_handler,
+    StoreError: store_error_handler,
+    Exception: internal_error_handler,
 }

@@ -4,13 +4,14 @@ naming the broken dependency otherwise. Never raises: a dead dependency is an an
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import msgspec
-from litestar import Request, get
+from litestar import get
+from litestar.di import NamedDependency
 from litestar.response import Response
 
-from app.runtime import Runtime
+from app.services import Services
+from app.store import health as store_health
 
 DEPENDENCY_TIMEOUT_S = 2.0
 
@@ -35,19 +36,14 @@ class HealthReport(msgspec.Struct):
     schema: SchemaHealth
 
 
-async def check_database(runtime: Runtime) -> tuple[DependencyHealth, SchemaHealth]:
+async def check_database(services: Services) -> tuple[DependencyHealth, SchemaHealth]:
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
         async with asyncio.timeout(DEPENDENCY_TIMEOUT_S):
-            async with runtime.pool.connection(timeout=DEPENDENCY_TIMEOUT_S) as conn:
-                cur = await conn.execute(
-                    "SELECT version_num FROM alembic_version"
-                    " WHERE to_regclass('alembic_version') IS NOT NULL"
-                )
-                row = await cur.fetchone()
+            revision = await store_health.schema_revision(services.store)
     except TimeoutError:
-        error = f"no connection to {_where(runtime)} within {DEPENDENCY_TIMEOUT_S:g} s"
+        error = f"no connection to {_where(services)} within {DEPENDENCY_TIMEOUT_S:g} s"
         return DependencyHealth(False, error=error), SchemaHealth(
             False, error="database unreachable"
         )
@@ -57,8 +53,7 @@ async def check_database(runtime: Runtime) -> tuple[DependencyHealth, SchemaHeal
             False, error="database unreachable"
         )
     latency = round((loop.time() - started) * 1000, 2)
-    revision = row[0] if row else None
-    expected = runtime.schema_head
+    expected = services.schema_head
     if revision is None:
         schema = SchemaHealth(False, expected=expected, error="no schema: run `wattlas migrate`")
     elif expected is not None and revision != expected:
@@ -73,30 +68,31 @@ async def check_database(runtime: Runtime) -> tuple[DependencyHealth, SchemaHeal
     return DependencyHealth(True, latency_ms=latency), schema
 
 
-def _where(runtime: Runtime) -> str:
+def _where(services: Services) -> str:
     """host:port/db of the database URL, without credentials."""
-    url = runtime.settings.database_url or ""
+    url = services.settings.database_url or ""
     return url.rsplit("@", 1)[-1].split("://", 1)[-1].split("?", 1)[0]
 
 
-async def check_redis(runtime: Runtime) -> DependencyHealth:
-    if runtime.redis is None:
+async def check_redis(services: Services) -> DependencyHealth:
+    if services.redis is None:
         return DependencyHealth(False, error="not configured (WATTLAS_REDIS_URL)")
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
         async with asyncio.timeout(DEPENDENCY_TIMEOUT_S):
-            await runtime.redis.ping()
+            await services.redis.ping()
     except Exception as exc:  # noqa: BLE001 - any failure is the report
         return DependencyHealth(False, error=f"{type(exc).__name__}: {exc}")
     return DependencyHealth(True, latency_ms=round((loop.time() - started) * 1000, 2))
 
 
 @get("/health", summary="Service health", tags=["service"])
-async def health(request: Request[Any, Any, Any]) -> Response[HealthReport]:
+async def health(services: NamedDependency[Services]) -> Response[HealthReport]:
     """Database, Redis and schema revision; 503 naming what is broken."""
-    runtime: Runtime = request.app.state.runtime
-    (database, schema), redis = await asyncio.gather(check_database(runtime), check_redis(runtime))
+    (database, schema), redis = await asyncio.gather(
+        check_database(services), check_redis(services)
+    )
     ok = database.ok and redis.ok and schema.ok
     report = HealthReport("ok" if ok else "degraded", database, redis, schema)
     return Response(report, status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Litestar, Request, get
+from litestar import Request, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from litestar.response import Response, ServerSentEvent, ServerSentEventMessage
 
 from app.api import params as p
-from app.api.errors import InvalidParameter
-from app.api.nearby_cache import NearbyCache
-from app.db import search
-from app.db.clusters import clusters
+from app.api.errors import ApiError, InvalidParameter
+from app.domain.filters import Filters
 from app.live.events import cell_hex
-from app.live.hub import Area, StreamHub, _older
-from app.runtime import Runtime
+from app.live.hub import Area, StreamHub, is_before
+from app.services import Services
+from app.store import clusters as cluster_store
 
 AnyRequest = Request[Any, Any, Any]
 HEARTBEAT_S = 15.0
@@ -56,8 +54,8 @@ class Clusters(msgspec.Struct):
     dependencies={"filters": Provide(p.provide_filters)},
 )
 async def get_clusters(
-    request: AnyRequest,
-    filters: NamedDependency[search.Filters],
+    services: NamedDependency[Services],
+    filters: NamedDependency[Filters],
     bbox: Annotated[str, QueryParameter(description="minLon,minLat,maxLon,maxLat")],
     zoom: Annotated[float, QueryParameter(description="Map zoom level (0–22).")],
 ) -> Response[Clusters]:
@@ -66,17 +64,15 @@ async def get_clusters(
     box = p.parse_bbox(bbox)
     if not 0 <= zoom <= 22:
         raise InvalidParameter("zoom", f"must be between 0 and 22, got {zoom:g}")
-    runtime: Runtime = request.app.state.runtime
-    async with runtime.pool.connection() as conn:
-        resolution, rows = await clusters(
-            conn,
-            bbox=box,
-            zoom=zoom,
-            filters=filters,
-            now=datetime.now(UTC),
-            stale_after_s=runtime.settings.stale_after_s,
-            refresh_s=runtime.settings.cluster_refresh_s,
-        )
+    resolution, rows = await cluster_store.clusters(
+        services.store,
+        bbox=box,
+        zoom=zoom,
+        filters=filters,
+        now=datetime.now(UTC),
+        stale_after_s=services.settings.stale_after_s,
+        refresh_s=services.settings.cluster_refresh_s,
+    )
     cells = [
         Cluster(
             cell=cell_hex(int(r["cell"])),
@@ -106,6 +102,7 @@ def _area(bbox: str) -> Area:
 )
 async def stream(
     request: AnyRequest,
+    services: NamedDependency[Services],
     bbox: Annotated[str, QueryParameter(description="minLon,minLat,maxLon,maxLat")],
     last_event_id: Annotated[
         str | None,
@@ -118,22 +115,17 @@ async def stream(
     event's position in the stream. Reconnecting with ``Last-Event-ID`` replays what was missed;
     ``event: reset`` means the client must reload the area (too far behind)."""
     area = _area(bbox)
-    runtime: Runtime = request.app.state.runtime
-    hub = runtime.extras.get("hub")
-    if runtime.redis is None or not isinstance(hub, StreamHub):
-        return Response(
-            {"error": {"parameter": "stream", "message": "live stream unavailable"}},
-            status_code=503,
-        )
+    hub = services.hub
+    if services.redis is None:
+        raise ApiError(503, "unavailable", "live stream unavailable: no Redis configured")
     resume_from = request.headers.get("last-event-id") or last_event_id
     try:
         current = await hub.current_id()
     except Exception:  # noqa: BLE001 - Redis down: say so, the client retries
-        return Response(
-            {"error": {"parameter": "stream", "message": "Redis unavailable"}},
-            status_code=503,
+        raise ApiError(
+            503, "unavailable", "live stream unavailable: Redis does not answer",
             headers={"Retry-After": "5"},
-        )
+        ) from None  # fmt: skip
     return ServerSentEvent(
         _events(hub, area, resume_from, current),
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
@@ -173,7 +165,7 @@ async def _events(
             if subscriber.overflowed:
                 yield ServerSentEventMessage(event="reset", data='{"reason": "too many changes"}')
                 return
-            if not _older(delivered, event_id):
+            if not is_before(delivered, event_id):
                 continue  # already sent by the replay
             delivered = event_id
             yield ServerSentEventMessage(
@@ -181,19 +173,3 @@ async def _events(
             )
     finally:
         hub.unsubscribe(subscriber)
-
-
-@asynccontextmanager
-async def live_lifespan(app: Litestar) -> AsyncIterator[None]:
-    runtime: Runtime = app.state.runtime
-    hub = StreamHub(runtime.redis)
-    runtime.extras["hub"] = hub
-    if runtime.settings.nearby_cache and runtime.redis is not None:
-        # Only with the event stream: it is what keeps the cache's availability live.
-        cache = NearbyCache(runtime.pool, runtime.settings.stale_after_s)
-        runtime.extras["nearby_cache"] = cache
-        hub.listen(cache.forget)
-    try:
-        yield
-    finally:
-        await hub.close()

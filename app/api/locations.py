@@ -17,9 +17,8 @@ from litestar.params import PathParameter, QueryParameter, RequestBody
 from litestar.response import Response
 
 from app.api import params as p
-from app.api.errors import InvalidParameter
+from app.api.errors import ApiError, InvalidParameter
 from app.api.geojson import GEOJSON, feature, feature_collection, wants_geojson
-from app.api.nearby_cache import NearbyCache
 from app.api.schemas import (
     Connector,
     Coordinates,
@@ -31,11 +30,13 @@ from app.api.schemas import (
     TariffInfo,
 )
 from app.api.summaries import summarise
-from app.db import search
-from app.db.detail import location_detail
+from app.domain.filters import NO_FILTERS, Filters
 from app.domain.route import Points, RouteError, decode_polyline, from_geojson, pieces, validate
 from app.domain.tariffs import display_tariff
-from app.runtime import Runtime
+from app.domain.text import search_text
+from app.services import Services
+from app.store import detail as detail_store
+from app.store import discovery
 
 AnyRequest = Request[Any, Any, Any]
 LIST_CACHE = "public, max-age=5"  # availability moves: short, but repeated map pans are cheap
@@ -48,11 +49,6 @@ FormatParam = Annotated[
 ]
 
 
-def _runtime(request: AnyRequest) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
 def _answer(request: AnyRequest, results: Results, format_: str | None) -> Response[Any]:
     headers = {"Cache-Control": LIST_CACHE, "Vary": "Accept"}
     if wants_geojson(request.headers.get("accept"), format_):
@@ -60,8 +56,8 @@ def _answer(request: AnyRequest, results: Results, format_: str | None) -> Respo
     return Response(results, headers=headers)
 
 
-def _results(
-    rows: list[dict[str, Any]], filters: search.Filters, next_cursor: str | None = None
+def results_of(
+    rows: list[dict[str, Any]], filters: Filters, next_cursor: str | None = None
 ) -> Results:
     summaries = [summarise(row, filters) for row in rows]
     return Results(summaries, len(summaries), datetime.now(UTC), next_cursor)
@@ -70,7 +66,8 @@ def _results(
 @get("/nearby", summary="Locations near a point, closest first")
 async def nearby(
     request: AnyRequest,
-    filters: NamedDependency[search.Filters],
+    filters: NamedDependency[Filters],
+    services: NamedDependency[Services],
     lat: Annotated[float, QueryParameter(description="Latitude (WGS 84).", examples=[])],
     lon: Annotated[float, QueryParameter(description="Longitude (WGS 84).")],
     radius_m: Annotated[
@@ -83,10 +80,9 @@ async def nearby(
     p.check_lat_lon(lat, lon)
     p.check_radius(radius_m)
     p.check_limit(limit)
-    runtime = _runtime(request)
-    cache = runtime.extras.get("nearby_cache")
+    cache = services.nearby_cache
     if (
-        isinstance(cache, NearbyCache)
+        cache is not None
         and cache.answers(filters, radius_m, limit)
         and not wants_geojson(request.headers.get("accept"), format_)
     ):
@@ -94,24 +90,24 @@ async def nearby(
         if body is not None:  # Results, already encoded
             encoded = Response(body, media_type="application/json", headers=LIST_HEADERS)
             return cast("Response[Results]", encoded)
-    async with runtime.pool.connection() as conn:
-        rows = await search.nearby(
-            conn,
-            lat=lat,
-            lon=lon,
-            radius_m=radius_m,
-            limit=limit,
-            filters=filters,
-            now=datetime.now(UTC),
-            stale_after_s=runtime.settings.stale_after_s,
-        )
-    return _answer(request, _results(rows, filters), format_)
+    rows = await discovery.nearby(
+        services.store,
+        lat=lat,
+        lon=lon,
+        radius_m=radius_m,
+        limit=limit,
+        filters=filters,
+        now=datetime.now(UTC),
+        stale_after_s=services.settings.stale_after_s,
+    )
+    return _answer(request, results_of(rows, filters), format_)
 
 
 @get("/", summary="Locations in a map viewport")
 async def viewport(
     request: AnyRequest,
-    filters: NamedDependency[search.Filters],
+    filters: NamedDependency[Filters],
+    services: NamedDependency[Services],
     bbox: Annotated[
         str,
         QueryParameter(
@@ -136,21 +132,19 @@ async def viewport(
         if len(position) != 2 or not all(isinstance(v, int) for v in position):
             raise InvalidParameter("cursor", "is not a cursor this API issued")
         after = (position[0], position[1])
-    runtime = _runtime(request)
-    async with runtime.pool.connection() as conn:
-        rows = await search.viewport(
-            conn,
-            bbox=box,
-            limit=limit,
-            after=after,
-            filters=filters,
-            now=datetime.now(UTC),
-            stale_after_s=runtime.settings.stale_after_s,
-        )
+    rows = await discovery.viewport(
+        services.store,
+        bbox=box,
+        limit=limit,
+        after=after,
+        filters=filters,
+        now=datetime.now(UTC),
+        stale_after_s=services.settings.stale_after_s,
+    )
     next_cursor = None
     if len(rows) == limit:
         next_cursor = p.encode_cursor([rows[-1]["sort_key"], rows[-1]["pk"]], query)
-    return _answer(request, _results(rows, filters, next_cursor), format_)
+    return _answer(request, results_of(rows, filters, next_cursor), format_)
 
 
 class RouteGeometry(msgspec.Struct):
@@ -193,6 +187,7 @@ def _route_points(route: dict[str, Any]) -> Points:
 @post("/along-route", summary="Locations along a route, in route order", status_code=200)
 async def along_route(
     request: AnyRequest,
+    services: NamedDependency[Services],
     data: RequestBody[AlongRouteRequest],
     format_: FormatParam = None,
 ) -> Response[Results]:
@@ -221,29 +216,28 @@ async def along_route(
         if len(position) != 2:
             raise InvalidParameter("cursor", "is not a cursor this API issued")
         after = (float(position[0]), int(position[1]))
-    runtime = _runtime(request)
-    async with runtime.pool.connection() as conn:
-        rows = await search.along_route(
-            conn,
-            pieces=pieces(points),
-            corridor_m=data.corridor_m,
-            start_offset_m=data.start_offset_m,
-            limit=data.limit,
-            after=after,
-            filters=filters,
-            now=datetime.now(UTC),
-            stale_after_s=runtime.settings.stale_after_s,
-        )
+    rows = await discovery.along_route(
+        services.store,
+        pieces=pieces(points),
+        corridor_m=data.corridor_m,
+        start_offset_m=data.start_offset_m,
+        limit=data.limit,
+        after=after,
+        filters=filters,
+        now=datetime.now(UTC),
+        stale_after_s=services.settings.stale_after_s,
+    )
     next_cursor = None
     if len(rows) == data.limit:
         next_cursor = p.encode_cursor([rows[-1]["offset_m"], rows[-1]["pk"]], query)
-    return _answer(request, _results(rows, filters, next_cursor), format_)
+    return _answer(request, results_of(rows, filters, next_cursor), format_)
 
 
 @get("/v1/search", summary="Text search over name, address, city, postal code and operator")
 async def text_search(
     request: AnyRequest,
-    filters: NamedDependency[search.Filters],
+    filters: NamedDependency[Filters],
+    services: NamedDependency[Services],
     q: Annotated[str, QueryParameter(description="What to look for; typos are tolerated.")],
     lat: Annotated[
         float | None, QueryParameter(description="Rank equal matches by distance from this point.")
@@ -253,8 +247,6 @@ async def text_search(
     format_: FormatParam = None,
 ) -> Response[Results]:
     """Ranked by how well the words match, then by distance when a point is given."""
-    from app.domain.text import search_text
-
     text = search_text(q)
     if len(text) < 2:
         raise InvalidParameter("q", "needs at least two letters or digits")
@@ -263,40 +255,37 @@ async def text_search(
     if lat is not None and lon is not None:
         p.check_lat_lon(lat, lon)
     p.check_limit(limit, maximum=100)
-    runtime = _runtime(request)
-    async with runtime.pool.connection() as conn:
-        rows = await search.text_search(
-            conn,
-            query=text,
-            lat=lat,
-            lon=lon,
-            limit=limit,
-            filters=filters,
-            now=datetime.now(UTC),
-            stale_after_s=runtime.settings.stale_after_s,
-        )
-    return _answer(request, _results(rows, filters), format_)
+    rows = await discovery.text_search(
+        services.store,
+        query=text,
+        lat=lat,
+        lon=lon,
+        limit=limit,
+        filters=filters,
+        now=datetime.now(UTC),
+        stale_after_s=services.settings.stale_after_s,
+    )
+    return _answer(request, results_of(rows, filters), format_)
 
 
 @get("/{location_id:str}", summary="Everything about one location")
 async def detail(
     request: AnyRequest,
+    services: NamedDependency[Services],
     location_id: Annotated[str, PathParameter(description="The stable public id of a location.")],
     format_: FormatParam = None,
 ) -> Response[Any]:
     """Every visible EVSE with status and status age, connectors with power and tariffs, the
     tariffs and a price summary, opening times, operator, and the source network's freshness.
     ``ETag`` lets a client ask again cheaply (``If-None-Match`` → 304)."""
-    runtime = _runtime(request)
-    now = datetime.now(UTC)
-    async with runtime.pool.connection() as conn:
-        found = await location_detail(
-            conn, location_id, now=now, stale_after_s=runtime.settings.stale_after_s
-        )
+    found = await detail_store.location_detail(
+        services.store,
+        location_id,
+        now=datetime.now(UTC),
+        stale_after_s=services.settings.stale_after_s,
+    )
     if found is None:
-        return Response(
-            {"error": {"parameter": "id", "message": f"no location {location_id}"}}, status_code=404
-        )
+        raise ApiError(404, "not_found", f"no location {location_id}", parameter="location_id")
     body = _detail(*found)
     geojson = wants_geojson(request.headers.get("accept"), format_)
     payload = msgspec.json.encode(feature(body) if geojson else body)
@@ -310,7 +299,7 @@ async def detail(
 def _detail(
     location: dict[str, Any], evses: list[dict[str, Any]], tariffs: list[dict[str, Any]]
 ) -> LocationDetail:
-    summary = summarise(location, search.Filters())
+    summary = summarise(location, NO_FILTERS)
     silent = bool(location["network_silent"])
     tariff_infos = [
         TariffInfo(

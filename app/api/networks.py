@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
 
 import msgspec
-from litestar import Request, get
+from litestar import get
+from litestar.di import NamedDependency
 from litestar.response import Response
 
-from app.db.networks import party_networks
-from app.runtime import Runtime
-
-CACHE_S = 30.0
+from app.services import Services
+from app.store import networks
 
 
 class NetworkInfo(msgspec.Struct):
@@ -28,24 +25,16 @@ class NetworkInfo(msgspec.Struct):
     last_contact_at: datetime | None
 
 
-class _Memo(NamedTuple):
-    at: float
-    networks: list[NetworkInfo]
-
-
 @get("/v1/networks", summary="Networks with visible locations (values of the network filter)")
-async def list_networks(request: Request[Any, Any, Any]) -> Response[list[NetworkInfo]]:
+async def list_networks(services: NamedDependency[Services]) -> Response[list[NetworkInfo]]:
     """Every party with visible locations, most locations first. Recomputed at most every
     30 seconds per process."""
-    runtime: Runtime = request.app.state.runtime
-    cached = runtime.extras.get("networks")
-    if not isinstance(cached, _Memo) or time.monotonic() - cached.at > CACHE_S:
-        async with runtime.pool.connection() as conn:
-            rows = await party_networks(
-                conn, now=datetime.now(UTC), stale_after_s=runtime.settings.stale_after_s
-            )
-        cached = runtime.extras["networks"] = _Memo(
-            time.monotonic(),
+    memo = services.networks_memo
+    if not memo.fresh():
+        rows = await networks.party_networks(
+            services.store, now=datetime.now(UTC), stale_after_s=services.settings.stale_after_s
+        )
+        memo.keep(
             [
                 NetworkInfo(
                     f"{r['country_code']}*{r['party_id']}",
@@ -59,6 +48,7 @@ async def list_networks(request: Request[Any, Any, Any]) -> Response[list[Networ
                     r["last_contact_at"],
                 )
                 for r in rows
-            ],
+            ]
         )
-    return Response(cached.networks, headers={"Cache-Control": "public, max-age=30"})
+    answer: list[NetworkInfo] = memo.value
+    return Response(answer, headers={"Cache-Control": "public, max-age=30"})

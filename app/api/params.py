@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from litestar.params import QueryParameter
 
 from app.api.errors import InvalidParameter
-from app.db.search import Bbox, Filters
 from app.domain.connectors import UnknownConnector, resolve_connector_filter
+from app.domain.filters import Bbox, Filters
 
 MAX_RADIUS_M = 200_000
 MAX_LIMIT = 500

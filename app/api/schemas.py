@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 
+from app.domain.status import BucketCounts
+
 
 class Coordinates(msgspec.Struct):
     lat: float
@@ -19,16 +21,10 @@ class NetworkRef(msgspec.Struct):
     name: str | None
 
 
-class Counts(msgspec.Struct):
+class Counts(BucketCounts):
     """EVSEs by availability. The buckets partition ``total``: an EVSE whose status is stale
     is counted as ``stale``, never as available or occupied."""
 
-    total: int
-    available: int
-    occupied: int
-    out_of_service: int
-    unknown: int
-    planned: int
     stale: int
 
 
@@ -79,9 +75,15 @@ class Results(msgspec.Struct, omit_defaults=True):
     next_cursor: str | None = None
 
 
-class ErrorDetail(msgspec.Struct):
-    parameter: str
+class ErrorDetail(msgspec.Struct, omit_defaults=True):
+    """What went wrong. ``parameter`` names the query parameter, body field or path segment at
+    fault (400, 404); ``code`` says what kind of failure it is; 5xx answers carry the
+    ``request_id`` that the service's log line of the failure carries too."""
+
     message: str
+    code: str = "invalid_parameter"
+    parameter: str | None = None
+    request_id: str | None = None
 
 
 class ErrorBody(msgspec.Struct):

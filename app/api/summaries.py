@@ -19,7 +19,7 @@ from app.api.schemas import (
     LocationSummary,
     NetworkRef,
 )
-from app.db.search import Filters
+from app.domain.filters import Filters
 from app.domain.status import BUCKETS
 
 _groups_decoder = msgspec.json.Decoder(list[ConnectorGroup])

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Final
 
+import msgspec
+
 AVAILABLE: Final = "available"
 OCCUPIED: Final = "occupied"
 OUT_OF_SERVICE: Final = "out_of_service"
@@ -56,3 +58,15 @@ def normalise_status(value: str | None) -> tuple[str, str | None]:
 
 def status_bucket(status: str) -> str:
     return STATUS_BUCKET.get(status, UNKNOWN)
+
+
+class BucketCounts(msgspec.Struct):
+    """Visible EVSEs by availability bucket: the one spelling of the counts, used by the store's
+    write results, the live events and (with ``stale``) the public API."""
+
+    total: int
+    available: int
+    occupied: int
+    out_of_service: int
+    unknown: int
+    planned: int

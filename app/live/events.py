@@ -8,6 +8,7 @@ PostgreSQL still has the truth.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +17,9 @@ import h3.api.basic_int as h3
 import msgspec
 import redis.asyncio as aioredis
 
+from app.domain.status import BucketCounts
 from app.logs import get_logger
+from app.store.locations import ApplyResult, LocationState
 
 log = get_logger(__name__)
 
@@ -31,15 +34,6 @@ class EvseStatus(msgspec.Struct):
     status: str
 
 
-class Availability(msgspec.Struct):
-    total: int
-    available: int
-    occupied: int
-    out_of_service: int
-    unknown: int
-    planned: int
-
-
 class AvailabilityEvent(msgspec.Struct, kw_only=True):
     """One location's availability after a write."""
 
@@ -49,7 +43,7 @@ class AvailabilityEvent(msgspec.Struct, kw_only=True):
     lon: float
     h3_r5: str
     visible: bool
-    availability: Availability
+    availability: BucketCounts
     evses: list[EvseStatus]
     at: datetime
     # "status": only EVSE statuses changed; "location": the location itself changed too (new,
@@ -98,3 +92,44 @@ def event_fields(fields: dict[Any, Any]) -> bytes:
     if not isinstance(value, bytes | str):
         raise ValueError("stream entry has no 'e' field")
     return value.encode() if isinstance(value, str) else value
+
+
+def availability_events(
+    result: ApplyResult, at: datetime, *, location_writes: bool = False
+) -> list[AvailabilityEvent]:
+    """One event per location whose EVSE statuses changed. With ``location_writes`` (pushes, one
+    location at a time) also one per location written without a status change (new, moved,
+    hidden or shown, renamed), so that caches of what is where forget it. A pull's pages write
+    hundreds of locations that mostly did not change: they send status changes only."""
+    changed: dict[int, list[EvseStatus]] = defaultdict(list)
+    for change in result.status_changes:
+        changed[change.location_pk].append(EvseStatus(change.evse_uid, change.new_status))
+    events = []
+    for state in _unique_states(result.states):
+        if state.location_pk not in changed and (state.status_only or not location_writes):
+            continue
+        events.append(
+            AvailabilityEvent(
+                location_id=state.public_id,
+                lat=state.lat,
+                lon=state.lon,
+                h3_r5=cell_hex(state.h3_r5),
+                visible=state.visible,
+                availability=state.counts,
+                evses=changed.get(state.location_pk, []),
+                at=at,
+                kind="status" if state.status_only else "location",
+            )
+        )
+    return events
+
+
+def _unique_states(states: Sequence[LocationState]) -> list[LocationState]:
+    """The last state of each location; "status only" if every write of it was."""
+    latest: dict[int, LocationState] = {}
+    for state in states:
+        before = latest.get(state.location_pk)
+        if before is not None and not before.status_only:
+            state = state._replace(status_only=False)
+        latest[state.location_pk] = state
+    return list(latest.values())

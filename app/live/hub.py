@@ -94,7 +94,7 @@ class StreamHub:
         that far (the client must reload instead)."""
         assert self._client is not None
         first: Any = await self._client.xrange(STREAM_KEY, count=1)
-        if first and _older(after_id, _text(first[0][0])):
+        if first and is_before(after_id, _text(first[0][0])):
             return None
         entries: Any = await self._client.xrange(STREAM_KEY, min=f"({after_id}")
         out = []
@@ -169,7 +169,7 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _older(a: str, b: str) -> bool:
+def is_before(a: str, b: str) -> bool:
     """Redis stream ids ``ms-seq``: is a strictly before b?"""
     am, _, aseq = a.partition("-")
     bm, _, bseq = b.partition("-")

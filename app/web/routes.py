@@ -12,6 +12,7 @@ import msgspec
 import shapely
 from litestar import Request, Router, get
 from litestar.datastructures import CacheControlHeader
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import PathParameter
 from litestar.response import File, Response
@@ -20,7 +21,7 @@ from shapely.geometry import mapping, shape
 
 from app.geo.antimeridian import split_antimeridian
 from app.geo.topojson import features
-from app.runtime import Runtime
+from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 STATIC = Path(__file__).resolve().parent / "static"
@@ -46,10 +47,9 @@ class MapConfig(msgspec.Struct):
 
 
 @get("/v1/map-config", tags=["map"], summary="What the map page needs to start")
-async def map_config(request: AnyRequest) -> MapConfig:
-    runtime: Runtime = request.app.state.runtime
+async def map_config(settings: NamedDependency[Settings]) -> MapConfig:
     return MapConfig(
-        basemap_style=runtime.settings.basemap_style,
+        basemap_style=settings.basemap_style,
         countries_url="/vendor/countries.geojson",
         attribution="Countries: Natural Earth. Charging data: the networks, via OCPI.",
     )

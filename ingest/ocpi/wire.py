@@ -6,7 +6,7 @@ strings for numbers), enums are plain strings, and unknown fields are ignored. C
 as ``msgspec.Raw`` so that each EVSE and each connector is decoded on its own: a broken EVSE costs
 that EVSE, not its location, and a broken location never costs its page.
 
-What a value *means* is decided in ``ingest.normalise``, not here.
+What a value *means* is decided in ``ingest.ocpi.normalise``, not here.
 """
 
 from __future__ import annotations

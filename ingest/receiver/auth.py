@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import time
 
-from psycopg_pool import AsyncConnectionPool
-
-from ingest import networks
+from app.store import Store, networks
 from ingest.ocpi import transport
 
 CACHE_TTL_S = 5.0
 
 
 class TokenCache:
-    def __init__(self, pool: AsyncConnectionPool, ttl_s: float = CACHE_TTL_S) -> None:
-        self._pool = pool
+    def __init__(self, store: Store, ttl_s: float = CACHE_TTL_S) -> None:
+        self._store = store
         self._ttl_s = ttl_s
         self._entries: dict[str, tuple[float, networks.NetworkAuth | None]] = {}
 
@@ -29,8 +27,7 @@ class TokenCache:
         cached = self._entries.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        async with self._pool.connection() as conn:
-            auth = await networks.authenticate(conn, candidates)
+        auth = await networks.authenticate(self._store, candidates)
         # A registration in progress changes within seconds (its parties arrive with the
         # credentials answer): only settled answers are remembered.
         if auth is None or auth.status in ("REGISTERED", "STATIC"):

@@ -9,34 +9,33 @@ whole batch of pushes (``status_patches``).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import msgspec
-from psycopg import AsyncConnection
 
 from app.domain.status import normalise_status, status_bucket
 from app.domain.timestamps import parse_timestamp
-from app.live.events import Availability as EventAvailability
-from app.live.events import AvailabilityEvent, EvseStatus
-from ingest.apply import (
+from app.store import Tx
+from app.store.locations import (
     ApplyResult,
     BucketMove,
-    LocationState,
     StatusChange,
+    StatusRow,
+    StoredLocation,
     apply_locations,
-    record_problems,
+    fetch_location,
+    patch_statuses,
     refresh_projection,
     shift_buckets,
-    sql,
 )
-from ingest.normalise import IngestContext, Normaliser, Problem, location_key
+from app.store.quarantine import record_problems
+from app.store.records import Problem, location_key
 from ingest.ocpi import transport
+from ingest.ocpi.normalise import IngestContext, Normaliser
 from ingest.ocpi.wire import encoder
-from ingest.store import StoredLocation, fetch_location, later
 
 STATUS_ONLY_KEYS = frozenset({"status", "last_updated"})
 
@@ -58,6 +57,7 @@ class Outcome:
     message: str = "Success"
     http_status: int = 200
     result: ApplyResult | None = None
+    retry_after_s: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -105,13 +105,17 @@ def _patch_time(patch: dict[str, Any], pusher: Pusher) -> tuple[datetime | None,
     return min(parsed, pusher.received_at), None
 
 
+def later(a: datetime, b: datetime | None) -> datetime:
+    return b if b is not None and b > a else a
+
+
 def _same_id(body: dict[str, Any], key: str, url_value: str) -> bool:
     value = body.get(key)
     return value is None or str(value).strip().upper() == url_value.upper()
 
 
 async def _apply_tree(
-    conn: AsyncConnection,
+    tx: Tx,
     pusher: Pusher,
     cc: str,
     pid: str,
@@ -124,12 +128,12 @@ async def _apply_tree(
     problems: list[Problem] = []
     normaliser = Normaliser(_context(pusher, cc, pid))
     accepted, problems = normaliser.locations([encoder.encode(tree)])
-    await record_problems(conn, problems, network_id=pusher.network_id, source="push")
+    await record_problems(tx, problems, network_id=pusher.network_id, source="push")
     if not accepted:
         reasons = "; ".join(p.reason for p in problems if p.severity == "rejected")
         return invalid(f"location rejected: {reasons}", pusher.version)
     result = await apply_locations(
-        conn,
+        tx,
         accepted,
         network_id=pusher.network_id,
         ocpi_version=pusher.version,
@@ -144,7 +148,7 @@ async def _apply_tree(
 
 # ---- Locations: PUT ----------------------------------------------------------------------------
 async def put_location(
-    conn: AsyncConnection, pusher: Pusher, cc: str, pid: str, location_id: str, body: dict[str, Any]
+    tx: Tx, pusher: Pusher, cc: str, pid: str, location_id: str, body: dict[str, Any]
 ) -> Outcome:
     for key, url_value in (("country_code", cc), ("party_id", pid), ("id", location_id)):
         if not _same_id(body, key, url_value):
@@ -158,12 +162,12 @@ async def put_location(
         "party_id": body.get("party_id", pid),
         "id": body.get("id", location_id),
     }
-    stored = await fetch_location(conn, cc, pid, location_id, lock=True)
-    return await _apply_tree(conn, pusher, cc, pid, tree, created=stored is None)
+    stored = await fetch_location(tx, cc, pid, location_id, lock=True)
+    return await _apply_tree(tx, pusher, cc, pid, tree, created=stored is None)
 
 
 async def put_evse(
-    conn: AsyncConnection,
+    tx: Tx,
     pusher: Pusher,
     cc: str,
     pid: str,
@@ -175,7 +179,7 @@ async def put_evse(
         return invalid(
             f"uid {body.get('uid')!r} in the body differs from {uid!r} in the URL", pusher.version
         )
-    stored = await fetch_location(conn, cc, pid, location_id, lock=True)
+    stored = await fetch_location(tx, cc, pid, location_id, lock=True)
     if stored is None:
         return unknown_location(f"unknown location {cc}*{pid}*{location_id}: PUT it first")
     evse = {**body, "uid": body.get("uid", uid)}
@@ -188,11 +192,11 @@ async def put_evse(
     evses = [e for e in stored.tree["evses"] if str(e.get("uid", "")).upper() != uid.upper()]
     stored.tree["evses"] = [*evses, evse]
     stored.tree["last_updated"] = transport.format_timestamp(later(stored.last_updated, new_time))
-    return await _apply_tree(conn, pusher, cc, pid, stored.tree, created=current is None)
+    return await _apply_tree(tx, pusher, cc, pid, stored.tree, created=current is None)
 
 
 async def put_connector(
-    conn: AsyncConnection,
+    tx: Tx,
     pusher: Pusher,
     cc: str,
     pid: str,
@@ -206,7 +210,7 @@ async def put_connector(
             f"id {body.get('id')!r} in the body differs from {connector_id!r} in the URL",
             pusher.version,
         )
-    stored = await fetch_location(conn, cc, pid, location_id, lock=True)
+    stored = await fetch_location(tx, cc, pid, location_id, lock=True)
     if stored is None:
         return unknown_location(f"unknown location {cc}*{pid}*{location_id}: PUT it first")
     evse = stored.evse(uid)
@@ -227,7 +231,7 @@ async def put_connector(
     evse["connectors"] = [*others, connector]
     _bump(evse, new_time)
     stored.tree["last_updated"] = transport.format_timestamp(later(stored.last_updated, new_time))
-    return await _apply_tree(conn, pusher, cc, pid, stored.tree, created=current is None)
+    return await _apply_tree(tx, pusher, cc, pid, stored.tree, created=current is None)
 
 
 def _bump(obj: dict[str, Any], moment: datetime) -> None:
@@ -239,7 +243,7 @@ def _bump(obj: dict[str, Any], moment: datetime) -> None:
 
 # ---- Locations: PATCH --------------------------------------------------------------------------
 async def patch_location(
-    conn: AsyncConnection,
+    tx: Tx,
     pusher: Pusher,
     cc: str,
     pid: str,
@@ -252,7 +256,7 @@ async def patch_location(
     for key, url_value in (("country_code", cc), ("party_id", pid), ("id", location_id)):
         if not _same_id(patch, key, url_value):
             return invalid(f"{key} in the PATCH differs from the URL", pusher.version)
-    stored = await fetch_location(conn, cc, pid, location_id, lock=True)
+    stored = await fetch_location(tx, cc, pid, location_id, lock=True)
     if stored is None:
         return unknown_location(f"unknown location {cc}*{pid}*{location_id}: PUT it first")
     if moment < stored.last_updated:
@@ -273,11 +277,11 @@ async def patch_location(
         elif key not in ("country_code", "party_id", "id"):
             tree[key] = value
     tree["last_updated"] = transport.format_timestamp(moment)
-    return await _apply_tree(conn, pusher, cc, pid, tree, created=False)
+    return await _apply_tree(tx, pusher, cc, pid, tree, created=False)
 
 
 async def patch_evse(
-    conn: AsyncConnection,
+    tx: Tx,
     pusher: Pusher,
     cc: str,
     pid: str,
@@ -291,7 +295,7 @@ async def patch_evse(
         return invalid(error or "bad last_updated", pusher.version)
     if not _same_id(patch, "uid", uid):
         return invalid("uid in the PATCH differs from the URL", pusher.version)
-    stored = await fetch_location(conn, cc, pid, location_id, lock=True)
+    stored = await fetch_location(tx, cc, pid, location_id, lock=True)
     if stored is None:
         return unknown_location(f"unknown location {cc}*{pid}*{location_id}: PUT it first")
     evse = stored.evse(uid)
@@ -304,11 +308,11 @@ async def patch_evse(
     evse.update({k: v for k, v in patch.items() if k != "uid"})
     evse["last_updated"] = transport.format_timestamp(moment)
     stored.tree["last_updated"] = transport.format_timestamp(later(stored.last_updated, moment))
-    return await _apply_tree(conn, pusher, cc, pid, stored.tree, created=False)
+    return await _apply_tree(tx, pusher, cc, pid, stored.tree, created=False)
 
 
 async def patch_connector(
-    conn: AsyncConnection,
+    tx: Tx,
     pusher: Pusher,
     cc: str,
     pid: str,
@@ -322,7 +326,7 @@ async def patch_connector(
         return invalid(error or "bad last_updated", pusher.version)
     if not _same_id(patch, "id", connector_id):
         return invalid("id in the PATCH differs from the URL", pusher.version)
-    stored = await fetch_location(conn, cc, pid, location_id, lock=True)
+    stored = await fetch_location(tx, cc, pid, location_id, lock=True)
     if stored is None:
         return unknown_location(f"unknown location {cc}*{pid}*{location_id}: PUT it first")
     evse = stored.evse(uid)
@@ -338,7 +342,7 @@ async def patch_connector(
     connector["last_updated"] = transport.format_timestamp(moment)
     _bump(evse, moment)
     stored.tree["last_updated"] = transport.format_timestamp(later(stored.last_updated, moment))
-    return await _apply_tree(conn, pusher, cc, pid, stored.tree, created=False)
+    return await _apply_tree(tx, pusher, cc, pid, stored.tree, created=False)
 
 
 # ---- the fast path: EVSE status PATCHes of a batch ---------------------------------------------
@@ -371,7 +375,7 @@ class _Row:
     notes: list[Problem] = field(default_factory=list)
 
 
-async def status_patches(conn: AsyncConnection, items: Sequence[StatusPatch]) -> ApplyResult:
+async def status_patches(tx: Tx, items: Sequence[StatusPatch]) -> ApplyResult:
     """Apply a batch of status PATCHes in three statements; sets each item's outcome."""
     rows: list[_Row] = []
     for item in items:
@@ -413,118 +417,65 @@ async def status_patches(conn: AsyncConnection, items: Sequence[StatusPatch]) ->
         else:
             row.item.outcome = ignored("status PATCH (superseded in the same batch)")
     batch = sorted(newest.values(), key=lambda r: (r.item.cc, r.item.pid, r.item.location_id))
-    received_at = max(r.item.pusher.received_at for r in batch)
-    params = {
-        "idx": list(range(len(batch))),
-        "cc": [r.item.cc.upper() for r in batch],
-        "pid": [r.item.pid.upper() for r in batch],
-        "loc": [r.item.location_id.upper() for r in batch],
-        "uid": [r.item.uid.upper() for r in batch],
-        "status": [r.status for r in batch],
-        "status_raw": [r.status_raw for r in batch],
-        "bucket": [r.bucket for r in batch],
-        "last_updated": [r.moment for r in batch],
-        "patch": [_json_text(r.item.patch) for r in batch],
-        "received_at": received_at,
-    }
-    # Arrays go to the server in binary (the %(name)b placeholders in the SQL): a thousand
-    # strings are not quoted and escaped one by one in Python. The locations are locked first, in
-    # id order: a concurrent writer of the same location waits for this transaction, and the
-    # statements after read its EVSEs as they are now. Both go in one round trip (pipeline).
-    async with conn.pipeline():
-        await conn.execute(sql("lock_locations"), params)
-        cur = await conn.execute(sql("status_patch"), params)
-    answers = await cur.fetchall()
+    answers = await patch_statuses(
+        tx,
+        [
+            StatusRow(
+                r.item.cc.upper(),
+                r.item.pid.upper(),
+                r.item.location_id.upper(),
+                r.item.uid.upper(),
+                r.status,
+                r.status_raw,
+                r.bucket,
+                r.moment,
+                _json_text(r.item.patch),
+            )
+            for r in batch
+        ],
+        received_at=max(r.item.pusher.received_at for r in batch),
+    )
     moves: list[BucketMove] = []
     refresh: dict[int, datetime] = {}
-    for idx, location_pk, evse_pk, old_status, applied, old_bucket, old_visible, visible in answers:
-        row = batch[idx]
+    for row, answer in zip(batch, answers, strict=True):
         item = row.item
-        if location_pk is None:
+        if answer.location_pk is None:
             item.outcome = unknown_location(
                 f"unknown location {item.cc}*{item.pid}*{item.location_id}: PUT it first"
             )
-        elif evse_pk is None:
+        elif answer.evse_pk is None:
             item.outcome = unknown_location(
                 f"unknown EVSE {item.uid} of location {item.cc}*{item.pid}*{item.location_id}"
             )
-        elif not applied:
+        elif not answer.applied:
             item.outcome = ignored("status PATCH")
         else:
             item.outcome = Outcome()
-            if old_visible and visible:
-                moves.append(BucketMove(location_pk, evse_pk, old_bucket, row.bucket, row.moment))
+            location_pk, evse_pk = answer.location_pk, answer.evse_pk
+            if answer.old_visible and answer.visible:
+                moves.append(
+                    BucketMove(
+                        location_pk, evse_pk, answer.old_bucket or "", row.bucket, row.moment
+                    )
+                )
             else:  # shown or hidden by this change: recount the location
                 refresh[location_pk] = max(refresh.get(location_pk, row.moment), row.moment)
-            if old_status != row.status:
+            if answer.old_status != row.status:
                 result.status_changes.append(
-                    StatusChange(location_pk, item.uid.upper(), old_status, row.status)
+                    StatusChange(location_pk, item.uid.upper(), answer.old_status, row.status)
                 )
             result.applied += 1
     notes = [n for r in batch for n in r.notes]
     if notes:
-        await record_problems(
-            conn, notes, network_id=batch[0].item.pusher.network_id, source="push"
-        )
+        await record_problems(tx, notes, network_id=batch[0].item.pusher.network_id, source="push")
     # A location with an EVSE to recount is recounted whole; the others shift their counts.
-    result.states = await shift_buckets(conn, [m for m in moves if m.location_pk not in refresh])
+    result.states = await shift_buckets(tx, [m for m in moves if m.location_pk not in refresh])
     for move in moves:
         if move.location_pk in refresh:
             refresh[move.location_pk] = max(refresh[move.location_pk], move.moment)
     ids = list(refresh)
-    result.states += await refresh_projection(conn, ids, [refresh[i] for i in ids])
+    result.states += await refresh_projection(tx, ids, [refresh[i] for i in ids])
     return result
-
-
-# ---- events ------------------------------------------------------------------------------------
-def availability_events(
-    result: ApplyResult, at: datetime, *, location_writes: bool = False
-) -> list[AvailabilityEvent]:
-    """One event per location whose EVSE statuses changed. With ``location_writes`` (pushes, one
-    location at a time) also one per location written without a status change (new, moved,
-    hidden or shown, renamed), so that caches of what is where forget it. A pull's pages write
-    hundreds of locations that mostly did not change: they send status changes only."""
-    from app.live.events import cell_hex
-
-    changed: dict[int, list[EvseStatus]] = defaultdict(list)
-    for change in result.status_changes:
-        changed[change.location_pk].append(EvseStatus(change.evse_uid, change.new_status))
-    events = []
-    for state in _unique_states(result.states):
-        if state.location_pk not in changed and (state.status_only or not location_writes):
-            continue
-        events.append(
-            AvailabilityEvent(
-                location_id=state.public_id,
-                lat=state.lat,
-                lon=state.lon,
-                h3_r5=cell_hex(state.h3_r5),
-                visible=state.visible,
-                availability=EventAvailability(
-                    state.total,
-                    state.available,
-                    state.occupied,
-                    state.out_of_service,
-                    state.unknown,
-                    state.planned,
-                ),
-                evses=changed.get(state.location_pk, []),
-                at=at,
-                kind="status" if state.status_only else "location",
-            )
-        )
-    return events
-
-
-def _unique_states(states: Sequence[LocationState]) -> list[LocationState]:
-    """The last state of each location; "status only" if every write of it was."""
-    latest: dict[int, LocationState] = {}
-    for state in states:
-        before = latest.get(state.location_pk)
-        if before is not None and not before.status_only:
-            state = state._replace(status_only=False)
-        latest[state.location_pk] = state
-    return list(latest.values())
 
 
 def decode_object(body: bytes) -> dict[str, Any] | None:

@@ -1,29 +1,38 @@
 """The OCPI endpoints networks call (ocpi.md §2, §3.3, §4.2; Appendix A), for 2.2.1, 2.2 and
-2.1.1, with and without trailing slash. Handlers are thin: authenticate, decode, call one
-operation, answer in the OCPI envelope with the request and correlation ids echoed."""
+2.1.1, with and without trailing slash. The checks every request needs (version, token, party,
+body) are dependencies (``guards``); a refusal or failure anywhere becomes an OCPI envelope in
+one exception handler. What is left here is what differs per endpoint."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Litestar, Request, Router, delete, get, patch, post, put
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Response
-from psycopg import AsyncConnection
 
-from app.live.hub import StreamHub
-from app.logs import get_logger
-from app.runtime import Runtime
-from ingest import credentials, networks
+from app.services import Services, services_of
+from app.store import Tx
+from app.store.locations import fetch_location
+from app.store.networks import NetworkAuth
+from app.store.tariffs import fetch_tariff
+from ingest import credentials
 from ingest.credentials import HandshakeError
 from ingest.ocpi import transport
 from ingest.receiver import tariffs as tariff_ops
 from ingest.receiver.auth import TokenCache
+from ingest.receiver.guards import (
+    EXCEPTION_HANDLERS,
+    MODULES,
+    REGISTRATION,
+    VERSIONS,
+    OcpiRefusal,
+    Receiver,
+    answer,
+)
 from ingest.receiver.operations import (
     Outcome,
     Pusher,
@@ -38,239 +47,141 @@ from ingest.receiver.operations import (
     put_location,
 )
 from ingest.receiver.writer import PushWriter
-from ingest.store import fetch_location
-
-log = get_logger(__name__)
 
 AnyRequest = Request[Any, Any, Any]
-
-
-@dataclass
-class Receiver:
-    tokens: TokenCache
-    writer: PushWriter
+Write = Callable[[Tx], Awaitable[Outcome]]
 
 
 @asynccontextmanager
 async def receiver_lifespan(app: Litestar) -> AsyncIterator[None]:
-    runtime: Runtime = app.state.runtime
-    hub = runtime.extras.get("hub")
-    on_committed = hub.tell_listeners if isinstance(hub, StreamHub) else None
+    services = services_of(app)
     receiver = Receiver(
-        TokenCache(runtime.pool), PushWriter(runtime.pool, runtime.redis, on_committed)
+        TokenCache(services.store),
+        PushWriter(services.store, services.redis, services.hub.tell_listeners),
     )
-    runtime.extras["receiver"] = receiver
+    app.state.receiver = receiver
     try:
         yield
     finally:
         await receiver.writer.stop()
 
 
-# ---- answering ---------------------------------------------------------------------------------
-def answer(
-    request: AnyRequest,
-    data: Any = None,
-    status_code: int = transport.SUCCESS,
-    message: str | None = None,
-    http_status: int = 200,
-) -> Response[bytes]:
-    body = transport.envelope_encoder.encode(transport.envelope(data, status_code, message))
-    request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
-    correlation_id = request.headers.get("x-correlation-id") or request_id
-    return Response(
-        body,
-        status_code=http_status,
-        media_type="application/json",
-        headers={"X-Request-ID": request_id, "X-Correlation-ID": correlation_id},
-    )
-
-
 def outcome_answer(request: AnyRequest, outcome: Outcome) -> Response[bytes]:
-    return answer(request, None, outcome.status_code, outcome.message, outcome.http_status)
+    headers = {}
+    if outcome.retry_after_s is not None:
+        headers["Retry-After"] = str(max(1, round(outcome.retry_after_s)))
+    return answer(request, None, outcome.status_code, outcome.message, outcome.http_status, headers)
 
 
-def _runtime(request: AnyRequest) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+async def _write(request: AnyRequest, receiver: Receiver, pusher: Pusher, write: Write) -> Any:
+    outcome = await receiver.writer.write(pusher.network_id, pusher.version, write)
+    return outcome_answer(request, outcome)
 
 
-def _receiver(request: AnyRequest) -> Receiver:
-    receiver = _runtime(request).extras["receiver"]
-    assert isinstance(receiver, Receiver)
-    return receiver
-
-
-class Refusal(Exception):
-    def __init__(self, response: Response[bytes]) -> None:
-        self.response = response
-
-
-async def _auth(request: AnyRequest, *, registration: bool = False) -> networks.NetworkAuth:
-    """The calling network; 401 for an unknown token, or token A outside registration."""
-    auth = await _receiver(request).tokens.authenticate(request.headers.get("authorization"))
-    if auth is None:
-        raise Refusal(
-            answer(request, None, transport.CLIENT_ERROR, "unknown or missing token", 401)
-        )
-    if auth.token_kind == "A" and not registration:  # noqa: S105 - a kind, not a secret
-        raise Refusal(
-            answer(
-                request,
-                None,
-                transport.CLIENT_ERROR,
-                "token A is only valid for versions and credentials",
-                401,
-            )
-        )
-    return auth
-
-
-def _version(request: AnyRequest, version: str) -> str:
-    if version not in transport.SUPPORTED_VERSIONS:
-        raise Refusal(
-            answer(
-                request,
-                None,
-                transport.UNSUPPORTED_VERSION,
-                f"unsupported OCPI version {version!r}",
-                404,
-            )
-        )
-    return version
-
-
-def _party(request: AnyRequest, auth: networks.NetworkAuth, cc: str, pid: str) -> None:
-    """A token writes only its own parties (ocpi.md P28): else 404, logged, nothing written."""
-    if not auth.may_write(cc, pid):
-        log.warning(
-            "push.refused_foreign_party",
-            network=auth.name,
-            party=f"{cc}*{pid}",
-            path=request.url.path,
-        )
-        raise Refusal(
-            answer(
-                request,
-                None,
-                transport.CLIENT_ERROR,
-                f"party {cc.upper()}*{pid.upper()} is not registered for this token",
-                404,
-            )
-        )
-
-
-async def _body(request: AnyRequest, version: str) -> dict[str, Any]:
-    body = decode_object(await request.body())
-    if body is None:
-        # Not JSON at all: HTTP 400 (ocpi.md §1.5).
-        raise Refusal(
-            answer(request, None, transport.INVALID_PARAMETERS, "body is not a JSON object", 400)
-        )
-    return body
-
-
-def _pusher(auth: networks.NetworkAuth, version: str) -> Pusher:
-    return Pusher(auth.network_id, version, datetime.now(UTC))
-
-
-async def _guard(
-    request: AnyRequest, handler: Callable[[], Awaitable[Response[bytes]]]
-) -> Response[bytes]:
-    try:
-        return await handler()
-    except Refusal as refusal:
-        return refusal.response
+def _paths(path: str) -> list[str]:
+    return [path, path + "/"]
 
 
 # ---- versions and credentials ------------------------------------------------------------------
-@get(["/versions", "/versions/"], include_in_schema=False)
-async def versions(request: AnyRequest) -> Response[bytes]:
-    async def handle() -> Response[bytes]:
-        await _auth(request, registration=True)
-        return answer(request, credentials.our_versions(_runtime(request).settings))
-
-    return await _guard(request, handle)
-
-
-@get(["/{version:str}", "/{version:str}/"], include_in_schema=False)
-async def version_details(request: AnyRequest, version: FromPath[str]) -> Response[bytes]:
-    async def handle() -> Response[bytes]:
-        _version(request, version)
-        await _auth(request, registration=True)
-        return answer(request, credentials.our_version_details(_runtime(request).settings, version))
-
-    return await _guard(request, handle)
+@get(_paths("/versions"), dependencies=VERSIONS)
+async def versions(
+    request: AnyRequest,
+    registrant: NamedDependency[NetworkAuth],
+    services: NamedDependency[Services],
+) -> Any:
+    return answer(request, credentials.our_versions(services.settings))
 
 
-CREDENTIALS = ["/{version:str}/credentials", "/{version:str}/credentials/"]
+@get(_paths("/{version:str}"), dependencies=REGISTRATION)
+async def version_details(
+    request: AnyRequest,
+    registrant: NamedDependency[NetworkAuth],
+    ocpi_version: NamedDependency[str],
+    services: NamedDependency[Services],
+) -> Any:
+    return answer(request, credentials.our_version_details(services.settings, ocpi_version))
 
 
-@get(CREDENTIALS, include_in_schema=False)
-async def get_credentials(request: AnyRequest, version: FromPath[str]) -> Response[bytes]:
-    async def handle() -> Response[bytes]:
-        _version(request, version)
-        await _auth(request, registration=True)
-        # We keep only hashes: echo the token the caller authenticated with (ocpi.md P4).
-        presented = transport.token_candidates(request.headers.get("authorization"))
-        token = presented[-1] if presented else ""
-        return answer(
-            request, credentials.our_credentials(_runtime(request).settings, token, version)
-        )
-
-    return await _guard(request, handle)
+CREDENTIALS = _paths("/{version:str}/credentials")
 
 
-async def _register(request: AnyRequest, version: str, *, update: bool) -> Response[bytes]:
-    _version(request, version)
-    auth = await _auth(request, registration=True)
-    registered = auth.token_kind in ("B", "C", "STATIC")
+@get(CREDENTIALS, dependencies=REGISTRATION)
+async def get_credentials(
+    request: AnyRequest,
+    registrant: NamedDependency[NetworkAuth],
+    ocpi_version: NamedDependency[str],
+    services: NamedDependency[Services],
+) -> Any:
+    # We keep only hashes: echo the token the caller authenticated with (ocpi.md P4).
+    presented = transport.token_candidates(request.headers.get("authorization"))
+    token = presented[-1] if presented else ""
+    return answer(request, credentials.our_credentials(services.settings, token, ocpi_version))
+
+
+async def _register(
+    request: AnyRequest,
+    registrant: NetworkAuth,
+    version: str,
+    services: Services,
+    receiver: Receiver,
+    *,
+    update: bool,
+) -> Any:
+    registered = registrant.token_kind in ("B", "C", "STATIC")
     if registered != update:
         what = "already registered: use PUT" if registered else "not registered: use POST"
-        return answer(request, None, transport.CLIENT_ERROR, what, 405)
+        raise OcpiRefusal(transport.CLIENT_ERROR, what, 405)
     body = decode_object(await request.body())
-    runtime = _runtime(request)
     try:
-        async with runtime.pool.connection() as conn:
-            ours = await credentials.accept_registration(
-                conn, runtime.settings, auth, version, body
-            )
+        ours = await credentials.accept_registration(
+            services.store, services.settings, registrant, version, body
+        )
     except ValueError as exc:
-        return answer(
-            request,
-            None,
+        raise OcpiRefusal(
             transport.INVALID_PARAMETERS,
             str(exc),
             200 if transport.is_22_or_later(version) else 400,
-        )
+        ) from None
     except HandshakeError as exc:
-        return answer(request, None, exc.status_code, str(exc))
-    _receiver(request).tokens.forget(auth.network_id)
+        raise OcpiRefusal(exc.status_code, str(exc)) from None
+    receiver.tokens.forget(registrant.network_id)
     return answer(request, ours)
 
 
-@post(CREDENTIALS, include_in_schema=False, status_code=200)
-async def post_credentials(request: AnyRequest, version: FromPath[str]) -> Response[bytes]:
-    return await _guard(request, lambda: _register(request, version, update=False))
+@post(CREDENTIALS, dependencies=REGISTRATION, status_code=200)
+async def post_credentials(
+    request: AnyRequest,
+    registrant: NamedDependency[NetworkAuth],
+    ocpi_version: NamedDependency[str],
+    services: NamedDependency[Services],
+    receiver: NamedDependency[Receiver],
+) -> Any:
+    return await _register(request, registrant, ocpi_version, services, receiver, update=False)
 
 
-@put(CREDENTIALS, include_in_schema=False)
-async def put_credentials(request: AnyRequest, version: FromPath[str]) -> Response[bytes]:
-    return await _guard(request, lambda: _register(request, version, update=True))
+@put(CREDENTIALS, dependencies=REGISTRATION)
+async def put_credentials(
+    request: AnyRequest,
+    registrant: NamedDependency[NetworkAuth],
+    ocpi_version: NamedDependency[str],
+    services: NamedDependency[Services],
+    receiver: NamedDependency[Receiver],
+) -> Any:
+    return await _register(request, registrant, ocpi_version, services, receiver, update=True)
 
 
-@delete(CREDENTIALS, include_in_schema=False, status_code=200)
-async def delete_credentials(request: AnyRequest, version: FromPath[str]) -> Response[bytes]:
-    async def handle() -> Response[bytes]:
-        _version(request, version)
-        auth = await _auth(request, registration=True)
-        if auth.token_kind == "A":  # noqa: S105 - a kind, not a secret
-            return answer(request, None, transport.CLIENT_ERROR, "not registered", 405)
-        async with _runtime(request).pool.connection() as conn:
-            await credentials.unregister(conn, auth)
-        _receiver(request).tokens.forget(auth.network_id)
-        return answer(request)
-
-    return await _guard(request, handle)
+@delete(CREDENTIALS, dependencies=REGISTRATION, status_code=200)
+async def delete_credentials(
+    request: AnyRequest,
+    registrant: NamedDependency[NetworkAuth],
+    services: NamedDependency[Services],
+    receiver: NamedDependency[Receiver],
+) -> Any:
+    if registrant.token_kind == "A":  # noqa: S105 - a kind, not a secret
+        raise OcpiRefusal(transport.CLIENT_ERROR, "not registered", 405)
+    await credentials.unregister(services.store, registrant)
+    receiver.tokens.forget(registrant.network_id)
+    return answer(request)
 
 
 # ---- Locations receiver ------------------------------------------------------------------------
@@ -279,217 +190,149 @@ EVSE = LOCATION + "/{evse_uid:str}"
 CONNECTOR = EVSE + "/{connector_id:str}"
 
 
-def _paths(path: str) -> list[str]:
-    return [path, path + "/"]
-
-
-async def _push(
-    request: AnyRequest,
-    version: str,
-    cc: str,
-    pid: str,
-    make: Callable[[Pusher, dict[str, Any]], Callable[[AsyncConnection], Awaitable[Outcome]]],
-) -> Response[bytes]:
-    _version(request, version)
-    auth = await _auth(request)
-    _party(request, auth, cc, pid)
-    body = await _body(request, version)
-    pusher = _pusher(auth, version)
-    outcome = await _receiver(request).writer.write(auth.network_id, make(pusher, body))
-    return outcome_answer(request, outcome)
-
-
-@get(_paths(LOCATION) + _paths(EVSE) + _paths(CONNECTOR), include_in_schema=False)
+@get(_paths(LOCATION) + _paths(EVSE) + _paths(CONNECTOR), dependencies=MODULES)
 async def get_location_object(
     request: AnyRequest,
-    version: FromPath[str],
+    pusher: NamedDependency[Pusher],
+    services: NamedDependency[Services],
     cc: FromPath[str],
     pid: FromPath[str],
     location_id: FromPath[str],
     evse_uid: FromPath[str | None] = None,
     connector_id: FromPath[str | None] = None,
-) -> Response[bytes]:
+) -> Any:
     """The object as we store it, for the CPO to verify (ocpi.md §3.3)."""
-
-    async def handle() -> Response[bytes]:
-        _version(request, version)
-        auth = await _auth(request)
-        _party(request, auth, cc, pid)
-        async with _runtime(request).pool.connection() as conn:
-            stored = await fetch_location(conn, cc, pid, location_id)
-        if stored is None:
-            return answer(
-                request,
-                None,
-                transport.UNKNOWN_LOCATION,
-                f"unknown location {cc}*{pid}*{location_id}",
-                404,
-            )
-        if evse_uid is None:
-            return answer(request, stored.tree)
-        evse = stored.evse(evse_uid)
-        if evse is None:
-            return answer(
-                request, None, transport.UNKNOWN_LOCATION, f"unknown EVSE {evse_uid}", 404
-            )
-        if connector_id is None:
-            return answer(request, evse)
-        connector = stored.connector(evse, connector_id)
-        if connector is None:
-            return answer(
-                request, None, transport.UNKNOWN_LOCATION, f"unknown connector {connector_id}", 404
-            )
-        return answer(request, connector)
-
-    return await _guard(request, handle)
+    stored = await fetch_location(services.store, cc, pid, location_id)
+    if stored is None:
+        raise OcpiRefusal(
+            transport.UNKNOWN_LOCATION, f"unknown location {cc}*{pid}*{location_id}", 404
+        )
+    if evse_uid is None:
+        return answer(request, stored.tree)
+    evse = stored.evse(evse_uid)
+    if evse is None:
+        raise OcpiRefusal(transport.UNKNOWN_LOCATION, f"unknown EVSE {evse_uid}", 404)
+    if connector_id is None:
+        return answer(request, evse)
+    connector = stored.connector(evse, connector_id)
+    if connector is None:
+        raise OcpiRefusal(transport.UNKNOWN_LOCATION, f"unknown connector {connector_id}", 404)
+    return answer(request, connector)
 
 
-@put(_paths(LOCATION), include_in_schema=False)
+@put(_paths(LOCATION), dependencies=MODULES)
 async def put_location_handler(
     request: AnyRequest,
-    version: FromPath[str],
+    receiver: NamedDependency[Receiver],
+    pusher: NamedDependency[Pusher],
+    payload: NamedDependency[dict[str, Any]],
     cc: FromPath[str],
     pid: FromPath[str],
     location_id: FromPath[str],
-) -> Response[bytes]:
-    return await _guard(
-        request,
-        lambda: _push(
-            request,
-            version,
-            cc,
-            pid,
-            lambda pusher, body: (
-                lambda conn: put_location(conn, pusher, cc, pid, location_id, body)
-            ),
-        ),
+) -> Any:
+    return await _write(
+        request, receiver, pusher, lambda tx: put_location(tx, pusher, cc, pid, location_id, payload)
     )
 
 
-@put(_paths(EVSE), include_in_schema=False)
+@put(_paths(EVSE), dependencies=MODULES)
 async def put_evse_handler(
     request: AnyRequest,
-    version: FromPath[str],
+    receiver: NamedDependency[Receiver],
+    pusher: NamedDependency[Pusher],
+    payload: NamedDependency[dict[str, Any]],
     cc: FromPath[str],
     pid: FromPath[str],
     location_id: FromPath[str],
     evse_uid: FromPath[str],
-) -> Response[bytes]:
-    return await _guard(
+) -> Any:
+    return await _write(
         request,
-        lambda: _push(
-            request,
-            version,
-            cc,
-            pid,
-            lambda pusher, body: (
-                lambda conn: put_evse(conn, pusher, cc, pid, location_id, evse_uid, body)
-            ),
-        ),
+        receiver,
+        pusher,
+        lambda tx: put_evse(tx, pusher, cc, pid, location_id, evse_uid, payload),
     )
 
 
-@put(_paths(CONNECTOR), include_in_schema=False)
+@put(_paths(CONNECTOR), dependencies=MODULES)
 async def put_connector_handler(
     request: AnyRequest,
-    version: FromPath[str],
+    receiver: NamedDependency[Receiver],
+    pusher: NamedDependency[Pusher],
+    payload: NamedDependency[dict[str, Any]],
     cc: FromPath[str],
     pid: FromPath[str],
     location_id: FromPath[str],
     evse_uid: FromPath[str],
     connector_id: FromPath[str],
-) -> Response[bytes]:
-    return await _guard(
+) -> Any:
+    return await _write(
         request,
-        lambda: _push(
-            request,
-            version,
-            cc,
-            pid,
-            lambda pusher, body: (
-                lambda conn: put_connector(
-                    conn, pusher, cc, pid, location_id, evse_uid, connector_id, body
-                )
-            ),
-        ),
+        receiver,
+        pusher,
+        lambda tx: put_connector(tx, pusher, cc, pid, location_id, evse_uid, connector_id, payload),
     )
 
 
-@patch(_paths(LOCATION), include_in_schema=False)
+@patch(_paths(LOCATION), dependencies=MODULES)
 async def patch_location_handler(
     request: AnyRequest,
-    version: FromPath[str],
+    receiver: NamedDependency[Receiver],
+    pusher: NamedDependency[Pusher],
+    payload: NamedDependency[dict[str, Any]],
     cc: FromPath[str],
     pid: FromPath[str],
     location_id: FromPath[str],
-) -> Response[bytes]:
-    return await _guard(
+) -> Any:
+    return await _write(
         request,
-        lambda: _push(
-            request,
-            version,
-            cc,
-            pid,
-            lambda pusher, body: (
-                lambda conn: patch_location(conn, pusher, cc, pid, location_id, body)
-            ),
-        ),
+        receiver,
+        pusher,
+        lambda tx: patch_location(tx, pusher, cc, pid, location_id, payload),
     )
 
 
-@patch(_paths(EVSE), include_in_schema=False)
+@patch(_paths(EVSE), dependencies=MODULES)
 async def patch_evse_handler(
     request: AnyRequest,
-    version: FromPath[str],
+    receiver: NamedDependency[Receiver],
+    pusher: NamedDependency[Pusher],
+    payload: NamedDependency[dict[str, Any]],
     cc: FromPath[str],
     pid: FromPath[str],
     location_id: FromPath[str],
     evse_uid: FromPath[str],
-) -> Response[bytes]:
-    async def handle() -> Response[bytes]:
-        _version(request, version)
-        auth = await _auth(request)
-        _party(request, auth, cc, pid)
-        body = await _body(request, version)
-        pusher = _pusher(auth, version)
-        writer = _receiver(request).writer
-        if is_status_patch(body):
-            outcome = await writer.status_patch(
-                StatusPatch(cc, pid, location_id, evse_uid, body, pusher)
-            )
-        else:
-            outcome = await writer.write(
-                auth.network_id,
-                lambda conn: patch_evse(conn, pusher, cc, pid, location_id, evse_uid, body),
-            )
+) -> Any:
+    if is_status_patch(payload):  # the most common message: batched set-based
+        outcome = await receiver.writer.status_patch(
+            StatusPatch(cc, pid, location_id, evse_uid, payload, pusher)
+        )
         return outcome_answer(request, outcome)
+    return await _write(
+        request,
+        receiver,
+        pusher,
+        lambda tx: patch_evse(tx, pusher, cc, pid, location_id, evse_uid, payload),
+    )
 
-    return await _guard(request, handle)
 
-
-@patch(_paths(CONNECTOR), include_in_schema=False)
+@patch(_paths(CONNECTOR), dependencies=MODULES)
 async def patch_connector_handler(
     request: AnyRequest,
-    version: FromPath[str],
+    receiver: NamedDependency[Receiver],
+    pusher: NamedDependency[Pusher],
+    payload: NamedDependency[dict[str, Any]],
     cc: FromPath[str],
     pid: FromPath[str],
     location_id: FromPath[str],
     evse_uid: FromPath[str],
     connector_id: FromPath[str],
-) -> Response[bytes]:
-    return await _guard(
+) -> Any:
+    return await _write(
         request,
-        lambda: _push(
-            request,
-            version,
-            cc,
-            pid,
-            lambda pusher, body: (
-                lambda conn: patch_connector(
-                    conn, pusher, cc, pid, location_id, evse_uid, connector_id, body
-                )
-            ),
-        ),
+        receiver,
+        pusher,
+        lambda tx: patch_connector(tx, pusher, cc, pid, location_id, evse_uid, connector_id, payload),
     )
 
 
@@ -497,100 +340,79 @@ async def patch_connector_handler(
 TARIFF = "/{version:str}/tariffs/{cc:str}/{pid:str}/{tariff_id:str}"
 
 
-@get(_paths(TARIFF), include_in_schema=False)
+@get(_paths(TARIFF), dependencies=MODULES)
 async def get_tariff_handler(
     request: AnyRequest,
-    version: FromPath[str],
+    pusher: NamedDependency[Pusher],
+    services: NamedDependency[Services],
     cc: FromPath[str],
     pid: FromPath[str],
     tariff_id: FromPath[str],
-) -> Response[bytes]:
-    async def handle() -> Response[bytes]:
-        _version(request, version)
-        auth = await _auth(request)
-        _party(request, auth, cc, pid)
-        async with _runtime(request).pool.connection() as conn:
-            raw = await tariff_ops.fetch_tariff(conn, cc, pid, tariff_id)
-        if raw is None:
-            return answer(request, None, transport.CLIENT_ERROR, f"unknown tariff {tariff_id}", 404)
-        return answer(request, raw)
-
-    return await _guard(request, handle)
+) -> Any:
+    raw = await fetch_tariff(services.store, cc, pid, tariff_id)
+    if raw is None:
+        raise OcpiRefusal(transport.CLIENT_ERROR, f"unknown tariff {tariff_id}", 404)
+    return answer(request, raw)
 
 
-@put(_paths(TARIFF), include_in_schema=False)
+@put(_paths(TARIFF), dependencies=MODULES)
 async def put_tariff_handler(
     request: AnyRequest,
-    version: FromPath[str],
+    receiver: NamedDependency[Receiver],
+    pusher: NamedDependency[Pusher],
+    payload: NamedDependency[dict[str, Any]],
     cc: FromPath[str],
     pid: FromPath[str],
     tariff_id: FromPath[str],
-) -> Response[bytes]:
-    return await _guard(
+) -> Any:
+    return await _write(
         request,
-        lambda: _push(
-            request,
-            version,
-            cc,
-            pid,
-            lambda pusher, body: (
-                lambda conn: tariff_ops.put_tariff(conn, pusher, cc, pid, tariff_id, body)
-            ),
-        ),
+        receiver,
+        pusher,
+        lambda tx: tariff_ops.put_tariff(tx, pusher, cc, pid, tariff_id, payload),
     )
 
 
-@patch(_paths(TARIFF), include_in_schema=False)
+@patch(_paths(TARIFF), dependencies={**MODULES})
 async def patch_tariff_handler(
     request: AnyRequest,
-    version: FromPath[str],
+    receiver: NamedDependency[Receiver],
+    pusher: NamedDependency[Pusher],
+    payload: NamedDependency[dict[str, Any]],
     cc: FromPath[str],
     pid: FromPath[str],
     tariff_id: FromPath[str],
-) -> Response[bytes]:
+) -> Any:
     """2.1.1 only: PATCH was removed from the Tariffs receiver in 2.2 (ocpi.md §4.1)."""
-
-    async def handle() -> Response[bytes]:
-        if transport.is_22_or_later(version):
-            return answer(
-                request,
-                None,
-                transport.CLIENT_ERROR,
-                f"tariffs cannot be PATCHed in OCPI {version}: PUT the whole tariff",
-                405,
-            )
-        return await _push(
-            request,
-            version,
-            cc,
-            pid,
-            lambda pusher, body: (
-                lambda conn: tariff_ops.patch_tariff(conn, pusher, cc, pid, tariff_id, body)
-            ),
+    if transport.is_22_or_later(pusher.version):
+        raise OcpiRefusal(
+            transport.CLIENT_ERROR,
+            f"tariffs cannot be PATCHed in OCPI {pusher.version}: PUT the whole tariff",
+            405,
         )
+    return await _write(
+        request,
+        receiver,
+        pusher,
+        lambda tx: tariff_ops.patch_tariff(tx, pusher, cc, pid, tariff_id, payload),
+    )
 
-    return await _guard(request, handle)
 
-
-@delete(_paths(TARIFF), include_in_schema=False, status_code=200)
+@delete(_paths(TARIFF), dependencies=MODULES, status_code=200)
 async def delete_tariff_handler(
     request: AnyRequest,
-    version: FromPath[str],
+    receiver: NamedDependency[Receiver],
+    pusher: NamedDependency[Pusher],
     cc: FromPath[str],
     pid: FromPath[str],
     tariff_id: FromPath[str],
-) -> Response[bytes]:
-    async def handle() -> Response[bytes]:
-        _version(request, version)
-        auth = await _auth(request)
-        _party(request, auth, cc, pid)
-        pusher = _pusher(auth, version)
-        outcome = await _receiver(request).writer.write(
-            auth.network_id, lambda conn: tariff_ops.delete_tariff(conn, pusher, cc, pid, tariff_id)
-        )
-        return outcome_answer(request, outcome)
-
-    return await _guard(request, handle)
+) -> Any:
+    return await _write(
+        request,
+        receiver,
+        pusher,
+        lambda tx: tariff_ops.delete_tariff(tx, pusher, cc, pid, tariff_id),
+    )
 
 
 ocpi_router = Router(
@@ -614,4 +436,6 @@ ocpi_router = Router(
         patch_tariff_handler,
         delete_tariff_handler,
     ],
+    exception_handlers=EXCEPTION_HANDLERS,
+    include_in_schema=False,
 )

@@ -17,18 +17,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import psycopg
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
-from app.live.events import AvailabilityEvent, publish
+from app.live.events import AvailabilityEvent, availability_events, publish
 from app.live.tasks import cancel_and_wait
 from app.logs import get_logger
-from ingest import networks
-from ingest.apply import ApplyResult
+from app.store import Conflict, RejectedData, Store, StoreError, Tx, networks
+from app.store.locations import ApplyResult
 from ingest.ocpi import transport
-from ingest.receiver.operations import Outcome, StatusPatch, availability_events, status_patches
+from ingest.receiver.operations import Outcome, StatusPatch, invalid, status_patches
 
 log = get_logger(__name__)
 
@@ -37,13 +34,14 @@ WRITERS = 3  # transactions in flight per process
 CONTACT_EVERY_S = 1.0
 DEADLOCK_RETRIES = 3
 
-Write = Callable[[AsyncConnection], Awaitable[Outcome]]
+Write = Callable[[Tx], Awaitable[Outcome]]
 
 
 @dataclass
 class _Op:
     future: asyncio.Future[Outcome]
     network_id: int
+    version: str
     status_patch: StatusPatch | None = None
     write: Write | None = None
 
@@ -60,11 +58,11 @@ class WriterStats:
 class PushWriter:
     def __init__(
         self,
-        pool: AsyncConnectionPool,
+        store: Store,
         redis: Redis | None,
         on_committed: Callable[[list[AvailabilityEvent]], None] | None = None,
     ) -> None:
-        self._pool = pool
+        self._store = store
         self._redis = redis
         self._on_committed = on_committed
         self._queue: asyncio.Queue[_Op] = asyncio.Queue()
@@ -93,10 +91,12 @@ class PushWriter:
                 )
 
     async def status_patch(self, item: StatusPatch) -> Outcome:
-        return await self._submit(_Op(self._future(), item.pusher.network_id, status_patch=item))
+        return await self._submit(
+            _Op(self._future(), item.pusher.network_id, item.pusher.version, status_patch=item)
+        )
 
-    async def write(self, network_id: int, write: Write) -> Outcome:
-        return await self._submit(_Op(self._future(), network_id, write=write))
+    async def write(self, network_id: int, version: str, write: Write) -> Outcome:
+        return await self._submit(_Op(self._future(), network_id, version, write=write))
 
     def _future(self) -> asyncio.Future[Outcome]:
         return asyncio.get_running_loop().create_future()
@@ -124,12 +124,19 @@ class PushWriter:
                 raise
             except Exception as exc:
                 self.stats.failures += 1
-                log.exception("push.batch_failed", operations=len(ops), error=str(exc))
+                if isinstance(exc, StoreError):
+                    log.error("push.batch_failed", operations=len(ops), error=str(exc))
+                else:
+                    log.exception("push.batch_failed", operations=len(ops), error=str(exc))
+                retry = exc.retry_after_s if isinstance(exc, StoreError) else None
                 for op in ops:
                     if not op.future.done():
                         op.future.set_result(
                             Outcome(
-                                transport.SERVER_ERROR, "could not store the update; retry", 500
+                                transport.SERVER_ERROR,
+                                "could not store the update; retry",
+                                503,
+                                retry_after_s=retry or 1.0,
                             )
                         )
 
@@ -138,7 +145,7 @@ class PushWriter:
             try:
                 result, outcomes = await self._transaction(ops)
                 break
-            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+            except Conflict:
                 if attempt == DEADLOCK_RETRIES - 1:
                     raise
                 await asyncio.sleep(0.01 * (attempt + 1))
@@ -165,7 +172,7 @@ class PushWriter:
     async def _transaction(self, ops: list[_Op]) -> tuple[ApplyResult, list[Outcome]]:
         result = ApplyResult()
         outcomes: list[Outcome | None] = [None] * len(ops)
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._store.transaction() as tx:
             run: list[tuple[int, StatusPatch]] = []
 
             async def flush_run() -> None:
@@ -174,7 +181,7 @@ class PushWriter:
                 items = [item for _, item in run]
                 for item in items:
                     item.outcome = None
-                result.merge(await status_patches(conn, items))
+                result.merge(await status_patches(tx, items))
                 for index, item in run:
                     outcomes[index] = item.outcome or Outcome()
                 run.clear()
@@ -185,7 +192,7 @@ class PushWriter:
                     continue
                 await flush_run()
                 assert op.write is not None
-                outcomes[index] = await self._guarded(conn, op.write, result)
+                outcomes[index] = await self._guarded(tx, op, op.write, result)
             await flush_run()
             # Contact is recorded at most once a second per network and process: every batch
             # updating the one network row would make concurrent batches queue for its lock.
@@ -194,23 +201,32 @@ class PushWriter:
             for network_id in sorted({op.network_id for op in ops}):
                 last = self._touched.get(network_id)
                 if last is None or (now - last).total_seconds() >= CONTACT_EVERY_S:
-                    await networks.touch(conn, network_id, push=True, at=now)
+                    await networks.touch(tx, network_id, push=True, at=now)
                     touched.append(network_id)
         for network_id in touched:  # committed: only now does the next second's batch skip it
             self._touched[network_id] = now
         return result, [o or Outcome() for o in outcomes]
 
     @staticmethod
-    async def _guarded(conn: AsyncConnection, write: Write, result: ApplyResult) -> Outcome:
+    async def _guarded(tx: Tx, op: _Op, write: Write, result: ApplyResult) -> Outcome:
         """One write in a savepoint: its failure costs that push, not the batch."""
         try:
-            async with conn.transaction():
-                outcome = await write(conn)
-        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
-            raise
-        except psycopg.Error as exc:
-            log.error("push.write_failed", error=str(exc))
-            return Outcome(transport.SERVER_ERROR, "could not store the update; retry", 500)
+            async with tx.savepoint():
+                outcome = await write(tx)
+        except Conflict:
+            raise  # the whole batch is retried
+        except RejectedData as exc:
+            # Permanent: the same push will never be storable (OCPI 2001, not "retry").
+            log.warning("push.rejected_by_database", network_id=op.network_id, error=str(exc))
+            return invalid(f"the update cannot be stored: {exc}", op.version)
+        except StoreError as exc:
+            log.error("push.write_failed", network_id=op.network_id, error=str(exc))
+            return Outcome(
+                transport.SERVER_ERROR,
+                "could not store the update; retry",
+                503,
+                retry_after_s=exc.retry_after_s or 1.0,
+            )
         if outcome.result is not None:
             result.merge(outcome.result)
         return outcome

@@ -13,23 +13,24 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from app.domain.parties import Party
 from app.settings import Settings
+from app.store import Store
 from ingest.loader import load_file
-from ingest.networks import Party
-from tests.conftest import OCPI_FIXTURES, make_app
+from tests.conftest import OCPI_FIXTURES, execute, make_app
 from wattlas.local import LocalServices
 from wattlas.migrate import upgrade
 
 
 async def _load_all(url: str) -> None:
     manifest = json.loads((OCPI_FIXTURES / "manifest.json").read_text())["networks"]
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+    async with Store(url, max_size=2, name="test") as store:
         for entry in manifest:
             party = Party.parse(entry["party"]) if entry.get("party") else None
             await load_file(
-                conn, OCPI_FIXTURES / entry["file"], party=party, network_name=entry["name"]
+                store, OCPI_FIXTURES / entry["file"], party=party, network_name=entry["name"]
             )
-        await conn.execute("UPDATE networks SET last_contact_at = now(), stale_after_s = 315360000")
+    await execute(url, "UPDATE networks SET last_contact_at = now(), stale_after_s = 315360000")
 
 
 @pytest.fixture(scope="session")

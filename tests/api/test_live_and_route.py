@@ -15,8 +15,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from pyproj import Geod
 
+from app.domain.parties import Party
 from app.settings import Settings
-from ingest import credentials, networks
+from app.store import Store, networks
+from ingest import credentials
 from tests.conftest import FIXTURES, make_app
 from tests.ingest.helpers import b64, spec
 
@@ -97,13 +99,13 @@ UTRECHT = (52.0907, 5.1214)
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[Client]:
-    async with await psycopg.AsyncConnection.connect(
-        settings.database_url or "", autocommit=True
-    ) as conn:
+    async with Store(settings.database_url or "", max_size=2, name="test") as store:
         await credentials.add_static(
-            conn, "testnet", TOKEN, [networks.Party.parse("NL*WTT"), networks.Party.parse("DE*ALL")]
+            store, "testnet", TOKEN, [Party.parse("NL*WTT"), Party.parse("DE*ALL")]
         )
-        await networks.touch(conn, await networks.network_id_by_name(conn, "testnet"))
+        network_id = await networks.network_id_by_name(store, "testnet")
+        async with store.transaction() as tx:
+            await networks.touch(tx, network_id)
     async with AsyncTestClient(app=make_app(settings)) as test_client:
         yield test_client
 
@@ -557,50 +559,60 @@ async def test_queries_use_their_indexes(fixture_db: str) -> None:
     """On the 3,499 real locations, with sequential scans made expensive, each query must reach
     ``locations`` through its index; a predicate that cannot use it (a function around the
     column, a cast) fails this. (The benchmark reads EXPLAIN ANALYZE at full size.)"""
-    from app.db import search
+    from app.domain.filters import Bbox, Filters
     from app.domain.route import pieces, validate
+    from app.store import Store, discovery
 
     plans: dict[str, list[tuple[str, str | None, str | None]]] = {}
     running = {"name": ""}
-    original = search._fetch
+    original = discovery._fetch
 
-    async def explain(
-        conn_: psycopg.AsyncConnection, sql: str, params: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        cur = await conn_.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-        row = await cur.fetchone()
+    async def explain(store: Store, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        async with store.discovery_connection() as conn:
+            cur = await conn.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+            row = await cur.fetchone()
         assert row is not None
         plans[running["name"]] = _scans(row[0])
-        return await original(conn_, sql, params)
+        return await original(store, sql, params)
+
+    async def no_seqscan(conn: psycopg.AsyncConnection) -> None:
+        await conn.execute("SET enable_seqscan = off")
 
     now = datetime.now(UTC)
-    f = search.Filters(standards=("IEC_62196_T2_COMBO",), available=True)
+    f = Filters(standards=("IEC_62196_T2_COMBO",), available=True)
     coords = [(c[0], c[1]) for c in route_coordinates(VIENNA_LINZ)]
     calls = {
-        "nearby": lambda conn: search.nearby(
-            conn, lat=52.1, lon=5.1, radius_m=5000, limit=50, filters=f, now=now, stale_after_s=1800
+        "nearby": lambda store: discovery.nearby(
+            store,
+            lat=52.1,
+            lon=5.1,
+            radius_m=5000,
+            limit=50,
+            filters=f,
+            now=now,
+            stale_after_s=1800,
         ),
-        "viewport": lambda conn: search.viewport(
-            conn,
-            bbox=search.Bbox(5, 52, 5.3, 52.2),
+        "viewport": lambda store: discovery.viewport(
+            store,
+            bbox=Bbox(5, 52, 5.3, 52.2),
             limit=500,
             after=None,
             filters=f,
             now=now,
             stale_after_s=1800,
         ),
-        "search": lambda conn: search.text_search(
-            conn,
+        "search": lambda store: discovery.text_search(
+            store,
             query="main street",
             lat=52.1,
             lon=5.1,
             limit=20,
-            filters=search.Filters(),
+            filters=Filters(),
             now=now,
             stale_after_s=1800,
         ),
-        "along-route": lambda conn: search.along_route(
-            conn,
+        "along-route": lambda store: discovery.along_route(
+            store,
             pieces=pieces(validate(coords)),
             corridor_m=5000,
             start_offset_m=0,
@@ -619,14 +631,14 @@ async def test_queries_use_their_indexes(fixture_db: str) -> None:
     }
     async with await psycopg.AsyncConnection.connect(fixture_db, autocommit=True) as conn:
         await conn.execute("ANALYZE")
-        await conn.execute("SET enable_seqscan = off")
-        search._fetch = explain  # type: ignore[assignment]
+    async with Store(fixture_db, max_size=1, name="test", configure=no_seqscan) as store:
+        discovery._fetch = explain  # type: ignore[assignment]
         try:
             for name, call in calls.items():
                 running["name"] = name
-                await call(conn)
+                await call(store)
         finally:
-            search._fetch = original  # type: ignore[assignment]
+            discovery._fetch = original  # type: ignore[assignment]
     for name, scans in plans.items():
         on_locations = [s for s in scans if s[1] == "locations"]
         assert ("Seq Scan", "locations", None) not in on_locations, (name, scans)
@@ -636,8 +648,7 @@ async def test_queries_use_their_indexes(fixture_db: str) -> None:
 async def test_the_nearby_cache_follows_every_push_at_once(client: Client) -> None:
     """Unfiltered nearby questions are answered from memory; every push changes that memory
     before it is acknowledged."""
-    runtime = client.app.state.runtime
-    cache = runtime.extras["nearby_cache"]
+    cache = client.app.state.services.nearby_cache
     near = {"lat": UTRECHT[0], "lon": UTRECHT[1], "radius_m": 5000}
 
     async def answer() -> list[tuple[str, int, float]]:

@@ -18,11 +18,13 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from app.db import clusters as clusters_db
-from app.db.search import Bbox, Filters
+from app.domain.filters import Bbox, Filters
+from app.domain.parties import Party
 from app.settings import Settings
-from ingest import credentials, networks
-from tests.conftest import ServerProcess, make_app
+from app.store import Store
+from app.store import clusters as clusters_db
+from ingest import credentials
+from tests.conftest import ServerProcess, execute, make_app
 from tests.ingest.helpers import b64, location_example
 
 Client = AsyncTestClient[Litestar]
@@ -91,6 +93,7 @@ async def test_refreshed_clusters_match_the_live_aggregation(fixture_settings: S
         await psycopg.AsyncConnection.connect(
             fixture_settings.database_url or "", autocommit=True
         ) as conn,
+        Store(fixture_settings.database_url or "", max_size=2, name="test") as store,
     ):
         for _ in range(100):  # the refresher runs once at start-up
             cur = await conn.execute("SELECT count(*) FROM cluster_cells")
@@ -104,9 +107,9 @@ async def test_refreshed_clusters_match_the_live_aggregation(fixture_settings: S
                 "now": now, "stale_after_s": 900,
             }  # fmt: skip
             _, refreshed = await clusters_db.clusters(
-                conn, refresh_s=30.0, materialise_from=0, **args
+                store, refresh_s=30.0, materialise_from=0, **args
             )
-            _, live = await clusters_db.clusters(conn, refresh_s=0, **args)
+            _, live = await clusters_db.clusters(store, refresh_s=0, **args)
 
             def counts(cells: list[dict[str, Any]]) -> dict[int, tuple[int, ...]]:
                 return {
@@ -119,28 +122,28 @@ async def test_refreshed_clusters_match_the_live_aggregation(fixture_settings: S
 
 
 async def test_refreshed_clusters_are_used_only_while_fresh_and_worth_it(fixture_db: str) -> None:
-    async with await psycopg.AsyncConnection.connect(fixture_db) as conn:
-        assert await clusters_db.refresh_cluster_cells(conn)
-        # Mark the aggregates so that reading them shows; rolled back at the end.
-        await conn.execute(
-            "UPDATE cluster_cells SET locations = locations + 1000 WHERE resolution = 3"
+    async with Store(fixture_db, max_size=2, name="test") as store:
+        assert await clusters_db.refresh_cluster_cells(store)
+        # Mark the aggregates so that reading them shows; a refresh at the end undoes it.
+        await execute(
+            fixture_db, "UPDATE cluster_cells SET locations = locations + 1000 WHERE resolution = 3"
         )
         now = datetime.now(UTC)
         args: dict[str, Any] = {
             "bbox": Bbox(-180, -90, 180, 90), "zoom": 4, "filters": Filters(),
             "stale_after_s": 900, "refresh_s": 15.0, "materialise_from": 0,
         }  # fmt: skip
-        _, fresh = await clusters_db.clusters(conn, now=now, **args)
-        _, old = await clusters_db.clusters(conn, now=now + timedelta(minutes=2), **args)
-        _, off = await clusters_db.clusters(conn, now=now, **{**args, "refresh_s": 0})
+        _, fresh = await clusters_db.clusters(store, now=now, **args)
+        _, old = await clusters_db.clusters(store, now=now + timedelta(minutes=2), **args)
+        _, off = await clusters_db.clusters(store, now=now, **{**args, "refresh_s": 0})
         _, filtered = await clusters_db.clusters(
-            conn, now=now, **{**args, "filters": Filters(power_class="DC")}
+            store, now=now, **{**args, "filters": Filters(power_class="DC")}
         )
         # The bundled data is small: by default it is aggregated live, never behind.
         _, small = await clusters_db.clusters(
-            conn, now=now, **{**args, "materialise_from": clusters_db.MATERIALISE_FROM}
+            store, now=now, **{**args, "materialise_from": clusters_db.MATERIALISE_FROM}
         )
-        await conn.rollback()
+        assert await clusters_db.refresh_cluster_cells(store)
     assert all(c["locations"] > 1000 for c in fresh)
     assert all(c["locations"] < 1000 for c in old + off + filtered + small)
     assert sum(c["locations"] for c in old) == sum(c["locations"] for c in off)
@@ -199,10 +202,8 @@ async def test_stream_sends_changes_in_the_area_and_replays_after_a_reconnect(
     settings: Settings,
     api_server: ServerProcess,
 ) -> None:
-    async with await psycopg.AsyncConnection.connect(
-        settings.database_url or "", autocommit=True
-    ) as conn:
-        await credentials.add_static(conn, "becharged", TOKEN, [networks.Party.parse("BE*BEC")])
+    async with Store(settings.database_url or "", max_size=2, name="test") as store:
+        await credentials.add_static(store, "becharged", TOKEN, [Party.parse("BE*BEC")])
     base = "/ocpi/2.2.1/locations/BE/BEC/LOC1"
     async with httpx.AsyncClient(base_url=api_server.url) as client:
         assert (await client.put(base, json=location_example(), headers=b64(TOKEN))).json()[

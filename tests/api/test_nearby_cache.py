@@ -11,25 +11,23 @@ from typing import Any
 import msgspec
 import psycopg
 import pytest
-from psycopg_pool import AsyncConnectionPool
 
-from app.api.locations import _results
-from app.api.nearby_cache import NearbyCache
-from app.db import search
-from app.db.pool import create_pool
-from app.live.events import Availability, AvailabilityEvent
+from app.api.locations import results_of
+from app.domain.filters import NO_FILTERS
+from app.domain.status import BucketCounts
+from app.live.events import AvailabilityEvent
+from app.live.nearby_cache import NearbyCache
 from app.settings import Settings
+from app.store import Store, discovery
 
 RADII_M = (150.0, 999.0, 1_000.0, 1_000.5, 2_500.0, 5_000.0, 7_300.0, 10_000.0)
 LIMITS = (1, 3, 20, 100)
 
 
 @pytest.fixture
-async def pool(fixture_settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
-    pool = create_pool(fixture_settings, max_size=2, name="nearby-cache-test")
-    await pool.open()
-    yield pool
-    await pool.close()
+async def pool(fixture_settings: Settings) -> AsyncIterator[Store]:
+    async with Store.from_settings(fixture_settings, name="nearby-cache-test", max_size=2) as store:
+        yield store
 
 
 def _query_points(db: psycopg.Connection, count: int) -> list[tuple[float, float]]:
@@ -44,26 +42,23 @@ def _query_points(db: psycopg.Connection, count: int) -> list[tuple[float, float
 
 
 async def _from_sql(
-    pool: AsyncConnectionPool, lat: float, lon: float, radius_m: float, limit: int
+    pool: Store, lat: float, lon: float, radius_m: float, limit: int
 ) -> list[dict[str, Any]]:
-    async with pool.connection() as conn:
-        rows = await search.nearby(
-            conn,
-            lat=lat,
-            lon=lon,
-            radius_m=radius_m,
-            limit=limit,
-            filters=search.Filters(),
-            now=datetime.now(UTC),
-            stale_after_s=300,
-        )
-    results: list[dict[str, Any]] = msgspec.to_builtins(_results(rows, search.Filters()))["results"]
+    rows = await discovery.nearby(
+        pool,
+        lat=lat,
+        lon=lon,
+        radius_m=radius_m,
+        limit=limit,
+        filters=NO_FILTERS,
+        now=datetime.now(UTC),
+        stale_after_s=300,
+    )
+    results: list[dict[str, Any]] = msgspec.to_builtins(results_of(rows, NO_FILTERS))["results"]
     return results
 
 
-async def test_cache_answers_exactly_like_the_database(
-    pool: AsyncConnectionPool, db: psycopg.Connection
-) -> None:
+async def test_cache_answers_exactly_like_the_database(pool: Store, db: psycopg.Connection) -> None:
     cache = NearbyCache(pool, stale_after_s=300)
     rng = random.Random(7)
     non_empty = 0
@@ -86,7 +81,7 @@ async def test_cache_answers_exactly_like_the_database(
 
 
 async def test_a_hidden_location_sends_the_question_to_the_database(
-    pool: AsyncConnectionPool, db: psycopg.Connection
+    pool: Store, db: psycopg.Connection
 ) -> None:
     cache = NearbyCache(pool, stale_after_s=300)
     lat, lon, public_id = db.execute(
@@ -113,16 +108,14 @@ def _status_event(public_id: str, lat: float, lon: float) -> AvailabilityEvent:
         lon=lon,
         h3_r5="851f1d4bfffffff",
         visible=False,
-        availability=Availability(0, 0, 0, 0, 0, 0),
+        availability=BucketCounts(0, 0, 0, 0, 0, 0),
         evses=[],
         at=datetime.now(UTC),
         kind="status",
     )
 
 
-async def test_a_change_during_a_read_is_not_kept(
-    pool: AsyncConnectionPool, db: psycopg.Connection
-) -> None:
+async def test_a_change_during_a_read_is_not_kept(pool: Store, db: psycopg.Connection) -> None:
     """A location event that arrives while candidates are being read: the read answers the
     question that started it, but is not kept (its event will not come again)."""
     cache = NearbyCache(pool, stale_after_s=300)
@@ -131,8 +124,8 @@ async def test_a_change_during_a_read_is_not_kept(
     ).fetchone() or (0.0, 0.0, "")
     moved = _status_event(public_id, lat, lon)
     moved.kind = "location"
-    async with pool.connection() as conn:
-        await conn.execute("SELECT 1")  # a warm pool: the read below is what takes time
+    await discovery.summaries(pool, public_ids=[], now=datetime.now(UTC), stale_after_s=300)
+    # (a warm pool: the read below is what takes time)
     reading = asyncio.create_task(cache.nearby(lat, lon, 1_000, 5))
     await asyncio.sleep(0)  # the read has started
     cache.forget(moved)

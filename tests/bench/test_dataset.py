@@ -12,8 +12,8 @@ import msgspec
 import pytest
 from click.testing import CliRunner
 
-from bench.__main__ import main as bench_cli
-from bench.dataset import (
+from devtools.bench.__main__ import main as bench_cli
+from devtools.bench.dataset import (
     MAX_CLONE_OFFSET_M,
     MIN_CLONE_OFFSET_M,
     DatasetInfo,
@@ -22,8 +22,8 @@ from bench.dataset import (
     read_manifest,
     source_points,
 )
-from ingest.geocheck import haversine_km
-from ingest.normalise import IngestContext, Normaliser, split_page
+from ingest.ocpi.geocheck import haversine_km
+from ingest.ocpi.normalise import IngestContext, Normaliser, split_page
 
 LOCATIONS = 2_000
 EVSES = 6_543

@@ -12,14 +12,15 @@ from typing import Any
 
 import httpx
 import msgspec
-import psycopg
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
 
+from app.domain.parties import Party
 from app.settings import Settings
-from ingest import credentials, networks
+from app.store import Store
+from ingest import credentials
 from ingest.loader import load_file
-from tests.conftest import OCPI_FIXTURES, ROOT, ServerProcess, settings_env, start_granian
+from tests.conftest import OCPI_FIXTURES, ROOT, ServerProcess, execute, settings_env, start_granian
 from tests.ingest.helpers import b64
 from wattlas.local import LocalServices, ensure_system_packages
 from wattlas.migrate import upgrade
@@ -44,18 +45,15 @@ PUSH_PARTY = "NL*WBT"
 
 async def _prepare(url: str) -> None:
     manifest = json.loads((OCPI_FIXTURES / "manifest.json").read_text())["networks"]
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+    async with Store(url, max_size=2, name="test") as store:
         for entry in manifest:
-            party = networks.Party.parse(entry["party"]) if entry.get("party") else None
+            party = Party.parse(entry["party"]) if entry.get("party") else None
             await load_file(
-                conn, OCPI_FIXTURES / entry["file"], party=party, network_name=entry["name"]
+                store, OCPI_FIXTURES / entry["file"], party=party, network_name=entry["name"]
             )
-        await credentials.add_static(
-            conn, PUSH_NETWORK, PUSH_TOKEN, [networks.Party.parse(PUSH_PARTY)]
-        )
-        await networks.touch(conn, await networks.network_id_by_name(conn, PUSH_NETWORK))
-        # Every network in contact, so that the real statuses are shown as live, not stale.
-        await conn.execute("UPDATE networks SET last_contact_at = now(), stale_after_s = 315360000")
+        await credentials.add_static(store, PUSH_NETWORK, PUSH_TOKEN, [Party.parse(PUSH_PARTY)])
+    # Every network in contact, so that the real statuses are shown as live, not stale.
+    await execute(url, "UPDATE networks SET last_contact_at = now(), stale_after_s = 315360000")
 
 
 @pytest.fixture(scope="session")

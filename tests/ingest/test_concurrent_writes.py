@@ -14,8 +14,10 @@ import httpx
 import psycopg
 import pytest
 
+from app.domain.parties import Party
 from app.settings import Settings
-from ingest import credentials, networks
+from app.store import Store
+from ingest import credentials
 from tests.conftest import settings_env, start_granian
 from tests.ingest.helpers import TOKEN, b64, location_example
 
@@ -26,11 +28,9 @@ PER_ROUND = 4
 @pytest.fixture
 async def cpo(settings: Settings, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """The real service under granian, and a network that may write BE*BEC."""
-    async with await psycopg.AsyncConnection.connect(
-        settings.database_url or "", autocommit=True
-    ) as conn:
+    async with Store(settings.database_url or "", max_size=2, name="test") as store:
         await credentials.add_static(
-            conn, "becharged", TOKEN, [networks.Party.parse("BE*BEC")], version="2.2.1"
+            store, "becharged", TOKEN, [Party.parse("BE*BEC")], version="2.2.1"
         )
     server = start_granian("wattlas.asgi:app", settings_env(settings), tmp_path, name="api")
     try:

@@ -12,8 +12,10 @@ import httpx
 import psycopg
 import pytest
 
+from app.domain.parties import Party
 from app.settings import Settings
-from ingest import credentials, networks
+from app.store import Store
+from ingest import credentials
 from ingest.loader import load_file
 from tests.conftest import OCPI_FIXTURES, settings_env, start_granian
 from tests.ingest.helpers import b64
@@ -25,13 +27,11 @@ TOKEN = "burst-token-0123456789"
 async def test_every_acknowledged_push_survives_a_sigkill(
     settings: Settings, tmp_path: Path, sync_conn: psycopg.Connection
 ) -> None:
-    async with await psycopg.AsyncConnection.connect(
-        settings.database_url or "", autocommit=True
-    ) as conn:
+    async with Store(settings.database_url or "", max_size=2, name="test") as store:
         await load_file(
-            conn, OCPI_FIXTURES / "ocpi_2_2_locations_powergo.json", network_name="powergo-dump"
+            store, OCPI_FIXTURES / "ocpi_2_2_locations_powergo.json", network_name="powergo-dump"
         )
-        await credentials.add_static(conn, "powergo", TOKEN, [networks.Party.parse("NL*PFG")])
+        await credentials.add_static(store, "powergo", TOKEN, [Party.parse("NL*PFG")])
     evses = sync_conn.execute(
         "SELECT l.ocpi_id_raw, e.uid_raw FROM evses e JOIN locations l ON l.id = e.location_id"
         " WHERE e.visible ORDER BY e.id LIMIT 300"

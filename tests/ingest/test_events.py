@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ingest.apply import ApplyResult, LocationState, StatusChange
-from ingest.receiver.operations import availability_events
+from app.domain.status import BucketCounts
+from app.live.events import availability_events
+from app.store.locations import ApplyResult, LocationState, StatusChange
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 def _state(pk: int, *, status_only: bool) -> LocationState:
     return LocationState(
-        pk, f"loc{pk}", 52.0, 5.0, 0x851F1D4BFFFFFFF, 0, True, 2, 1, 1, 0, 0, 0, status_only
-    )
+        pk, f"loc{pk}", 52.0, 5.0, 0x851F1D4BFFFFFFF, 0, True, BucketCounts(2, 1, 1, 0, 0, 0),
+        status_only,
+    )  # fmt: skip
 
 
 def _result() -> ApplyResult:

@@ -13,8 +13,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from app.domain.parties import Party
+from app.store import Store
 from ingest.loader import load_file
-from ingest.networks import Party
 from tests.conftest import OCPI_FIXTURES
 
 MANIFEST = {
@@ -88,11 +89,13 @@ def test_manifest_covers_every_bundled_dump() -> None:
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))
-async def test_real_dump_loads_with_exact_outcome(name: str, conn: psycopg.AsyncConnection) -> None:
+async def test_real_dump_loads_with_exact_outcome(
+    name: str, conn: psycopg.AsyncConnection, store: Store
+) -> None:
     entry = MANIFEST[name]
     path = OCPI_FIXTURES / entry["file"]
     party = Party.parse(entry["party"]) if entry.get("party") else None
-    report = await load_file(conn, path, party=party, network_name=name)
+    report = await load_file(store, path, party=party, network_name=name)
 
     objects, accepted, visible, evses, visible_evses, quarantined, reasons = EXPECTED[name]
     assert report.error is None
@@ -144,12 +147,14 @@ def test_independent_counts_of_broken_coordinates() -> None:
     assert len(ones) == 2
 
 
-async def test_reloading_an_unchanged_dump_changes_nothing(conn: psycopg.AsyncConnection) -> None:
+async def test_reloading_an_unchanged_dump_changes_nothing(
+    conn: psycopg.AsyncConnection, store: Store
+) -> None:
     path = OCPI_FIXTURES / MANIFEST["punkt"]["file"]
-    first = await load_file(conn, path, network_name="punkt")
+    first = await load_file(store, path, network_name="punkt")
     cur = await conn.execute("SELECT max(xmin::text::bigint) FROM locations")
     (xmin_before,) = await cur.fetchone()  # type: ignore[misc]
-    again = await load_file(conn, path, network_name="punkt")
+    again = await load_file(store, path, network_name="punkt")
     assert (first.accepted, again.accepted, again.unchanged, again.stale) == (487, 0, 487, 0)
     cur = await conn.execute("SELECT max(xmin::text::bigint) FROM locations")
     assert await cur.fetchone() == (xmin_before,)
@@ -157,8 +162,9 @@ async def test_reloading_an_unchanged_dump_changes_nothing(conn: psycopg.AsyncCo
 
 async def test_dump_without_party_is_quarantined_with_the_fix_in_the_reason(
     conn: psycopg.AsyncConnection,
+    store: Store,
 ) -> None:
-    report = await load_file(conn, OCPI_FIXTURES / MANIFEST["fastned"]["file"], network_name="f")
+    report = await load_file(store, OCPI_FIXTURES / MANIFEST["fastned"]["file"], network_name="f")
     assert (report.accepted, report.quarantined) == (0, 106)
     cur = await conn.execute("SELECT DISTINCT reason FROM quarantine WHERE severity = 'rejected'")
     assert await cur.fetchall() == [
@@ -167,11 +173,11 @@ async def test_dump_without_party_is_quarantined_with_the_fix_in_the_reason(
 
 
 async def test_a_file_that_is_not_json_is_reported_not_crashed(
-    conn: psycopg.AsyncConnection, tmp_path: Path
+    conn: psycopg.AsyncConnection, tmp_path: Path, store: Store
 ) -> None:
     bad = tmp_path / "broken.json"
     bad.write_text('{"data": [{"id": "1",')
-    report = await load_file(conn, bad)
+    report = await load_file(store, bad)
     assert report.error is not None and report.error.startswith("not an OCPI locations document")
     cur = await conn.execute("SELECT object_kind, raw_text FROM quarantine")
     assert await cur.fetchall() == [("page", '{"data": [{"id": "1",')]

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from ingest.apply import refresh_projection
+from app.domain.parties import Party
+from app.store import Store
+from app.store.locations import refresh_projection
 from ingest.loader import load_file
-from ingest.networks import Party
 from ingest.ocpi.transport import format_timestamp
 from ingest.receiver.operations import Pusher, StatusPatch, status_patches
 from tests.conftest import OCPI_FIXTURES
@@ -24,25 +25,25 @@ COLUMNS = (
 
 
 async def test_python_and_sql_projections_agree_on_every_real_feed(
-    conn: psycopg.AsyncConnection,
+    store: Store, conn: psycopg.AsyncConnection
 ) -> None:
     manifest = json.loads((OCPI_FIXTURES / "manifest.json").read_text())["networks"]
     for entry in manifest:
         party = Party.parse(entry["party"]) if entry.get("party") else None
         await load_file(
-            conn, OCPI_FIXTURES / entry["file"], party=party, network_name=entry["name"]
+            store, OCPI_FIXTURES / entry["file"], party=party, network_name=entry["name"]
         )
     cur = await conn.execute(f"SELECT id, {COLUMNS} FROM locations ORDER BY id")
     written = await cur.fetchall()
     assert len(written) == 3499  # every accepted location of the 17 dumps
-    async with conn.transaction():
-        await refresh_projection(conn, [row[0] for row in written])
+    async with store.transaction() as tx:
+        await refresh_projection(tx, [row[0] for row in written])
     cur = await conn.execute(f"SELECT id, {COLUMNS} FROM locations ORDER BY id")
     assert await cur.fetchall() == written
 
 
 async def test_status_pushes_shift_the_projection_exactly_as_a_recount(
-    conn: psycopg.AsyncConnection,
+    store: Store, conn: psycopg.AsyncConnection
 ) -> None:
     """Status pushes update the projection in place (counts and connector groups shifted from
     the old bucket to the new); after hundreds of them, over real locations with several EVSEs
@@ -53,7 +54,7 @@ async def test_status_pushes_shift_the_projection_exactly_as_a_recount(
         ("fastned", "ocpi_2_1_1_locations-fastned.json"),
     ):
         party = Party.parse("NL*FLA") if name == "fastned" else None
-        await load_file(conn, OCPI_FIXTURES / file, party=party, network_name=name)
+        await load_file(store, OCPI_FIXTURES / file, party=party, network_name=name)
     cur = await conn.execute(
         """
         SELECT l.country_code, l.party_id, l.ocpi_id, e.uid, l.network_id
@@ -81,14 +82,14 @@ async def test_status_pushes_shift_the_projection_exactly_as_a_recount(
                     Pusher(network_id, "2.2.1", moment),
                 )
             )  # fmt: skip
-        async with conn.transaction():
-            result = await status_patches(conn, items)
+        async with store.transaction() as tx:
+            result = await status_patches(tx, items)
         applied += result.applied
     assert applied > 1000
     cur = await conn.execute(f"SELECT id, {COLUMNS}, status_updated_at FROM locations ORDER BY id")
     shifted = await cur.fetchall()
     assert sum(row[3] for row in shifted) > 0  # something is occupied
-    async with conn.transaction():
-        await refresh_projection(conn, [row[0] for row in shifted])
+    async with store.transaction() as tx:
+        await refresh_projection(tx, [row[0] for row in shifted])
     cur = await conn.execute(f"SELECT id, {COLUMNS}, status_updated_at FROM locations ORDER BY id")
     assert await cur.fetchall() == shifted

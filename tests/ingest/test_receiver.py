@@ -13,9 +13,11 @@ import redis as redis_sync
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from app.domain.parties import Party
 from app.live.events import STREAM_KEY, decode_event
 from app.settings import Settings
-from ingest import credentials, networks
+from app.store import Store
+from ingest import credentials
 from tests.conftest import make_app
 from tests.ingest.helpers import TOKEN, b64, evse_row, location_example, location_row, raw, spec
 
@@ -25,21 +27,19 @@ BASE = "/ocpi/2.2.1/locations/BE/BEC/LOC1"
 @pytest.fixture
 async def cpo(settings: Settings) -> AsyncIterator[AsyncTestClient[Litestar]]:
     """The service, with a static token for the example operator BE*BEC (and DE*ALL tariffs)."""
-    async with await psycopg.AsyncConnection.connect(
-        settings.database_url or "", autocommit=True
-    ) as conn:
+    async with Store(settings.database_url or "", max_size=2, name="test") as store:
         await credentials.add_static(
-            conn,
+            store,
             "becharged",
             TOKEN,
-            [networks.Party.parse("BE*BEC"), networks.Party.parse("DE*ALL")],
+            [Party.parse("BE*BEC"), Party.parse("DE*ALL")],
             version="2.2.1",
         )
         await credentials.add_static(
-            conn,
+            store,
             "other",
             "other-token-0123456789",
-            [networks.Party.parse("NL*TNM")],
+            [Party.parse("NL*TNM")],
             version="2.2.1",
         )
     async with AsyncTestClient(app=make_app(settings)) as client:
@@ -325,14 +325,12 @@ async def test_status_changes_are_published_keyed_by_location_and_cell(
 async def test_2_1_1_push_with_raw_token_and_no_last_updated(
     settings: Settings, sync_conn: psycopg.Connection
 ) -> None:
-    async with await psycopg.AsyncConnection.connect(
-        settings.database_url or "", autocommit=True
-    ) as conn:
+    async with Store(settings.database_url or "", max_size=2, name="test") as store:
         await credentials.add_static(
-            conn,
+            store,
             "legacy",
             "legacy-token-0123456789",
-            [networks.Party.parse("NL*TNM")],
+            [Party.parse("NL*TNM")],
             version="2.1.1",
         )
     location = spec("2.1.1/locations_06_example.json")  # no country_code / party_id: from URL
@@ -388,9 +386,7 @@ async def test_revoked_token_stops_working(
     cpo: AsyncTestClient[Litestar], settings: Settings
 ) -> None:
     await put_example(cpo)
-    async with await psycopg.AsyncConnection.connect(
-        settings.database_url or "", autocommit=True
-    ) as conn:
-        await credentials.revoke(conn, "other")
+    async with Store(settings.database_url or "", max_size=2, name="test") as store:
+        await credentials.revoke(store, "other")
     response = await cpo.get("/ocpi/versions", headers=b64("other-token-0123456789"))
     assert response.status_code == 401

@@ -4,18 +4,17 @@ granian on a free port, and Wattlas served the same way (the peer calls us back)
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import msgspec
 import psycopg
 import pytest
-from psycopg_pool import AsyncConnectionPool
 
-from app.db.pool import create_pool
 from app.settings import Settings
-from ingest import credentials, networks
+from app.store import Store, networks
+from ingest import credentials
 from ingest.client import RetryPolicy
 from ingest.sync import sync
 from tests.conftest import OCPI_FIXTURES, ServerProcess, settings_env, start_granian
@@ -39,7 +38,7 @@ def sandbox(tmp_path: Path, settings: Settings) -> Iterator[ServerProcess]:
     port = free_port()
     env["WATTLAS_SANDBOX_PORT"] = str(port)
     env["WATTLAS_PORT"] = str(port)
-    server = start_granian("ingest.sandbox.asgi:app", env, tmp_path, name="sandbox", port=port)
+    server = start_granian("devtools.sandbox.asgi:app", env, tmp_path, name="sandbox", port=port)
     try:
         yield server
     finally:
@@ -50,16 +49,6 @@ def sandbox(tmp_path: Path, settings: Settings) -> Iterator[ServerProcess]:
 def served_settings(settings: Settings, api_server: ServerProcess) -> Settings:
     """Settings whose base URL is the running Wattlas (what we tell peers to call)."""
     return msgspec.structs.replace(settings, port=api_server.port)
-
-
-@pytest.fixture
-async def pool(settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
-    p = create_pool(settings, max_size=4)
-    await p.open()
-    try:
-        yield p
-    finally:
-        await p.close()
 
 
 def control(
@@ -77,11 +66,9 @@ def control(
 async def register(served: Settings, sandbox: ServerProcess, name: str) -> int:
     info = control(sandbox, f"{name}/credentials", method="GET")
     assert isinstance(info, dict)
-    async with await psycopg.AsyncConnection.connect(
-        served.database_url or "", autocommit=True
-    ) as conn:
-        await credentials.register_with(conn, served, info["versions_url"], info["token_a"], name)
-        return await networks.network_id_by_name(conn, name)
+    async with Store(served.database_url or "", max_size=2, name="test") as store:
+        await credentials.register_with(store, served, info["versions_url"], info["token_a"], name)
+        return await networks.network_id_by_name(store, name)
 
 
 def objects(name: str) -> list[dict]:  # type: ignore[type-arg]
@@ -92,7 +79,7 @@ def objects(name: str) -> list[dict]:  # type: ignore[type-arg]
 async def test_we_initiate_the_handshake_then_pull_everything(
     served_settings: Settings,
     sandbox: ServerProcess,
-    pool: AsyncConnectionPool,
+    store: Store,
     sync_conn: psycopg.Connection,
 ) -> None:
     network_id = await register(served_settings, sandbox, "punkt")
@@ -108,14 +95,14 @@ async def test_we_initiate_the_handshake_then_pull_everything(
     ).fetchall() == [("RU", "TBM", "CPO")]
     assert control(sandbox, "punkt/credentials", method="GET")["registered"] is True  # type: ignore[index]
 
-    report = await sync(pool, network_id, module="locations", retry=FAST_RETRY)
+    report = await sync(store, network_id, module="locations", retry=FAST_RETRY)
     # Same outcome as loading the dump (tests/ingest/test_load_real_feeds.py), over 10 pages.
     assert (report.kind, report.complete, report.pages, report.objects) == ("full", True, 10, 489)
     assert (report.accepted, report.quarantined, report.total_count) == (487, 2, 489)
     assert sync_conn.execute(
         "SELECT count(*), count(*) FILTER (WHERE visible) FROM locations"
     ).fetchone() == (487, 481)
-    again = await sync(pool, network_id, module="locations", full=True, retry=FAST_RETRY)
+    again = await sync(store, network_id, module="locations", full=True, retry=FAST_RETRY)
     assert (again.accepted, again.unchanged, again.hidden_absent) == (0, 487, 0)
 
 
@@ -124,12 +111,9 @@ async def test_they_initiate_with_token_a_and_push_in_2_1_1(
     sandbox: ServerProcess,
     sync_conn: psycopg.Connection,
     api_server: ServerProcess,
-    pool: AsyncConnectionPool,
+    store: Store,
 ) -> None:
-    async with await psycopg.AsyncConnection.connect(
-        served_settings.database_url or "", autocommit=True
-    ) as conn:
-        token_a = await credentials.invite(conn, "fastned")
+    token_a = await credentials.invite(store, "fastned")
     answer = control(
         sandbox,
         "fastned/register",
@@ -145,7 +129,7 @@ async def test_they_initiate_with_token_a_and_push_in_2_1_1(
     # Token A was for registration only.
     assert httpx.get(f"{api_server.url}/ocpi/versions", headers=b64(token_a)).status_code == 401
     network_id = sync_conn.execute("SELECT id FROM networks").fetchone()[0]  # type: ignore[index]
-    report = await sync(pool, network_id, module="locations", retry=FAST_RETRY)
+    report = await sync(store, network_id, module="locations", retry=FAST_RETRY)
     # 2.1.1 locations carry no party: the network's only party is theirs.
     assert (report.complete, report.objects, report.accepted, report.quarantined) == (
         True,
@@ -167,15 +151,15 @@ async def test_they_initiate_with_token_a_and_push_in_2_1_1(
 async def test_hub_with_several_parties(
     served_settings: Settings,
     sandbox: ServerProcess,
-    pool: AsyncConnectionPool,
+    store: Store,
     sync_conn: psycopg.Connection,
 ) -> None:
     network_id = await register(served_settings, sandbox, "hub")
     assert sync_conn.execute(
         "SELECT country_code || '*' || party_id FROM network_parties ORDER BY 1"
     ).fetchall() == [("BR*EZV",), ("DE*ALL",), ("PL*ZEP",), ("PT*EVI",)]
-    locations = await sync(pool, network_id, module="locations", retry=FAST_RETRY)
-    tariffs = await sync(pool, network_id, module="tariffs", retry=FAST_RETRY)
+    locations = await sync(store, network_id, module="locations", retry=FAST_RETRY)
+    tariffs = await sync(store, network_id, module="tariffs", retry=FAST_RETRY)
     assert (locations.objects, locations.accepted, locations.pages) == (122, 122, 3)
     assert (tariffs.objects, tariffs.accepted, tariffs.complete) == (11, 11, True)
     owners = sync_conn.execute(
@@ -190,34 +174,34 @@ async def test_hub_with_several_parties(
 async def test_complete_full_sync_hides_what_it_did_not_list(
     served_settings: Settings,
     sandbox: ServerProcess,
-    pool: AsyncConnectionPool,
+    store: Store,
     sync_conn: psycopg.Connection,
 ) -> None:
     network_id = await register(served_settings, sandbox, "punkt")
-    await sync(pool, network_id, module="locations", retry=FAST_RETRY)
+    await sync(store, network_id, module="locations", retry=FAST_RETRY)
     control(sandbox, "punkt/drop", {"id": "54030"})
-    report = await sync(pool, network_id, module="locations", full=True, retry=FAST_RETRY)
+    report = await sync(store, network_id, module="locations", full=True, retry=FAST_RETRY)
     assert (report.complete, report.hidden_absent) == (True, 1)
     assert sync_conn.execute(
         "SELECT visible, hidden_reason, absent_since IS NOT NULL FROM locations"
         " WHERE ocpi_id = '54030'"
     ).fetchone() == (False, "absent from a complete full pull", True)
     # An incremental sync never hides anything.
-    incremental = await sync(pool, network_id, module="locations", retry=FAST_RETRY)
+    incremental = await sync(store, network_id, module="locations", retry=FAST_RETRY)
     assert (incremental.kind, incremental.hidden_absent) == ("incremental", 0)
 
 
 async def test_interrupted_full_sync_resumes_and_hides_only_when_complete(
     served_settings: Settings,
     sandbox: ServerProcess,
-    pool: AsyncConnectionPool,
+    store: Store,
     sync_conn: psycopg.Connection,
 ) -> None:
     network_id = await register(served_settings, sandbox, "punkt")
-    await sync(pool, network_id, module="locations", retry=FAST_RETRY)
+    await sync(store, network_id, module="locations", retry=FAST_RETRY)
     control(sandbox, "punkt/drop", {"id": "54030"})
     control(sandbox, "punkt/fail-from-page", {"page": 4}, method="PUT")
-    failed = await sync(pool, network_id, module="locations", full=True, retry=FAST_RETRY)
+    failed = await sync(store, network_id, module="locations", full=True, retry=FAST_RETRY)
     assert (failed.complete, failed.pages, failed.hidden_absent) == (False, 3, 0)
     assert failed.error is not None and "HTTP 503" in failed.error
     # Nothing was hidden by the failed run.
@@ -229,7 +213,7 @@ async def test_interrupted_full_sync_resumes_and_hides_only_when_complete(
         (failed.run_id,),
     ).fetchone() == ("failed", True)
     control(sandbox, "punkt/fail-from-page", {"page": None}, method="PUT")
-    resumed = await sync(pool, network_id, module="locations", full=True, retry=FAST_RETRY)
+    resumed = await sync(store, network_id, module="locations", full=True, retry=FAST_RETRY)
     # It went on from page 4 (7 pages: offsets 150..450) and then hid the dropped location.
     assert (resumed.resumed, resumed.run_id, resumed.complete) == (True, failed.run_id, True)
     assert (resumed.pages, resumed.hidden_absent) == (7, 1)
@@ -241,7 +225,7 @@ async def test_interrupted_full_sync_resumes_and_hides_only_when_complete(
 async def test_pull_retries_5xx_429_3xxx_and_truncated_json(
     served_settings: Settings,
     sandbox: ServerProcess,
-    pool: AsyncConnectionPool,
+    store: Store,
 ) -> None:
     network_id = await register(served_settings, sandbox, "punkt")
     control(
@@ -257,7 +241,7 @@ async def test_pull_retries_5xx_429_3xxx_and_truncated_json(
         },
     )
     report = await sync(
-        pool,
+        store,
         network_id,
         module="locations",
         retry=RetryPolicy(attempts=6, base_delay_s=0.01, max_delay_s=0.5),
@@ -268,14 +252,14 @@ async def test_pull_retries_5xx_429_3xxx_and_truncated_json(
 async def test_incremental_sync_asks_only_for_what_changed(
     served_settings: Settings,
     sandbox: ServerProcess,
-    pool: AsyncConnectionPool,
+    store: Store,
     sync_conn: psycopg.Connection,
 ) -> None:
     network_id = await register(served_settings, sandbox, "punkt")
-    await sync(pool, network_id, module="locations", retry=FAST_RETRY)
+    await sync(store, network_id, module="locations", retry=FAST_RETRY)
     pushed = control(sandbox, "punkt/push", {"count": 3})
     changed = {p["location_id"] for p in pushed}  # type: ignore[union-attr]
-    report = await sync(pool, network_id, module="locations", retry=FAST_RETRY)
+    report = await sync(store, network_id, module="locations", retry=FAST_RETRY)
     assert report.kind == "incremental"
     assert report.objects == len(changed)
     assert sync_conn.execute(
@@ -286,7 +270,7 @@ async def test_incremental_sync_asks_only_for_what_changed(
 async def test_scheduler_pulls_registered_networks(
     served_settings: Settings,
     sandbox: ServerProcess,
-    pool: AsyncConnectionPool,
+    store: Store,
     sync_conn: psycopg.Connection,
 ) -> None:
     import asyncio
@@ -295,7 +279,7 @@ async def test_scheduler_pulls_registered_networks(
     from ingest.scheduler import run_scheduler
 
     await register(served_settings, sandbox, "punkt")
-    task = asyncio.create_task(run_scheduler(pool, None, tick_s=0.2))
+    task = asyncio.create_task(run_scheduler(store, None, tick_s=0.2))
     try:
         for _ in range(100):
             await asyncio.sleep(0.1)

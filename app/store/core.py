@@ -1,0 +1,219 @@
+"""The one owner of database connections (style.md: the stac-fastapi-pgstac and tipg anchors).
+
+A ``Store`` holds the process's pools and hands out connections only to the store's own
+modules; everything outside the store calls their typed functions, passing the ``Store`` (one
+call, one connection for the time of the call) or a ``Tx`` (several calls in one transaction).
+Every acquisition and statement runs inside ``errors.translate``: a failure leaves the store as
+one of its own errors, never as a psycopg exception.
+
+Two pools, so that each kind of work has its own limits:
+
+- **discovery** (drivers' questions: nearby, viewport, along-route, search, detail, clusters): a
+  short statement timeout, because a driver is answered in seconds or refused;
+- **primary** (writes, the receiver's own reads, management, read-your-writes): the long one.
+
+While the database is known to be down, a connection is waited for at most
+``DOWN_ACQUIRE_TIMEOUT_S``: callers hear "unavailable" within a second instead of queueing for
+the pool's whole timeout (issue 9, "outages answer clearly").
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from app.logs import get_logger
+from app.settings import Settings
+from app.store.errors import StoreUnavailable, translate
+
+log = get_logger(__name__)
+
+ACQUIRE_TIMEOUT_S = 10.0
+DOWN_ACQUIRE_TIMEOUT_S = 0.5
+WRITE_STATEMENT_TIMEOUT_S = 30.0
+DISCOVERY_STATEMENT_TIMEOUT_S = 5.0
+
+
+class DatabaseNotConfigured(StoreUnavailable):
+    pass
+
+
+def database_url(settings: Settings) -> str:
+    if settings.database_url is None:
+        raise DatabaseNotConfigured(
+            "no database: set WATTLAS_DATABASE_URL, or start the local one with "
+            "`wattlas services start` (`make run` does everything)"
+        )
+    return settings.database_url
+
+
+class Tx:
+    """One open transaction. Store functions that take a ``Tx`` run their statements in it."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn  # for the store's own modules only
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A nested transaction: a failure inside rolls back only what was done inside (raised
+        as a StoreError), and the outer transaction goes on."""
+        with translate():
+            async with self.conn.transaction():
+                yield
+
+
+Configure = Callable[[AsyncConnection], Awaitable[None]]
+
+
+def _configure(statement_timeout_s: float, extra: Configure | None) -> Configure:
+    async def configure(conn: AsyncConnection) -> None:
+        await conn.execute(f"SET statement_timeout = '{int(statement_timeout_s * 1000)}ms'")
+        if extra is not None:
+            await extra(conn)
+        await conn.commit()
+
+    return configure
+
+
+class Store:
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_size: int = 8,
+        min_size: int = 1,
+        name: str = "wattlas",
+        discovery_timeout_s: float = DISCOVERY_STATEMENT_TIMEOUT_S,
+        write_timeout_s: float = WRITE_STATEMENT_TIMEOUT_S,
+        configure: Configure | None = None,
+    ) -> None:
+        """``configure`` runs on every new connection (the benchmarks load auto_explain)."""
+        self.url = url
+        self.name = name
+        self._primary = self._pool(url, min_size, max_size, name, write_timeout_s, configure)
+        # Opened on first use: a command-line process never asks a driver's question.
+        self._discovery = self._pool(
+            url, 0, max_size, f"{name}-discovery", discovery_timeout_s, configure
+        )
+        self._discovery_opened = False
+        self._down_since: float | None = None
+
+    @staticmethod
+    def _pool(
+        url: str,
+        min_size: int,
+        max_size: int,
+        name: str,
+        statement_timeout_s: float,
+        configure: Configure | None,
+    ) -> AsyncConnectionPool:
+        return AsyncConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max(max_size, min_size, 1),
+            configure=_configure(statement_timeout_s, configure),
+            open=False,
+            name=name,
+            timeout=ACQUIRE_TIMEOUT_S,
+            # Retry a lost database for ever (the default gives up after 5 minutes and leaves
+            # the pool empty until a restart): it comes back when PostgreSQL does.
+            reconnect_timeout=3600 * 24 * 365,
+            kwargs={"autocommit": True, "application_name": name},
+        )
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, name: str = "wattlas", max_size: int | None = None
+    ) -> Store:
+        return cls(
+            database_url(settings),
+            max_size=max_size or settings.db_pool_size,
+            name=name,
+            discovery_timeout_s=settings.query_timeout_s,
+        )
+
+    async def open(self) -> None:
+        await self._primary.open(wait=False)
+
+    async def close(self) -> None:
+        await self._primary.close()
+        if self._discovery_opened:
+            await self._discovery.close()
+
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def down(self) -> bool:
+        """The last attempt to reach the database failed (and none has succeeded since)."""
+        return self._down_since is not None
+
+    def _timeout_s(self) -> float:
+        return DOWN_ACQUIRE_TIMEOUT_S if self._down_since is not None else ACQUIRE_TIMEOUT_S
+
+    @asynccontextmanager
+    async def _acquire(self, pool: AsyncConnectionPool) -> AsyncIterator[AsyncConnection]:
+        try:
+            with translate():
+                async with pool.connection(timeout=self._timeout_s()) as conn:
+                    yield conn
+        except StoreUnavailable as exc:
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+                log.error("store.unavailable", store=self.name, error=str(exc))
+            raise
+        if self._down_since is not None:
+            log.info(
+                "store.recovered",
+                store=self.name,
+                down_s=round(time.monotonic() - self._down_since, 1),
+            )
+            self._down_since = None
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A primary connection in autocommit (for the store's own modules)."""
+        async with self._acquire(self._primary) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def discovery_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for a driver's question (short statement timeout)."""
+        if not self._discovery_opened:
+            self._discovery_opened = True
+            await self._discovery.open(wait=False)
+        async with self._acquire(self._discovery) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """A transaction on the primary: committed when the block ends, rolled back if it
+        raises."""
+        async with self.connection() as conn:
+            with translate():
+                async with conn.transaction():
+                    yield Tx(conn)
+
+
+Db = Store | Tx
+
+
+@asynccontextmanager
+async def using(db: Db) -> AsyncIterator[AsyncConnection]:
+    """The transaction's connection, or one of the store's for the time of the block."""
+    if isinstance(db, Tx):
+        with translate():
+            yield db.conn
+    else:
+        async with db.connection() as conn:
+            yield conn

@@ -1,0 +1,356 @@
+"""Networks we exchange OCPI with (or load dumps from): their parties, tokens, registration
+and health; and the parties drivers can filter by."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from app.domain.parties import Party
+from app.domain.staleness import network_silent
+from app.store.core import Db, Tx, using
+from app.store.errors import NotFound
+from app.store.pieces import NETWORK_SILENT
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkAuth:
+    """Who a presented token belongs to, and which parties it may write."""
+
+    network_id: int
+    name: str
+    status: str
+    token_kind: str
+    ocpi_version: str | None
+    parties: frozenset[tuple[str, str]]
+
+    def may_write(self, country_code: str, party_id: str) -> bool:
+        return (country_code.upper(), party_id.upper()) in self.parties
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def generate_token() -> str:
+    """A credentials token: printable non-whitespace ASCII, at most 64 characters (OCPI 2.2.1)."""
+    return secrets.token_urlsafe(32)
+
+
+class NetworkExists(ValueError):
+    pass
+
+
+class UnknownNetwork(NotFound):
+    pass
+
+
+async def create_network(
+    tx: Tx,
+    name: str,
+    *,
+    kind: str = "ocpi",
+    status: str,
+    ocpi_version: str | None = None,
+    versions_url: str | None = None,
+) -> int:
+    async with tx.conn.cursor() as cur:
+        await cur.execute(
+            """
+            INSERT INTO networks (name, kind, status, ocpi_version, versions_url)
+            VALUES (%s, %s, %s, %s, %s)
+            ON CONFLICT (name) DO NOTHING
+            RETURNING id
+            """,
+            (name, kind, status, ocpi_version, versions_url),
+        )
+        row = await cur.fetchone()
+    if row is None:
+        raise NetworkExists(f"a network named {name!r} exists already")
+    return int(row[0])
+
+
+async def ensure_file_network(db: Db, name: str) -> int:
+    async with using(db) as conn, conn.cursor() as cur:
+        await cur.execute(
+            """
+            INSERT INTO networks (name, kind, status) VALUES (%s, 'file', 'FILE')
+            ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+            RETURNING id
+            """,
+            (name,),
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def network_id_by_name(db: Db, name: str) -> int:
+    async with using(db) as conn, conn.cursor() as cur:
+        await cur.execute("SELECT id FROM networks WHERE name = %s", (name,))
+        row = await cur.fetchone()
+    if row is None:
+        raise UnknownNetwork(f"no network named {name!r}")
+    return int(row[0])
+
+
+async def get_network(db: Db, network_id: int) -> dict[str, Any]:
+    async with using(db) as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT * FROM networks WHERE id = %s", (network_id,))
+        row = await cur.fetchone()
+    if row is None:
+        raise UnknownNetwork(f"no network with id {network_id}")
+    return row
+
+
+async def set_parties(
+    tx: Tx, network_id: int, parties: list[Party], *, replace: bool = True
+) -> None:
+    async with tx.conn.cursor() as cur:
+        if replace:
+            await cur.execute("DELETE FROM network_parties WHERE network_id = %s", (network_id,))
+        for party in parties:
+            await cur.execute(
+                """
+                INSERT INTO network_parties (network_id, country_code, party_id, role, name)
+                VALUES (%s, %s, %s, %s, %s)
+                ON CONFLICT (network_id, country_code, party_id)
+                DO UPDATE SET role = EXCLUDED.role,
+                              name = coalesce(EXCLUDED.name, network_parties.name)
+                """,
+                (network_id, party.country_code, party.party_id, party.role, party.name),
+            )
+
+
+async def add_token(tx: Tx, network_id: int, token: str, kind: str) -> None:
+    await tx.conn.execute(
+        "INSERT INTO network_tokens (token_sha256, network_id, kind) VALUES (%s, %s, %s)",
+        (hash_token(token), network_id, kind),
+    )
+
+
+async def revoke_tokens(tx: Tx, network_id: int, kind: str | None = None) -> None:
+    await tx.conn.execute(
+        """
+        UPDATE network_tokens SET revoked_at = now()
+        WHERE network_id = %s AND revoked_at IS NULL AND (%s::text IS NULL OR kind = %s)
+        """,
+        (network_id, kind, kind),
+    )
+
+
+async def authenticate(db: Db, candidates: list[str]) -> NetworkAuth | None:
+    """The network one of the candidate tokens belongs to (not revoked), with its parties."""
+    if not candidates:
+        return None
+    async with using(db) as conn, conn.cursor() as cur:
+        await cur.execute(
+            """
+            SELECT n.id, n.name, n.status, t.kind, n.ocpi_version,
+                   coalesce(array_agg(p.country_code || '*' || p.party_id)
+                            FILTER (WHERE p.party_id IS NOT NULL), '{}')
+            FROM network_tokens t
+            JOIN networks n ON n.id = t.network_id
+            LEFT JOIN network_parties p ON p.network_id = n.id
+            WHERE t.token_sha256 = ANY(%s) AND t.revoked_at IS NULL AND n.status <> 'REVOKED'
+            GROUP BY n.id, t.kind
+            LIMIT 1
+            """,
+            ([hash_token(c) for c in candidates],),
+        )
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    parties = frozenset(tuple(p.split("*", 1)) for p in row[5])
+    return NetworkAuth(row[0], row[1], row[2], row[3], row[4], parties)
+
+
+async def touch(tx: Tx, network_id: int, *, push: bool = False, at: datetime | None = None) -> None:
+    """Record contact with a network (staleness of its statuses is measured from this)."""
+    await tx.conn.execute(
+        """
+        UPDATE networks
+        SET last_contact_at = greatest(last_contact_at, coalesce(%(at)s, now())),
+            last_push_at = CASE WHEN %(push)s THEN coalesce(%(at)s, now()) ELSE last_push_at END
+        WHERE id = %(id)s
+        """,
+        {"id": network_id, "push": push, "at": at},
+    )
+
+
+async def update_registration(
+    tx: Tx,
+    network_id: int,
+    *,
+    status: str,
+    ocpi_version: str,
+    versions_url: str | None,
+    endpoints: list[dict[str, Any]],
+    outbound_token: str | None,
+    outbound_auth: str,
+    business_details: dict[str, Any] | None,
+) -> None:
+    await tx.conn.execute(
+        """
+        UPDATE networks
+        SET status = %s, ocpi_version = %s, versions_url = %s, endpoints = %s,
+            outbound_token = %s, outbound_auth = %s, business_details = %s,
+            last_contact_at = now(), revoked_at = NULL
+        WHERE id = %s
+        """,
+        (
+            status,
+            ocpi_version,
+            versions_url,
+            Jsonb(endpoints),
+            outbound_token,
+            outbound_auth,
+            Jsonb(business_details) if business_details is not None else None,
+            network_id,
+        ),
+    )
+
+
+class NetworkSummary(msgspec.Struct, kw_only=True):
+    name: str
+    kind: str
+    status: str
+    ocpi_version: str | None
+    parties: list[str]
+    last_pull_ok_at: datetime | None
+    last_full_pull_ok_at: datetime | None
+    last_push_at: datetime | None
+    last_contact_at: datetime | None
+    last_pull_error: str | None
+    locations: int
+    visible_locations: int
+    evses: int
+    quarantined: int
+    notes: int
+    healthy: bool
+    health: str
+
+
+async def list_networks(db: Db, *, stale_after_s: int) -> list[NetworkSummary]:
+    async with using(db) as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            """
+            SELECT n.*,
+                   coalesce((SELECT array_agg(p.country_code || '*' || p.party_id
+                                              ORDER BY p.country_code, p.party_id)
+                             FROM network_parties p WHERE p.network_id = n.id), '{}') AS parties,
+                   (SELECT count(*) FROM locations l WHERE l.network_id = n.id) AS locations,
+                   (SELECT count(*) FROM locations l WHERE l.network_id = n.id AND l.visible)
+                       AS visible_locations,
+                   (SELECT coalesce(sum(l.evse_count), 0) FROM locations l
+                    WHERE l.network_id = n.id) AS evses,
+                   (SELECT count(*) FROM quarantine q
+                    WHERE q.network_id = n.id AND q.severity = 'rejected') AS quarantined,
+                   (SELECT count(*) FROM quarantine q
+                    WHERE q.network_id = n.id AND q.severity = 'note') AS notes,
+                   extract(epoch FROM now() - n.last_contact_at) AS silent_s, now() AS now
+            FROM networks n
+            ORDER BY n.name
+            """
+        )
+        rows = await cur.fetchall()
+    out = []
+    for r in rows:
+        healthy, health = _health(r, stale_after_s)
+        out.append(
+            NetworkSummary(
+                name=r["name"],
+                kind=r["kind"],
+                status=r["status"],
+                ocpi_version=r["ocpi_version"],
+                parties=list(r["parties"]),
+                last_pull_ok_at=r["last_pull_ok_at"],
+                last_full_pull_ok_at=r["last_full_pull_ok_at"],
+                last_push_at=r["last_push_at"],
+                last_contact_at=r["last_contact_at"],
+                last_pull_error=r["last_pull_error"],
+                locations=r["locations"],
+                visible_locations=r["visible_locations"],
+                evses=int(r["evses"]),
+                quarantined=r["quarantined"],
+                notes=r["notes"],
+                healthy=healthy,
+                health=health,
+            )
+        )
+    return out
+
+
+def _health(row: dict[str, Any], stale_after_s: int) -> tuple[bool, str]:
+    if row["status"] == "REVOKED":
+        return False, "revoked"
+    if row["kind"] == "file":
+        return True, "static dump (statuses are a snapshot, never live)"
+    if row["status"] in ("INVITED", "PENDING"):
+        return False, "registration not completed"
+    limit = row["stale_after_s"] if row["stale_after_s"] is not None else stale_after_s
+    silent = row["silent_s"]
+    if silent is None:
+        return False, "never in contact"
+    if row["last_pull_error"] and row["last_pull_ok_at"] is None:
+        return False, f"pull failing: {row['last_pull_error']}"
+    if network_silent(row["last_contact_at"], row["now"], stale_after_s, row["stale_after_s"]):
+        return False, f"silent for {int(silent)} s (limit {limit} s): statuses are stale"
+    if row["last_pull_error"]:
+        return True, f"live; last pull failed: {row['last_pull_error']}"
+    return True, "live"
+
+
+# ---- what drivers filter by ----------------------------------------------------------------
+_PARTY_NETWORKS = f"""
+    SELECT l.country_code, l.party_id, n.name AS source, count(*) AS locations,
+           sum(l.evse_count) AS evses, NOT {NETWORK_SILENT} AS live,
+           n.last_contact_at, min(l.operator_name) AS operator
+    FROM locations l
+    JOIN networks n ON n.id = l.network_id
+    WHERE l.visible
+    GROUP BY l.country_code, l.party_id, n.id
+    ORDER BY count(*) DESC, l.country_code, l.party_id
+"""
+
+
+async def party_networks(db: Db, *, now: datetime, stale_after_s: int) -> list[dict[str, Any]]:
+    """The networks drivers can filter by: each party (``CC*PID``) with visible locations, the
+    network its data comes from, its counts and whether its statuses are live."""
+    async with using(db) as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(_PARTY_NETWORKS, {"now": now, "stale_after_s": stale_after_s})
+        return await cur.fetchall()
+
+
+# ---- registration states -----------------------------------------------------------------------
+async def mark_revoked(tx: Tx, network_id: int) -> None:
+    """Every token stops working; the network's data stays."""
+    await revoke_tokens(tx, network_id)
+    await tx.conn.execute(
+        "UPDATE networks SET status = 'REVOKED', revoked_at = now() WHERE id = %s", (network_id,)
+    )
+
+
+async def delete_network(tx: Tx, network_id: int) -> None:
+    """Forget a network that never completed its registration (nothing of it is stored)."""
+    await tx.conn.execute("DELETE FROM networks WHERE id = %s", (network_id,))
+
+
+async def active_names(db: Db) -> set[str]:
+    """Names of every network that is not revoked."""
+    async with using(db) as conn:
+        cur = await conn.execute("SELECT name FROM networks WHERE status <> 'REVOKED'")
+        return {row[0] for row in await cur.fetchall()}
+
+
+async def ids_by_name(db: Db, names: list[str]) -> list[tuple[int, str]]:
+    async with using(db) as conn:
+        cur = await conn.execute("SELECT id, name FROM networks WHERE name = ANY(%s)", (names,))
+        return [(row[0], row[1]) for row in await cur.fetchall()]

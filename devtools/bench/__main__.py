@@ -1,0 +1,185 @@
+"""``python -m devtools.bench run``: the benchmarks behind the README's figures (``make bench``);
+``python -m devtools.bench generate``: write the benchmark dataset alone (see ``bench.dataset``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import psycopg
+
+from devtools.bench import pull, push, queries
+from devtools.bench.dataset import generate
+from devtools.bench.harness import ROOT, STATE, dump, environment
+from devtools.bench.report import machine, table
+
+PROGRESS_STEPS = 20  # a progress line every 5 %
+
+
+@click.group()
+def main() -> None:
+    """Wattlas benchmarks."""
+
+
+@main.command("generate")
+@click.option("--locations", type=click.IntRange(min=1), default=300_000, show_default=True)
+@click.option("--evses", type=click.IntRange(min=1), default=1_000_000, show_default=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory for page-NNNNN.json and manifest.json (old pages in it are replaced).",
+)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--page-size", type=click.IntRange(min=1), default=1000, show_default=True)
+def generate_command(locations: int, evses: int, out_dir: Path, seed: int, page_size: int) -> None:
+    """OCPI 2.2.1 Locations at real station coordinates, deterministic for a seed."""
+    if evses < locations:
+        raise click.BadParameter(
+            "must be at least --locations (one EVSE each)", param_hint="--evses"
+        )
+    started = time.perf_counter()
+    step = max(1, locations // PROGRESS_STEPS)
+    next_report = step
+
+    def progress(done: int, total: int) -> None:
+        nonlocal next_report
+        if done >= next_report or done == total:
+            elapsed_s = time.perf_counter() - started
+            click.echo(
+                f"bench.generate progress locations={done}/{total} "
+                f"({100 * done // total}%) elapsed_s={elapsed_s:.1f}"
+            )
+            next_report = (done // step + 1) * step
+
+    click.echo(
+        f"bench.generate start locations={locations} evses={evses} seed={seed} out={out_dir}"
+    )
+    info = generate(
+        out_dir,
+        locations=locations,
+        evses=evses,
+        seed=seed,
+        page_size=page_size,
+        progress=progress,
+    )
+    elapsed_s = time.perf_counter() - started
+    click.echo(
+        f"bench.generate done locations={info.locations} evses={info.evses} "
+        f"connectors={info.connectors} pages={info.pages} seconds={elapsed_s:.1f} out={out_dir}"
+    )
+
+
+def _dataset(path: Path, locations: int, evses: int) -> Path:
+    manifest = path / "manifest.json"
+    if manifest.exists():
+        info = json.loads(manifest.read_text())
+        if (info.get("locations"), info.get("evses")) == (locations, evses):
+            return path
+    click.echo(f"bench: generating {locations:,} locations / {evses:,} EVSEs into {path}")
+    generate(path, locations=locations, evses=evses, seed=42, page_size=1000)
+    return path
+
+
+def _loaded(database_url: str) -> bool:
+    try:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM locations l JOIN networks n ON n.id = l.network_id"
+                " WHERE n.name = 'bench'"
+            ).fetchone()
+    except psycopg.Error:
+        return False
+    return bool(row and row[0])
+
+
+@main.command("run")
+@click.option(
+    "--only",
+    type=click.Choice(["pull", "push", "queries"]),
+    multiple=True,
+    help="Run only these parts (default: all three).",
+)
+@click.option(
+    "--fresh/--reuse",
+    default=True,
+    show_default=True,
+    help="Start from an empty database (the pull then measures a first load).",
+)
+@click.option("--locations", type=click.IntRange(min=1), default=300_000, show_default=True)
+@click.option("--evses", type=click.IntRange(min=1), default=1_000_000, show_default=True)
+@click.option(
+    "--seconds",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Duration of each load test.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="API worker processes (one per core).",
+)
+@click.option("--connections", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=ROOT / "devtools" / "bench" / "results",
+    show_default=True,
+)
+def run_command(
+    only: tuple[str, ...],
+    fresh: bool,
+    locations: int,
+    evses: int,
+    seconds: int,
+    workers: int,
+    connections: int,
+    out_dir: Path,
+) -> None:
+    """Pull, push and query benchmarks on private services; results and plans in --out."""
+    parts = set(only or ("pull", "push", "queries"))
+    dataset = _dataset(STATE / "dataset", locations, evses)
+    results: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "dataset": json.loads((dataset / "manifest.json").read_text()),
+    }
+    previous = out_dir / "results.json"
+    if only and previous.exists():  # a partial run keeps the other parts' last figures
+        results = {**json.loads(previous.read_text()), **results}
+    with environment(fresh=fresh or "pull" in parts) as env:
+        if "pull" in parts or not _loaded(env.database_url):
+            click.echo("bench: full pull of the dataset over OCPI ...")
+            results["pull"] = asyncio.run(pull.pull(env, dataset))
+            click.echo(f"bench: pull {results['pull']}")
+        if "push" in parts:
+            click.echo("bench: status pushes ...")
+            results["push"] = asyncio.run(
+                push.run(env, workers=workers, seconds=seconds, connections=connections)
+            )
+            click.echo(f"bench: push {results['push']}")
+        if "queries" in parts:
+            click.echo("bench: discovery queries ...")
+            results["queries"] = asyncio.run(
+                queries.run(
+                    env, workers=workers, seconds=seconds, connections=connections, out_dir=out_dir
+                )
+            )
+    dump(out_dir / "results.json", results)
+    (out_dir / "results.md").write_text(table(results) + "\n")
+    click.echo(table(results))
+    click.echo(f"bench: results in {out_dir}")
+
+
+if __name__ == "__main__":
+    main()

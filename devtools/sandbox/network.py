@@ -1,0 +1,251 @@
+"""A sandbox CPO network: the bundled real locations of one operator (or of several, behind a
+hub), the credentials it holds, and the status changes it makes. State that a real peer would
+keep across restarts (tokens, our endpoints) is saved to a JSON file."""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ingest.ocpi import transport
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+OCPI_FIXTURES = PROJECT_ROOT / "fixtures" / "ocpi"
+SPEC_EXAMPLES = PROJECT_ROOT / "fixtures" / "spec-examples"
+
+# Realistic next statuses (most changes are a session starting or ending).
+_TRANSITIONS: dict[str, tuple[tuple[str, float], ...]] = {
+    "AVAILABLE": (
+        ("CHARGING", 0.85),
+        ("BLOCKED", 0.05),
+        ("RESERVED", 0.04),
+        ("OUTOFORDER", 0.03),
+        ("INOPERATIVE", 0.03),
+    ),
+    "CHARGING": (("AVAILABLE", 0.9), ("BLOCKED", 0.07), ("OUTOFORDER", 0.03)),
+    "BLOCKED": (("AVAILABLE", 0.9), ("CHARGING", 0.1)),
+    "RESERVED": (("CHARGING", 0.7), ("AVAILABLE", 0.3)),
+    "OUTOFORDER": (("AVAILABLE", 0.8), ("INOPERATIVE", 0.2)),
+    "INOPERATIVE": (("AVAILABLE", 0.9), ("OUTOFORDER", 0.1)),
+    "UNKNOWN": (("AVAILABLE", 0.7), ("CHARGING", 0.3)),
+}
+
+
+def next_status(current: str, rng: random.Random) -> str:
+    choices = _TRANSITIONS.get(current.strip().upper(), _TRANSITIONS["UNKNOWN"])
+    roll = rng.random()
+    for status, weight in choices:
+        roll -= weight
+        if roll <= 0:
+            return status
+    return choices[0][0]
+
+
+@dataclass
+class Credentials:
+    """What this sandbox network knows about its one counterpart (Wattlas)."""
+
+    token_a: str  # what Wattlas may register with (when Wattlas initiates)
+    issued: list[str] = field(default_factory=list)  # tokens Wattlas calls us with (C)
+    outbound_token: str | None = None  # token we call Wattlas with
+    outbound_version: str | None = None
+    outbound_endpoints: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DatasetPages:
+    """A generated dataset (``python -m devtools.bench generate``) served page by page from its
+    files, without holding it in memory: the pull benchmark's peer."""
+
+    directory: Path
+    page_size: int
+    pages: int
+    total: int
+
+    @classmethod
+    def open(cls, directory: Path) -> DatasetPages:
+        manifest = json.loads((directory / "manifest.json").read_text())
+        return cls(
+            directory,
+            int(manifest["page_size"]),
+            int(manifest["pages"]),
+            int(manifest["locations"]),
+        )
+
+    def page(self, index: int) -> bytes:
+        return (self.directory / f"page-{index:05d}.json").read_bytes()
+
+
+@dataclass
+class SandboxNetwork:
+    name: str
+    version: str
+    parties: list[tuple[str, str, str]]  # (country_code, party_id, business name)
+    locations: list[dict[str, Any]]
+    tariffs: list[dict[str, Any]]
+    credentials: Credentials
+    page_size: int = 100
+    dataset: DatasetPages | None = None
+
+    @property
+    def versions(self) -> list[str]:
+        # A peer usually offers its current version and what it supported before.
+        offered = [self.version]
+        if self.version != "2.1.1":
+            offered.append("2.1.1")
+        return offered
+
+    def accepts(self, authorization: str | None) -> bool:
+        tokens = {self.credentials.token_a, *self.credentials.issued}
+        return any(c in tokens for c in transport.token_candidates(authorization))
+
+    def location(self, location_id: str) -> dict[str, Any] | None:
+        for loc in self.locations:
+            if str(loc.get("id", "")).upper() == location_id.upper():
+                return loc
+        return None
+
+    def evses(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        return [
+            (loc, evse)
+            for loc in self.locations
+            for evse in loc.get("evses") or []
+            if isinstance(evse, dict)
+            and evse.get("uid")
+            and evse.get("connectors")
+            and str(evse.get("status", "")).strip().upper() not in ("REMOVED", "PLANNED")
+        ]
+
+    def change_status(
+        self, rng: random.Random, *, at: datetime | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any], str] | None:
+        """Pick an EVSE, move it to a realistic next status, bump its and its location's time."""
+        candidates = self.evses()
+        if not candidates:
+            return None
+        loc, evse = rng.choice(candidates)
+        status = next_status(str(evse.get("status", "UNKNOWN")), rng)
+        stamp = transport.format_timestamp(at or datetime.now(UTC))
+        evse["status"] = status
+        evse["last_updated"] = stamp
+        loc["last_updated"] = stamp
+        return loc, evse, status
+
+    def owner_of(self, loc: dict[str, Any]) -> tuple[str, str]:
+        cc = loc.get("country_code") or self.parties[0][0]
+        pid = loc.get("party_id") or self.parties[0][1]
+        return str(cc).upper(), str(pid).upper()
+
+
+def _objects(path: Path) -> list[dict[str, Any]]:
+    data = json.loads(path.read_text(encoding="utf-8-sig"))
+    objects = data.get("data") if isinstance(data, dict) else data
+    return [o for o in objects or [] if isinstance(o, dict)]
+
+
+def _parties_of(
+    locations: list[dict[str, Any]], fallback: str | None
+) -> list[tuple[str, str, str]]:
+    found: dict[tuple[str, str], str] = {}
+    for loc in locations:
+        cc, pid = loc.get("country_code"), loc.get("party_id")
+        if isinstance(cc, str) and isinstance(pid, str) and cc and pid:
+            operator = loc.get("operator")
+            name = operator.get("name") if isinstance(operator, dict) else None
+            found.setdefault((cc.upper(), pid.upper()), str(name or pid))
+    if not found and fallback:
+        cc, pid = fallback.split("*", 1)
+        found[(cc, pid)] = pid
+    return [(cc, pid, name) for (cc, pid), name in sorted(found.items())]
+
+
+def load_networks(
+    names: list[str] | None = None, *, page_size: int = 100, hub: bool = True
+) -> dict[str, SandboxNetwork]:
+    """Sandbox networks from the fixture manifest; plus a hub serving several operators."""
+    manifest = json.loads((OCPI_FIXTURES / "manifest.json").read_text())["networks"]
+    out: dict[str, SandboxNetwork] = {}
+    for entry in manifest:
+        if names is not None and entry["name"] not in names:
+            continue
+        locations = _objects(OCPI_FIXTURES / entry["file"])
+        out[entry["name"]] = SandboxNetwork(
+            name=entry["name"],
+            version=entry["version"],
+            parties=_parties_of(locations, entry.get("party")),
+            locations=locations,
+            tariffs=[],
+            credentials=Credentials(token_a=secrets.token_urlsafe(24)),
+            page_size=page_size,
+        )
+    if hub and (names is None or "hub" in names):
+        out["hub"] = hub_network(page_size=page_size)
+    return out
+
+
+def hub_network(*, page_size: int = 100) -> SandboxNetwork:
+    """A roaming hub: several real operators behind one connection (ocpi.md P29), plus the
+    official example tariffs of the spec's example party."""
+    locations: list[dict[str, Any]] = []
+    for file in (
+        "ocpi_2_2_1_locations-ezvolt.json",
+        "ocpi_2_2_locations-zepto.json",
+        "ocpi_2_2_locations-evio.json",
+    ):
+        locations += _objects(OCPI_FIXTURES / file)
+    tariffs = [
+        json.loads(p.read_text())
+        for p in sorted(SPEC_EXAMPLES.glob("tariff_*.json"))
+        if p.name != "tariff_put_example.json"
+    ]
+    # Several spec examples reuse an id; the first of each id is the one a hub would serve.
+    unique: dict[str, dict[str, Any]] = {}
+    for tariff in tariffs:
+        unique.setdefault(str(tariff.get("id")), tariff)
+    parties = [*_parties_of(locations, None), ("DE", "ALL", "Spec example operator")]
+    return SandboxNetwork(
+        name="hub",
+        version="2.2.1",
+        parties=parties,
+        locations=locations,
+        tariffs=list(unique.values()),
+        credentials=Credentials(token_a=secrets.token_urlsafe(24)),
+        page_size=page_size,
+    )
+
+
+def dataset_network(directory: Path) -> SandboxNetwork:
+    pages = DatasetPages.open(directory)
+    manifest = json.loads((directory / "manifest.json").read_text())
+    parties = [(p.split("*")[0], p.split("*")[1], p) for p in sorted(manifest["parties"])]
+    return SandboxNetwork(
+        name="bench",
+        version="2.2.1",
+        parties=parties,
+        locations=[],
+        tariffs=[],
+        credentials=Credentials(token_a=secrets.token_urlsafe(24)),
+        page_size=pages.page_size,
+        dataset=pages,
+    )
+
+
+def save_state(path: Path, networks: dict[str, SandboxNetwork]) -> None:
+    state = {name: asdict(n.credentials) for name, n in networks.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(state, indent=2))
+
+
+def restore_state(path: Path, networks: dict[str, SandboxNetwork]) -> None:
+    try:
+        state = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return
+    for name, saved in state.items():
+        if name in networks and isinstance(saved, dict):
+            networks[name].credentials = Credentials(**saved)

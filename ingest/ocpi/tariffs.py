@@ -1,0 +1,84 @@
+"""Tariffs: decode and normalise (ocpi.md §4); the store applies them. Connectors link to them
+softly by ``tariff_ids`` of the same party (2.1.1: ``tariff_id``); a tariff may arrive before or
+after the locations that use it, and a DELETE hides it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from app.domain.tariffs import tariff_summary
+from app.domain.timestamps import parse_timestamp
+from app.store.records import Problem, TariffRecord
+from ingest.ocpi import wire
+from ingest.ocpi.normalise import MAX_CLOCK_SKEW
+
+
+def normalise_tariff(
+    raw: bytes,
+    *,
+    country_code: str | None,
+    party_id: str | None,
+    received_at: datetime,
+    problems: list[Problem],
+) -> TariffRecord | None:
+    try:
+        wire.tariff_decoder.decode(raw)
+        obj: dict[str, Any] = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        problems.append(
+            Problem("tariff", None, f"tariff unusable: {exc}".replace("`", ""), raw=raw)
+        )
+        return None
+    tariff_id = str(obj.get("id") or "").strip()
+    cc = str(obj.get("country_code") or country_code or "").strip().upper()
+    pid = str(obj.get("party_id") or party_id or "").strip().upper()
+    key = f"{cc or '?'}*{pid or '?'}*{tariff_id.upper() or '?'}"
+    if not tariff_id:
+        problems.append(Problem("tariff", key, "tariff without id", raw=raw))
+        return None
+    if not cc or not pid:
+        problems.append(Problem("tariff", key, "tariff without country_code/party_id", raw=raw))
+        return None
+    currency = str(obj.get("currency") or "").strip().upper()
+    if len(currency) != 3:
+        problems.append(
+            Problem("tariff", key, f"currency {obj.get('currency')!r} is not ISO 4217", raw=raw)
+        )
+        return None
+    elements = obj.get("elements")
+    if not isinstance(elements, list) or not elements:
+        alt = obj.get("tariff_alt_text")
+        if not alt:
+            problems.append(Problem("tariff", key, "tariff without elements", raw=raw))
+            return None
+        elements = []
+    last_updated = parse_timestamp(obj.get("last_updated"))
+    if last_updated is None:
+        problems.append(
+            Problem("tariff", key, "tariff last_updated missing; used time of receipt", "note")
+        )
+        last_updated = received_at
+    elif last_updated > received_at + MAX_CLOCK_SKEW:
+        last_updated = received_at
+    kind = obj.get("type")
+    return TariffRecord(
+        country_code=cc,
+        party_id=pid,
+        tariff_id=tariff_id.upper(),
+        tariff_id_raw=tariff_id,
+        currency=currency,
+        type=kind.strip().upper() if isinstance(kind, str) and kind.strip() else None,
+        elements=elements,
+        alt_text=obj.get("tariff_alt_text"),
+        alt_url=obj.get("tariff_alt_url") if isinstance(obj.get("tariff_alt_url"), str) else None,
+        min_price=obj.get("min_price"),
+        max_price=obj.get("max_price"),
+        start_date_time=parse_timestamp(obj.get("start_date_time")),
+        end_date_time=parse_timestamp(obj.get("end_date_time")),
+        summary=tariff_summary(obj),
+        last_updated=last_updated,
+        raw=obj,
+    )
