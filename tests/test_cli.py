@@ -4,6 +4,7 @@ the test database (the URLs come from the environment, as for any user)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -97,3 +98,24 @@ def test_commands_without_a_database_say_what_to_do(tmp_path: object) -> None:
     result = runner.invoke(main, ["migrate"])
     assert result.exit_code == 2
     assert "no database: set WATTLAS_DATABASE_URL" in result.output
+
+
+def test_missing_country_shapes_are_a_one_line_error(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``wattlas load`` needs the country shapes shipped in ingest/ocpi/data; without them it
+    says so in one line (it used to crash with a traceback unless npm had run)."""
+    from ingest.ocpi import geocheck
+
+    monkeypatch.setattr(geocheck, "WORLD_ATLAS", tmp_path / "countries-10m.json.gz")
+    monkeypatch.setattr(geocheck, "CACHE_DIR", tmp_path / "cache")
+    geocheck.country_shapes.cache_clear()
+    try:
+        result = cli.invoke(main, ["load", str(OCPI_FIXTURES / "ocpi_2_2_locations-zepto.json")])
+    finally:
+        geocheck.country_shapes.cache_clear()
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"wattlas: the country shapes {tmp_path / 'countries-10m.json.gz'} are missing from the"
+        " installation (reinstall wattlas)"
+    ]

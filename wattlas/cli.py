@@ -13,6 +13,8 @@ import msgspec
 
 from app.logs import configure_logging
 from app.settings import SettingsError, load_settings
+from app.store import StoreError
+from ingest.ocpi.geocheck import CountryDataMissing
 from wattlas import context
 from wattlas.networks_cli import networks_group
 
@@ -28,8 +30,10 @@ class WattlasGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (SettingsError, context.NoServices) as exc:
+        except (SettingsError, context.NoServices, CountryDataMissing) as exc:
             _fail(str(exc))
+        except StoreError as exc:  # the database refused or is unreachable: say so, in a line
+            _fail(f"database: {exc}")
 
 
 @click.group(cls=WattlasGroup)

@@ -32,7 +32,9 @@ from app.store.errors import StoreUnavailable, translate
 
 log = get_logger(__name__)
 
-ACQUIRE_TIMEOUT_S = 10.0
+# How long a caller may wait for a pooled connection: under load a short queue is normal, but a
+# driver is answered in seconds or told to retry.
+ACQUIRE_TIMEOUT_S = 5.0
 DOWN_ACQUIRE_TIMEOUT_S = 0.5
 WRITE_STATEMENT_TIMEOUT_S = 30.0
 DISCOVERY_STATEMENT_TIMEOUT_S = 5.0

@@ -1,9 +1,11 @@
-"""The map page and what it loads: our static files, MapLibre and the offline base layer from
-the npm packages (installed by ``npm ci``, never from a CDN), the bundled routes, the config."""
+"""The map page and what it loads: our static files, MapLibre from the npm package (installed by
+``npm ci``, never from a CDN), the offline base layer shipped with the package, the bundled
+routes, the config."""
 
 from __future__ import annotations
 
 import functools
+import gzip
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,7 +27,9 @@ from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 STATIC = Path(__file__).resolve().parent / "static"
-NODE_MODULES = ROOT / "node_modules"
+NODE_MODULES = ROOT / "node_modules"  # the map's front-end library (npm ci)
+# Natural Earth 1:50m countries (world-atlas 2.0.2, gzipped; fixtures/LICENSES.md): shipped.
+COUNTRIES_50M = Path(__file__).resolve().parent / "data" / "countries-50m.json.gz"
 ROUTES = ROOT / "fixtures" / "routes"
 AnyRequest = Request[Any, Any, Any]
 
@@ -58,7 +62,7 @@ async def map_config(settings: NamedDependency[Settings]) -> MapConfig:
 @functools.lru_cache(maxsize=1)
 def _countries_geojson() -> bytes:
     """Natural Earth 1:50m countries as GeoJSON (the offline base layer), built once."""
-    topology = json.loads((NODE_MODULES / "world-atlas" / "countries-50m.json").read_text())
+    topology = json.loads(gzip.decompress(COUNTRIES_50M.read_bytes()))
     out = []
     for feature in features(topology, "countries"):
         # 1:50m data does not need more than ~1 km of precision on a base map.

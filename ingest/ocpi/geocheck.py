@@ -80,9 +80,9 @@ def _alpha3_of_numeric(numeric: str | None) -> str | None:
 
 
 class CountryShapes:
-    def __init__(self, path: Path = WORLD_ATLAS) -> None:
+    def __init__(self, path: Path | None = None) -> None:
         parts: dict[str | None, list[BaseGeometry]] = defaultdict(list)
-        for code, geom in _load_country_parts(path):
+        for code, geom in _load_country_parts(path or WORLD_ATLAS):
             parts[code].extend(_polygons(geom))
         # Parts of one country are collected, not unioned (a union of thousands of islands is
         # slow and point-in-polygon does not need it).

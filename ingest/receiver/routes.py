@@ -231,7 +231,10 @@ async def put_location_handler(
     location_id: FromPath[str],
 ) -> Any:
     return await _write(
-        request, receiver, pusher, lambda tx: put_location(tx, pusher, cc, pid, location_id, payload)
+        request,
+        receiver,
+        pusher,
+        lambda tx: put_location(tx, pusher, cc, pid, location_id, payload),
     )
 
 
@@ -332,7 +335,9 @@ async def patch_connector_handler(
         request,
         receiver,
         pusher,
-        lambda tx: patch_connector(tx, pusher, cc, pid, location_id, evse_uid, connector_id, payload),
+        lambda tx: patch_connector(
+            tx, pusher, cc, pid, location_id, evse_uid, connector_id, payload
+        ),
     )
 
 

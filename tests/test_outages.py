@@ -1,0 +1,125 @@
+"""A database outage answers clearly and the service recovers by itself (issue 8, "one error
+boundary"; issue 9, "outages answer clearly"): with a real PostgreSQL stopped under a running
+service, a discovery question is a 503 in the API's error shape with ``Retry-After``, an OCPI
+push a 3000 envelope with ``Retry-After``, each within a second; when PostgreSQL is back the
+same process answers again, without a restart.
+
+The outage is of a private PostgreSQL cluster of this module's own, so the rest of the suite is
+not touched."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from pathlib import Path
+
+import httpx
+import msgspec
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from app.domain.parties import Party
+from app.settings import Settings
+from app.store import Store
+from ingest import credentials
+from tests.conftest import make_app
+from tests.ingest.helpers import TOKEN, b64, location_example
+from wattlas.local import LocalServices
+from wattlas.migrate import upgrade
+
+LOCATION = "/ocpi/2.2.1/locations/BE/BEC/LOC1"
+STATUS = {"status": "CHARGING", "last_updated": "2030-01-01T00:00:00Z"}
+ANSWER_WITHIN_S = 1.0
+
+
+@pytest.fixture(scope="module")
+def own_postgres() -> Iterator[LocalServices]:
+    root = Path(tempfile.mkdtemp(prefix="wattlas-outage-"))
+    root.chmod(0o755)
+    services = LocalServices(root / "state", pg_settings={"fsync": "off"})
+    services.start_postgres()
+    try:
+        yield services
+    finally:
+        services.destroy()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+async def client(
+    own_postgres: LocalServices, base_settings: Settings
+) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    url = own_postgres.create_database("wattlas_outage")
+    upgrade(url)
+    async with Store(url, max_size=2, name="test") as store:
+        await credentials.add_static(store, "becharged", TOKEN, [Party.parse("BE*BEC")])
+    settings = msgspec.structs.replace(base_settings, database_url=url, nearby_cache=False)
+    async with AsyncTestClient(app=make_app(settings)) as test_client:
+        yield test_client
+
+
+async def _timed(request: Awaitable[httpx.Response]) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    response = await request
+    return response, time.monotonic() - started
+
+
+@pytest.mark.slow
+async def test_a_database_outage_answers_503_and_3000_and_recovers_without_restart(
+    client: AsyncTestClient[Litestar], own_postgres: LocalServices
+) -> None:
+    put = await client.put(LOCATION, json=location_example(), headers=b64(TOKEN))
+    assert (put.status_code, put.json()["status_code"]) == (201, 1000)
+    detail_path = "/v1/search"
+    found = await client.get(detail_path, params={"q": "gent zuid"})
+    assert [r["ocpi_id"] for r in found.json()["results"]] == ["LOC1"]
+    public_id = found.json()["results"][0]["id"]
+
+    own_postgres.stop_postgres()
+    for _ in range(3):  # the first failure and the ones after it, while the pool reconnects
+        nearby, took_s = await _timed(
+            client.get(
+                "/v1/locations/nearby", params={"lat": 51.0476, "lon": 3.7299, "radius_m": 1000}
+            )
+        )
+        assert nearby.status_code == 503, nearby.text
+        assert nearby.json()["error"]["code"] == "unavailable"
+        assert nearby.json()["error"]["message"] == "the database is unavailable; retry shortly"
+        assert nearby.headers["retry-after"] == "5"
+        assert took_s < ANSWER_WITHIN_S
+    detail, took_s = await _timed(client.get(f"/v1/locations/{public_id}"))
+    assert (detail.status_code, detail.json()["error"]["code"]) == (503, "unavailable")
+    assert took_s < ANSWER_WITHIN_S
+
+    # The token is remembered for a few seconds: this push reaches the writer, whose
+    # transaction cannot start; a push with an unknown token fails at the token lookup.
+    push, took_s = await _timed(client.patch(f"{LOCATION}/3256", json=STATUS, headers=b64(TOKEN)))
+    assert push.status_code == 503
+    assert push.json()["status_code"] == 3000
+    assert push.headers["retry-after"]
+    assert took_s < ANSWER_WITHIN_S
+    stranger, took_s = await _timed(
+        client.patch(f"{LOCATION}/3256", json=STATUS, headers=b64("someone-else-0123456789"))
+    )
+    assert (stranger.status_code, stranger.json()["status_code"]) == (503, 3000)
+    assert took_s < ANSWER_WITHIN_S
+
+    own_postgres.start_postgres()
+    deadline = time.monotonic() + 30
+    while True:
+        again = await client.patch(f"{LOCATION}/3256", json=STATUS, headers=b64(TOKEN))
+        if again.status_code == 200:
+            break
+        assert time.monotonic() < deadline, f"no recovery: {again.status_code} {again.text}"
+        await asyncio.sleep(0.2)
+    assert again.json()["status_code"] == 1000
+    detail = await client.get(f"/v1/locations/{public_id}")
+    assert detail.status_code == 200
+    assert {e["uid"]: e["status"] for e in detail.json()["evses"]} == {
+        "3256": "CHARGING",
+        "3257": "RESERVED",
+    }
