@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from app.domain.hours import normalise_opening_times, normalise_time_zone
+from ingest.ocpi.hours import normalise_opening_times, normalise_time_zone
 from tests.ingest.helpers import spec
 
 WEEKDAYS_8_TO_20 = spec("location_regularhours_example.json")["opening_times"]

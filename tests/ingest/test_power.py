@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.domain.power import connector_max_power_kw
+from ingest.ocpi.power import connector_max_power_kw
 
 
 @pytest.mark.parametrize(
