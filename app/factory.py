@@ -20,6 +20,7 @@ from app.api.live import get_clusters, stream
 from app.api.locations import locations_router, search_router
 from app.api.networks import list_networks
 from app.jobs import refresh_clusters_forever
+from app.limits import RequestLimits
 from app.live.tasks import cancel_and_wait
 from app.logs import configure_logging, get_logger
 from app.services import DEPENDENCIES, Services
@@ -42,6 +43,17 @@ def _tune_gc() -> None:
     generation this took the along-route request's Python time from ~150 ms to ~30 ms."""
     gc.freeze()
     gc.set_threshold(GC_GEN0_THRESHOLD, 50, 100)
+
+
+class WattlasApp(Litestar):
+    """Litestar, with every request bounded first (``app.limits``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._limits = RequestLimits(super().__call__)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._limits(scope, receive, send)
 
 
 def create_app(
@@ -78,7 +90,7 @@ def create_app(
             await services.close()
             log.info("app.stopped")
 
-    return Litestar(
+    return WattlasApp(
         route_handlers=[
             health,
             ping,

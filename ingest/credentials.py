@@ -11,6 +11,7 @@ one we present to it must be sent, so it is kept as is (``networks.outbound_toke
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -237,6 +238,8 @@ async def accept_registration(
     """Their POST (token A) or PUT (current token): fetch their endpoints with their token, store
     it, answer with a new token for them (ocpi.md §2.4-2.5)."""
     peer = parse_credentials(body)
+    # A claim on another network's party is refused before anything is done for it.
+    await networks.owned_elsewhere(store, auth.network_id, peer.parties)
     _, endpoints, encoding = await discover(
         peer.token, peer.versions_url, version=version, http=http
     )
@@ -315,19 +318,32 @@ async def register_with(
         raise HandshakeError(f"credentials POST to {credentials_url} failed: {exc}") from exc
     finally:
         await client.aclose()
-    async with store.transaction() as tx:
-        await networks.set_parties(tx, network_id, peer.parties)
-        await networks.update_registration(
-            tx,
-            network_id,
-            status="REGISTERED",
-            ocpi_version=version,
-            versions_url=versions_url_,
-            endpoints=endpoints,
-            outbound_token=peer.token,
-            outbound_auth=encoding,
-            business_details=peer.business_details,
-        )
+    try:
+        async with store.transaction() as tx:
+            await networks.set_parties(tx, network_id, peer.parties)
+            await networks.update_registration(
+                tx,
+                network_id,
+                status="REGISTERED",
+                ocpi_version=version,
+                versions_url=versions_url_,
+                endpoints=endpoints,
+                outbound_token=peer.token,
+                outbound_auth=encoding,
+                business_details=peer.business_details,
+            )
+    except networks.PartyOwned as exc:
+        # Their credentials name a party another network owns: no registration. Our side of
+        # it is forgotten and theirs is unregistered (best effort).
+        log.warning("network.party_claim_refused", network=name, party=str(exc.party))
+        async with store.transaction() as tx:
+            await networks.delete_network(tx, network_id)
+        async with OcpiClient(
+            peer.token, auth_encoding=encoding, http=http, retry=RetryPolicy(attempts=1)
+        ) as theirs:
+            with contextlib.suppress(OcpiError):
+                await theirs.request("DELETE", credentials_url)
+        raise HandshakeError(str(exc), transport.INVALID_PARAMETERS) from exc
     log.info(
         "network.registered",
         network=name,

@@ -158,8 +158,14 @@ async def load_file(
             await record_problems(tx, problems, network_id=network_id, source=ctx.source)
             new_parties = {Party(a.country_code, a.party_id) for a in accepted}
             if new_parties - seen_parties:
+                # A dump shows whose data it is; it owns nothing (the network that connects
+                # over OCPI for these parties will).
                 await networks.set_parties(
-                    tx, network_id, sorted(new_parties - seen_parties, key=str), replace=False
+                    tx,
+                    network_id,
+                    sorted(new_parties - seen_parties, key=str),
+                    replace=False,
+                    owner=False,
                 )
                 seen_parties |= new_parties
         report.accepted += result.applied

@@ -21,19 +21,19 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "app.live": ("app.domain", "app.store", "app.logs", "app.api.schemas", "app.api.summaries"),
     "app.api": (
         "app.domain", "app.store", "app.live", "app.logs", "app.services", "app.settings",
-        "app.price",
+        "app.price", "app.limits",
     ),
     "app.web": ("app.geo", "app.settings", "app.domain"),
     "ingest.ocpi": ("app.domain", "app.store.records", "app.geo"),
     "ingest": (
         "app.domain", "app.store", "app.live", "app.logs", "app.settings", "app.services",
-        "app.price", "app.geo",
+        "app.price", "app.geo", "app.limits",
     ),
     "wattlas": ("app", "ingest", "migrations", "devtools"),
     "migrations": ("app.store.tables",),
 }  # fmt: skip
 # The app's own top-level modules and what they may use.
-APP_TOP = ("app.settings", "app.logs", "app.services", "app.jobs", "app.factory")
+APP_TOP = ("app.settings", "app.logs", "app.services", "app.jobs", "app.factory", "app.limits")
 
 
 def _modules() -> list[tuple[str, Path]]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from litestar import Litestar
 
+from app.api.errors import PREFIX_HANDLERS
 from app.factory import create_app
 from app.settings import Settings, load_settings
+from ingest.receiver.guards import ocpi_error
 from ingest.receiver.routes import ocpi_router, receiver_lifespan
 from ingest.scheduler import scheduler_lifespan
 from wattlas.migrate import head_revision
@@ -13,6 +15,8 @@ from wattlas.migrate import head_revision
 
 def build_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
+    if ("/ocpi", ocpi_error) not in PREFIX_HANDLERS:
+        PREFIX_HANDLERS.append(("/ocpi", ocpi_error))
     return create_app(
         settings,
         route_handlers=[ocpi_router],

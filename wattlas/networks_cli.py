@@ -12,6 +12,7 @@ import click
 import msgspec
 
 from app.domain.parties import Party
+from app.logs import get_logger
 from app.settings import Settings
 from app.store import Store, StoreError, networks
 from ingest import credentials
@@ -19,6 +20,7 @@ from ingest.credentials import HandshakeError
 from wattlas import context
 
 T = TypeVar("T")
+log = get_logger(__name__)
 
 
 def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
@@ -218,3 +220,44 @@ def pull(name: str, full: bool, module: str, location_id: str | None) -> None:
                 }
             )
         )
+
+
+@networks_group.command("parties")
+@click.argument("name")
+@click.argument("action", type=click.Choice(["add", "remove", "list"]))
+@click.argument("party", required=False)
+@click.option(
+    "--take-over",
+    is_flag=True,
+    help="Move the party from the network that owns it now (an operator's explicit decision).",
+)
+def parties(name: str, action: str, party: str | None, take_over: bool) -> None:
+    """The parties NAME owns: add (refused if another network owns it, unless --take-over),
+    remove, list."""
+    settings = context.resolve_settings()
+    if action != "list" and party is None:
+        _fail(f"{action} needs a party, CC*PID (e.g. NL*FLA)")
+
+    async def work(store: Store) -> str:
+        network_id = await networks.network_id_by_name(store, name)
+        if action == "list":
+            known = await networks.parties_of(store, network_id)
+            return "\n".join(f"{p} {'owner' if owner else 'routed'}" for p, owner in known)
+        assert party is not None
+        parsed = Party.parse(party)
+        async with store.transaction() as tx:
+            if action == "remove":
+                if not await networks.remove_party(tx, network_id, parsed):
+                    raise networks.UnknownNetwork(f"{name} has no party {parsed}")
+                return f"{name}: removed {parsed}"
+            if take_over:
+                before = await networks.take_over_party(tx, network_id, parsed)
+                log.warning("network.party_moved", party=str(parsed), to=name, owner_before=before)
+                return f"{name}: now owns {parsed}" + (f" (moved from {before})" if before else "")
+            await networks.set_parties(tx, network_id, [parsed], replace=False)
+            return f"{name}: owns {parsed}"
+
+    try:
+        click.echo(_with_store(settings, work))
+    except (ValueError, networks.UnknownNetwork) as exc:
+        _fail(str(exc))

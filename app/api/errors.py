@@ -20,6 +20,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
 from app.api.schemas import ErrorBody, ErrorDetail
+from app.limits import BodyTimeout
 from app.logs import get_logger
 from app.store import Conflict, NotFound, StoreError, StoreTimeout, StoreUnavailable
 
@@ -107,7 +108,22 @@ def validation_handler(request: AnyRequest, exc: ValidationException) -> Respons
     return error_response(400, "invalid_parameter", message, parameter=parameter)
 
 
-def http_error_handler(request: AnyRequest, exc: HTTPException) -> Response[ErrorBody]:
+# Path prefixes whose errors another part answers in its own shape (the OCPI receiver answers
+# OCPI envelopes even for a path no route matches): filled in by the composition root.
+PREFIX_HANDLERS: list[tuple[str, Any]] = []
+
+
+def _elsewhere(request: AnyRequest, exc: Exception) -> Response[Any] | None:
+    for prefix, handler in PREFIX_HANDLERS:
+        if request.url.path.startswith(prefix):
+            result: Response[Any] = handler(request, exc)
+            return result
+    return None
+
+
+def http_error_handler(request: AnyRequest, exc: HTTPException) -> Response[Any]:
+    if (other := _elsewhere(request, exc)) is not None:
+        return other
     status = exc.status_code
     if status >= 500:
         return internal_error_handler(request, exc)
@@ -145,7 +161,20 @@ def store_error_handler(request: AnyRequest, exc: StoreError) -> Response[ErrorB
     return internal_error_handler(request, exc)
 
 
-def internal_error_handler(request: AnyRequest, exc: Exception) -> Response[ErrorBody]:
+def body_error_handler(request: AnyRequest, exc: Exception) -> Response[Any]:
+    """A body that is not JSON we can read: invalid UTF-8, nested beyond the decoder's depth,
+    or not sent in time."""
+    if (other := _elsewhere(request, exc)) is not None:
+        return other
+    if isinstance(exc, BodyTimeout):
+        return error_response(408, "timeout", str(exc), parameter="body")
+    what = "is not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else "is nested too deeply"
+    return error_response(400, "invalid_parameter", f"the JSON body {what}", parameter="body")
+
+
+def internal_error_handler(request: AnyRequest, exc: Exception) -> Response[Any]:
+    if (other := _elsewhere(request, exc)) is not None:
+        return other
     rid = request_id(request)
     log.error(
         "api.internal_error",
@@ -169,6 +198,9 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ApiError: api_error_handler,
     ValidationException: validation_handler,
     HTTPException: http_error_handler,
+    BodyTimeout: body_error_handler,
+    UnicodeDecodeError: body_error_handler,
+    RecursionError: body_error_handler,
     StoreError: store_error_handler,
     Exception: internal_error_handler,
 }

@@ -5,6 +5,7 @@ Each handler validates, calls one query, and shapes the answer (style.md, habit 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from typing import Annotated, Any, cast
 
 import msgspec
 from litestar import Request, Router, get, post
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.params import PathParameter, QueryParameter, RequestBody
 from litestar.response import Response
@@ -167,6 +169,31 @@ class AlongRouteRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 MAX_CORRIDOR_M = 50_000
+MAX_ROUTE_POINTS = 50_000
+# 50,000 GeoJSON positions with 7 decimals and a little whitespace fit in ~1.5 MB; beyond this a
+# body is refused before it is read whole, let alone decoded (issue 9, finding 3).
+MAX_ROUTE_BODY_BYTES = 4 * 1024 * 1024
+# Cutting a long route (numpy) runs in a thread: the event loop keeps answering meanwhile.
+THREAD_FROM_POINTS = 5_000
+
+
+async def route_size_guard(connection: ASGIConnection[Any, Any, Any, Any], _: Any) -> None:
+    """Counts the positions of a route in the raw body (one ``[`` each, a cheap byte scan)
+    before the body is decoded: a route of a million points costs a scan, not a decode."""
+    body = await cast("Request[Any, Any, Any]", connection).body()
+    if body.count(b"[") > MAX_ROUTE_POINTS + 10:
+        raise InvalidParameter(
+            "route", f"has more than {MAX_ROUTE_POINTS:,} points (at most {MAX_ROUTE_POINTS:,})"
+        )
+
+
+def _count_positions(route: dict[str, Any]) -> int:
+    """About how many points a route has, without walking it (for where to cut it)."""
+    if "encoded_polyline" in route:
+        encoded = route.get("encoded_polyline")
+        return len(encoded) // 6 if isinstance(encoded, str) else 0
+    coordinates = route.get("coordinates")
+    return len(coordinates) if isinstance(coordinates, list) else MAX_ROUTE_POINTS
 
 
 def _route_points(route: dict[str, Any]) -> Points:
@@ -184,7 +211,13 @@ def _route_points(route: dict[str, Any]) -> Points:
         raise InvalidParameter("route", str(exc)) from None
 
 
-@post("/along-route", summary="Locations along a route, in route order", status_code=200)
+@post(
+    "/along-route",
+    summary="Locations along a route, in route order",
+    status_code=200,
+    request_max_body_size=MAX_ROUTE_BODY_BYTES,
+    guards=[route_size_guard],
+)
 async def along_route(
     request: AnyRequest,
     services: NamedDependency[Services],
@@ -194,7 +227,10 @@ async def along_route(
     """Every location within ``corridor_m`` metres of the route, ordered by ``route_offset_m``
     (distance along the route to its closest point), with ``distance_from_route_m``. Routes of
     up to 50,000 points / 10,000 km, as GeoJSON LineString or encoded polyline."""
-    points = _route_points(data.route)
+    if _count_positions(data.route) > THREAD_FROM_POINTS:
+        points = await asyncio.to_thread(_route_points, data.route)
+    else:
+        points = _route_points(data.route)
     if not 0 < data.corridor_m <= MAX_CORRIDOR_M:
         raise InvalidParameter(
             "corridor_m",
@@ -216,9 +252,14 @@ async def along_route(
         if len(position) != 2:
             raise InvalidParameter("cursor", "is not a cursor this API issued")
         after = (float(position[0]), int(position[1]))
+    route_pieces = (
+        await asyncio.to_thread(pieces, points)
+        if len(points) > THREAD_FROM_POINTS
+        else pieces(points)
+    )
     rows = await discovery.along_route(
         services.store,
-        pieces=pieces(points),
+        pieces=route_pieces,
         corridor_m=data.corridor_m,
         start_offset_m=data.start_offset_m,
         limit=data.limit,
@@ -247,6 +288,7 @@ async def text_search(
     format_: FormatParam = None,
 ) -> Response[Results]:
     """Ranked by how well the words match, then by distance when a point is given."""
+    p.check_text("q", q, p.MAX_QUERY_CHARS)
     text = search_text(q)
     if len(text) < 2:
         raise InvalidParameter("q", "needs at least two letters or digits")

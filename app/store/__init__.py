@@ -17,6 +17,7 @@ from app.store.core import Db, Store, Tx
 from app.store.errors import (
     Busy,
     Conflict,
+    Duplicate,
     NotFound,
     RejectedData,
     StoreError,
@@ -28,6 +29,7 @@ __all__ = [
     "Busy",
     "Conflict",
     "Db",
+    "Duplicate",
     "NotFound",
     "RejectedData",
     "Store",

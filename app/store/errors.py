@@ -8,6 +8,7 @@ so nothing outside the store ever sees a psycopg exception (stac-fastapi-pgstac'
     ├── StoreUnavailable          no connection (down, restarting, pool exhausted): retry later
     ├── StoreTimeout              a statement ran past its timeout: retry later, or ask less
     ├── Conflict                  a deadlock or serialization failure: retry the transaction
+    ├── Duplicate                 a unique key another row already has
     ├── NotFound                  the addressed record does not exist
     ├── Busy                      someone else holds the lock this work needs (a pull, a refresh)
     └── RejectedData              the data can never be stored (a NUL, a number out of range,
@@ -45,6 +46,10 @@ class Conflict(StoreError):
     retry_after_s = 0.1
 
 
+class Duplicate(StoreError):
+    pass
+
+
 class NotFound(StoreError, LookupError):
     pass
 
@@ -67,6 +72,8 @@ def _classify(exc: psycopg.Error) -> type[StoreError]:
         return StoreTimeout
     if isinstance(exc, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure):
         return Conflict
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        return Duplicate
     state = exc.sqlstate or ""
     if state.startswith(_DATA_CLASSES):
         return RejectedData

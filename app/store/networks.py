@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from psycopg.rows import dict_row
@@ -16,7 +17,7 @@ from psycopg.types.json import Jsonb
 from app.domain.parties import Party
 from app.domain.staleness import network_silent
 from app.store.core import Db, Tx, using
-from app.store.errors import NotFound
+from app.store.errors import Duplicate, NotFound, StoreError
 from app.store.pieces import NETWORK_SILENT
 
 
@@ -30,6 +31,7 @@ class NetworkAuth:
     token_kind: str
     ocpi_version: str | None
     parties: frozenset[tuple[str, str]]
+    token_sha256: bytes = b""  # the token that was presented (the writer checks it again)
 
     def may_write(self, country_code: str, party_id: str) -> bool:
         return (country_code.upper(), party_id.upper()) in self.parties
@@ -46,6 +48,18 @@ def generate_token() -> str:
 
 class NetworkExists(ValueError):
     pass
+
+
+class PartyOwned(StoreError, ValueError):
+    """A claim on a party that another network owns (architecture.md: one owner per party)."""
+
+    def __init__(self, party: Party, owner: str) -> None:
+        super().__init__(
+            f"party {party} belongs to another network ({owner}); an operator can move it with "
+            f"`wattlas networks parties NAME add {party} --take-over`"
+        )
+        self.party = party
+        self.owner = owner
 
 
 class UnknownNetwork(NotFound):
@@ -110,23 +124,103 @@ async def get_network(db: Db, network_id: int) -> dict[str, Any]:
     return row
 
 
+async def owned_elsewhere(db: Db, network_id: int | None, parties: list[Party]) -> None:
+    """Raise ``PartyOwned`` for the first of these parties another network owns (a check before
+    any work is done on a claim that cannot succeed; ``set_parties`` enforces it for sure)."""
+    if not parties:
+        return
+    async with using(db) as conn:
+        cur = await conn.execute(
+            """
+            SELECT p.country_code, p.party_id, n.name
+            FROM network_parties p JOIN networks n ON n.id = p.network_id
+            WHERE p.owner AND p.network_id IS DISTINCT FROM %s
+              AND p.country_code || '*' || p.party_id = ANY(%s)
+            ORDER BY 1, 2 LIMIT 1
+            """,
+            (network_id, [str(p) for p in parties]),
+        )
+        row = await cur.fetchone()
+    if row is not None:
+        raise PartyOwned(Party(row[0], row[1]), row[2])
+
+
 async def set_parties(
-    tx: Tx, network_id: int, parties: list[Party], *, replace: bool = True
+    tx: Tx,
+    network_id: int,
+    parties: list[Party],
+    *,
+    replace: bool = True,
+    owner: bool = True,
 ) -> None:
+    """The network's parties (``replace``: only these). An owned party that another network
+    owns is refused with ``PartyOwned``, whoever wins a race (the unique index decides)."""
+    if owner:
+        await owned_elsewhere(tx, network_id, parties)
     async with tx.conn.cursor() as cur:
         if replace:
             await cur.execute("DELETE FROM network_parties WHERE network_id = %s", (network_id,))
         for party in parties:
-            await cur.execute(
-                """
-                INSERT INTO network_parties (network_id, country_code, party_id, role, name)
-                VALUES (%s, %s, %s, %s, %s)
-                ON CONFLICT (network_id, country_code, party_id)
-                DO UPDATE SET role = EXCLUDED.role,
-                              name = coalesce(EXCLUDED.name, network_parties.name)
-                """,
-                (network_id, party.country_code, party.party_id, party.role, party.name),
-            )
+            try:
+                async with tx.savepoint():
+                    await cur.execute(
+                        """
+                        INSERT INTO network_parties
+                            (network_id, country_code, party_id, role, name, owner)
+                        VALUES (%s, %s, %s, %s, %s, %s)
+                        ON CONFLICT (network_id, country_code, party_id)
+                        DO UPDATE SET role = EXCLUDED.role, owner = EXCLUDED.owner,
+                                      name = coalesce(EXCLUDED.name, network_parties.name)
+                        """,
+                        (
+                            network_id,
+                            party.country_code,
+                            party.party_id,
+                            party.role,
+                            party.name,
+                            owner,
+                        ),
+                    )
+            except Duplicate:
+                await owned_elsewhere(tx, network_id, [party])
+                raise
+
+
+async def take_over_party(tx: Tx, network_id: int, party: Party) -> str | None:
+    """Make this network the party's owner (an operator's explicit move); returns the network
+    that owned it before, if another did. Its row stays, without ownership."""
+    cur = await tx.conn.execute(
+        """
+        UPDATE network_parties p SET owner = false
+        FROM networks n
+        WHERE n.id = p.network_id AND p.owner AND p.network_id <> %s
+          AND (p.country_code, p.party_id) = (%s, %s)
+        RETURNING n.name
+        """,
+        (network_id, party.country_code, party.party_id),
+    )
+    row = await cur.fetchone()
+    await set_parties(tx, network_id, [party], replace=False)
+    return str(row[0]) if row else None
+
+
+async def parties_of(db: Db, network_id: int) -> list[tuple[Party, bool]]:
+    """(party, owned) of a network, by party."""
+    async with using(db) as conn:
+        cur = await conn.execute(
+            "SELECT country_code, party_id, role, name, owner FROM network_parties"
+            " WHERE network_id = %s ORDER BY 1, 2",
+            (network_id,),
+        )
+        return [(Party(r[0], r[1], r[2], r[3]), bool(r[4])) for r in await cur.fetchall()]
+
+
+async def remove_party(tx: Tx, network_id: int, party: Party) -> bool:
+    cur = await tx.conn.execute(
+        "DELETE FROM network_parties WHERE network_id = %s AND (country_code, party_id) = (%s, %s)",
+        (network_id, party.country_code, party.party_id),
+    )
+    return cur.rowcount > 0
 
 
 async def add_token(tx: Tx, network_id: int, token: str, kind: str) -> None:
@@ -155,12 +249,18 @@ async def authenticate(db: Db, candidates: list[str]) -> NetworkAuth | None:
             """
             SELECT n.id, n.name, n.status, t.kind, n.ocpi_version,
                    coalesce(array_agg(p.country_code || '*' || p.party_id)
-                            FILTER (WHERE p.party_id IS NOT NULL), '{}')
+                            FILTER (WHERE p.party_id IS NOT NULL), '{}'),
+                   t.token_sha256
             FROM network_tokens t
             JOIN networks n ON n.id = t.network_id
-            LEFT JOIN network_parties p ON p.network_id = n.id
+            -- What it may write: the parties it owns, and those it knows (a hub routes them)
+            -- that no network owns.
+            LEFT JOIN network_parties p ON p.network_id = n.id AND (
+                p.owner OR NOT EXISTS (
+                    SELECT 1 FROM network_parties o
+                    WHERE o.owner AND (o.country_code, o.party_id) = (p.country_code, p.party_id)))
             WHERE t.token_sha256 = ANY(%s) AND t.revoked_at IS NULL AND n.status <> 'REVOKED'
-            GROUP BY n.id, t.kind
+            GROUP BY n.id, t.kind, t.token_sha256
             LIMIT 1
             """,
             ([hash_token(c) for c in candidates],),
@@ -169,7 +269,62 @@ async def authenticate(db: Db, candidates: list[str]) -> NetworkAuth | None:
     if row is None:
         return None
     parties = frozenset(tuple(p.split("*", 1)) for p in row[5])
-    return NetworkAuth(row[0], row[1], row[2], row[3], row[4], parties)
+    return NetworkAuth(row[0], row[1], row[2], row[3], row[4], parties, bytes(row[6]))
+
+
+class Grant(NamedTuple):
+    """A write a token is about to make: the token (its hash) and the party written."""
+
+    token_sha256: bytes
+    country_code: str
+    party_id: str
+
+
+_LOCK_GRANTS = """
+SELECT 1 FROM network_tokens t
+WHERE t.token_sha256 = ANY(%(tokens)s)
+FOR SHARE
+"""
+_LOCK_PARTIES = """
+SELECT 1 FROM network_parties p
+WHERE p.country_code || '*' || p.party_id = ANY(%(parties)s)
+FOR SHARE
+"""
+_GRANTS_HOLD = """
+SELECT g.idx
+FROM unnest(%(idx)s::int[], %(token)s::bytea[], %(cc)s::text[], %(pid)s::text[])
+         AS g(idx, token, cc, pid)
+JOIN network_tokens t ON t.token_sha256 = g.token AND t.revoked_at IS NULL
+JOIN networks n ON n.id = t.network_id AND n.status <> 'REVOKED'
+JOIN network_parties p ON p.network_id = n.id AND (p.country_code, p.party_id) = (g.cc, g.pid)
+WHERE p.owner OR NOT EXISTS (
+    SELECT 1 FROM network_parties o
+    WHERE o.owner AND (o.country_code, o.party_id) = (p.country_code, p.party_id))
+"""
+
+
+async def grants_hold(tx: Tx, grants: Sequence[Grant]) -> list[bool]:
+    """Whether each token is still valid and still may write its party, checked again inside the
+    write's own transaction (a token cache may be seconds behind). The token and party rows are
+    locked until the transaction ends: a revocation or a move of the party waits for this write,
+    and every write after it sees it (issue 9, finding 7)."""
+    if not grants:
+        return []
+    unique = sorted(set(grants))
+    params = {
+        "tokens": sorted({g.token_sha256 for g in unique}),
+        "parties": sorted({f"{g.country_code}*{g.party_id}" for g in unique}),
+        "idx": list(range(len(unique))),
+        "token": [g.token_sha256 for g in unique],
+        "cc": [g.country_code for g in unique],
+        "pid": [g.party_id for g in unique],
+    }
+    async with tx.conn.pipeline():
+        await tx.conn.execute(_LOCK_GRANTS, params)
+        await tx.conn.execute(_LOCK_PARTIES, params)
+        cur = await tx.conn.execute(_GRANTS_HOLD, params)
+    held = {unique[row[0]] for row in await cur.fetchall()}
+    return [g in held for g in grants]
 
 
 async def touch(tx: Tx, network_id: int, *, push: bool = False, at: datetime | None = None) -> None:

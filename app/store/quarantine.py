@@ -26,18 +26,22 @@ async def record_problems(
         ) as copy,
     ):
         for p in problems:
-            # Problem.raw is one JSON object (a slice of a decoded page); raw_text is anything else.
+            # Problem.raw is one JSON object (a slice of a decoded page); raw_text is anything
+            # else. Neither column holds U+0000: such input is kept as escaped text.
             raw_json = p.raw.decode("utf-8", errors="replace") if p.raw is not None else None
+            raw_text = p.raw_text
+            if raw_json is not None and ("\\u0000" in raw_json or "\x00" in raw_json):
+                raw_json, raw_text = None, raw_json
             await copy.write_row(
                 (
                     network_id,
                     source,
                     p.object_kind,
-                    p.object_key,
+                    _no_nul(p.object_key),
                     p.severity,
-                    p.reason,
+                    _no_nul(p.reason) or "",
                     raw_json,
-                    p.raw_text,
+                    _no_nul(raw_text),
                 )
             )
 
@@ -60,3 +64,7 @@ async def entries(
             {"severity": severity, "network": network, "limit": limit},
         )
         return await cur.fetchall()
+
+
+def _no_nul(text: str | None) -> str | None:
+    return text.replace("\x00", "\\u0000") if text is not None else None

@@ -104,8 +104,18 @@ network_parties = Table(
     Column("party_id", Text, nullable=False),
     Column("role", Text, nullable=False, server_default="CPO"),
     Column("name", Text),
+    # The one network that owns the party (architecture.md, "one owner per party"); false for a
+    # party known without owning it (a file dump, a party a hub routes for).
+    Column("owner", Boolean, nullable=False, server_default=text("true")),
     PrimaryKeyConstraint("network_id", "country_code", "party_id"),
     Index(None, "country_code", "party_id"),
+    Index(
+        "uq_network_parties_owner",
+        "country_code",
+        "party_id",
+        unique=True,
+        postgresql_where=text("owner"),
+    ),
 )
 
 locations = Table(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -45,7 +46,7 @@ from app.store.records import (
     Problem,
     location_key,
 )
-from ingest.ocpi import wire
+from ingest.ocpi import storable, wire
 from ingest.ocpi.geocheck import CountryShapes, country_alpha3, country_shapes
 from ingest.ocpi.groups import EvseFacts, connector_groups
 from ingest.ocpi.hours import normalise_opening_times, normalise_time_zone
@@ -125,14 +126,50 @@ def _int(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, float):
-        return round(value)
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, float):
+            return round(value)
+        if isinstance(value, str):
             return round(float(value.strip()))
-        except ValueError:
-            return None
+    except (ValueError, OverflowError):  # not a number, or inf / nan
+        return None
     return None
+
+
+# Beyond any charger (MCS: 1,250 V, 3,000 A, 3.75 MW): a value above is a unit error or garbage,
+# never stored as it is (the columns are 32-bit integers).
+MAX_VOLTAGE = 2_000
+MAX_AMPERAGE = 5_000
+MAX_POWER_W = 10_000_000
+
+
+def _plausible(
+    value: object, field: str, unit: str, maximum: int, key: str, problems: list[Problem]
+) -> int | None:
+    """An integer field of a connector within 0..maximum; anything else is a note and None."""
+    number = _int(value) if not isinstance(value, float) or math.isfinite(value) else None
+    if number is None:
+        if value is not None and not (isinstance(value, str) and not value.strip()):
+            problems.append(
+                Problem("connector", key, f"{field} {value!r} is not a number; ignored", "note")
+            )
+        return None
+    if not 0 <= number <= maximum:
+        problems.append(
+            Problem(
+                "connector",
+                key,
+                f"{field} {value!r} {unit} is not plausible (0 to {maximum:,} {unit}); ignored",
+                "note",
+            )
+        )
+        return None
+    return number
+
+
+def _as_text(raw: bytes) -> str:
+    """Raw input for the quarantine's text column (which, like jsonb, holds no NUL byte)."""
+    return raw.decode("utf-8", errors="replace").replace("\x00", "\\u0000")
 
 
 def _bool(value: object, default: bool | None) -> bool | None:
@@ -222,6 +259,35 @@ class Normaliser:
             return self.ctx.received_at
         return parsed
 
+    # ---- bounded values -------------------------------------------------------------------------
+    @staticmethod
+    def _free_text(
+        value: object, field: str, kind: str, key: str, problems: list[Problem]
+    ) -> str | None:
+        """Free text (a name, an address), cut at ``storable.MAX_TEXT_CHARS`` with a note."""
+        text = _text(value)
+        if text is None or len(text) <= storable.MAX_TEXT_CHARS:
+            return text
+        problems.append(
+            Problem(
+                kind,
+                key,
+                f"{field} is {len(text):,} characters long; cut to {storable.MAX_TEXT_CHARS:,}",
+                "note",
+            )
+        )
+        return text[: storable.MAX_TEXT_CHARS]
+
+    @staticmethod
+    def _evse_id(value: object, key: str, problems: list[Problem]) -> str | None:
+        text = _text(value)
+        if text is None:
+            return None
+        if (bad := storable.id_problem("evse_id", text)) is not None:
+            problems.append(Problem("evse", key, f"{bad}; ignored", "note"))
+            return None
+        return text
+
     # ---- connector ------------------------------------------------------------------------------
     def connector(
         self, raw: bytes, evse_key: str, problems: list[Problem], parent_updated: datetime
@@ -239,6 +305,9 @@ class Normaliser:
         if connector_id_raw is None:
             problems.append(Problem("connector", f"{evse_key}/?", "connector without id", raw=raw))
             return None
+        if (bad := storable.id_problem("connector id", connector_id_raw)) is not None:
+            problems.append(Problem("connector", f"{evse_key}/?", bad, raw_text=_as_text(raw)))
+            return None
         key = f"{evse_key}/{connector_id_raw.upper()}"
         standard, note = normalise_standard(obj.standard)
         if note:
@@ -249,9 +318,17 @@ class Normaliser:
         fmt, note = normalise_format(obj.format)
         if note:
             problems.append(Problem("connector", key, note, "note"))
-        voltage = _int(obj.max_voltage if obj.max_voltage is not None else obj.voltage)
-        amperage = _int(obj.max_amperage if obj.max_amperage is not None else obj.amperage)
-        declared_w = _int(obj.max_electric_power)
+        voltage = _plausible(
+            obj.max_voltage if obj.max_voltage is not None else obj.voltage,
+            "max_voltage", "V", MAX_VOLTAGE, key, problems,
+        )  # fmt: skip
+        amperage = _plausible(
+            obj.max_amperage if obj.max_amperage is not None else obj.amperage,
+            "max_amperage", "A", MAX_AMPERAGE, key, problems,
+        )  # fmt: skip
+        declared_w = _plausible(
+            obj.max_electric_power, "max_electric_power", "W", MAX_POWER_W, key, problems
+        )
         max_kw, note = connector_max_power_kw(power_type, standard, voltage, amperage, declared_w)
         if note:
             problems.append(Problem("connector", key, note, "note"))
@@ -301,6 +378,9 @@ class Normaliser:
         if uid_raw is None:
             problems.append(Problem("evse", f"{location_key_}/?", "EVSE without uid", raw=raw))
             return None
+        if (bad := storable.id_problem("uid", uid_raw)) is not None:
+            problems.append(Problem("evse", f"{location_key_}/?", bad, raw_text=_as_text(raw)))
+            return None
         key = f"{location_key_}/{uid_raw.upper()}"
         last_updated = (
             self._last_updated(obj.last_updated, "evse", key, problems, parent_updated)
@@ -349,14 +429,16 @@ class Normaliser:
         return EvseRecord(
             uid=uid_raw.upper(),
             uid_raw=uid_raw,
-            evse_id=_text(obj.evse_id),
+            evse_id=self._evse_id(obj.evse_id, key, problems),
             status=status,
             status_raw=obj.status,
             status_bucket=bucket,
             capabilities=_enum_list(obj.capabilities),
             parking_restrictions=_enum_list(obj.parking_restrictions),
-            floor_level=_text(obj.floor_level),
-            physical_reference=_text(obj.physical_reference),
+            floor_level=self._free_text(obj.floor_level, "floor_level", "evse", key, problems),
+            physical_reference=self._free_text(
+                obj.physical_reference, "physical_reference", "evse", key, problems
+            ),
             lat=lat,
             lon=lon,
             connectors=connectors,
@@ -385,9 +467,28 @@ class Normaliser:
         cc = (_text(obj.country_code) or self.ctx.country_code or "").upper()
         pid = (_text(obj.party_id) or self.ctx.party_id or "").upper()
         provisional_key = f"{cc or '?'}*{pid or '?'}*{(ocpi_id_raw or '?').upper()}"
+        if (nul := storable.nul_in_json(raw)) is not None:
+            # Nothing of it can be stored (text and jsonb hold no U+0000): the raw object goes to
+            # the quarantine as text, with the field named.
+            key_text = provisional_key.replace("\x00", "\\u0000")[: storable.MAX_ID_CHARS]
+            problems.append(
+                Problem("location", key_text, f"location unusable: {nul}", raw_text=_as_text(raw))
+            )
+            return None
         if ocpi_id_raw is None:
             problems.append(Problem("location", provisional_key, "location without id", raw=raw))
             return None
+        for field_name, value in (("id", ocpi_id_raw), ("country_code", cc), ("party_id", pid)):
+            if value and (bad := storable.id_problem(field_name, value)) is not None:
+                problems.append(
+                    Problem(
+                        "location",
+                        provisional_key[: storable.MAX_ID_CHARS],
+                        f"location unusable: {bad}",
+                        raw_text=_as_text(raw),
+                    )
+                )
+                return None
         if not cc or not pid:
             missing = " and ".join(n for n, v in (("country_code", cc), ("party_id", pid)) if not v)
             problems.append(
@@ -503,11 +604,15 @@ class Normaliser:
         for e in visible_evses:
             counts[e.status_bucket] += 1
         powers = [e.max_power_kw for e in visible_evses if e.max_power_kw is not None]
-        name = _text(obj.name)
-        address = _text(obj.address)
-        city = _text(obj.city)
-        postal_code = _text(obj.postal_code)
-        operator_name = _text(obj.operator.name) if obj.operator else None
+        name = self._free_text(obj.name, "name", "location", key, problems)
+        address = self._free_text(obj.address, "address", "location", key, problems)
+        city = self._free_text(obj.city, "city", "location", key, problems)
+        postal_code = self._free_text(obj.postal_code, "postal_code", "location", key, problems)
+        operator_name = (
+            self._free_text(obj.operator.name, "operator.name", "location", key, problems)
+            if obj.operator
+            else None
+        )
         return LocationRecord(
             country_code=cc,
             party_id=pid,
@@ -519,7 +624,7 @@ class Normaliser:
             address=address,
             city=city,
             postal_code=postal_code,
-            state=_text(obj.state),
+            state=self._free_text(obj.state, "state", "location", key, problems),
             country=country,
             lat=lat,
             lon=lon,
@@ -528,8 +633,16 @@ class Normaliser:
             parking_type=parking_type,
             facilities=_enum_list(obj.facilities),
             operator_name=operator_name,
-            suboperator_name=_text(obj.suboperator.name) if obj.suboperator else None,
-            owner_name=_text(obj.owner.name) if obj.owner else None,
+            suboperator_name=(
+                self._free_text(obj.suboperator.name, "suboperator.name", "location", key, problems)
+                if obj.suboperator
+                else None
+            ),
+            owner_name=(
+                self._free_text(obj.owner.name, "owner.name", "location", key, problems)
+                if obj.owner
+                else None
+            ),
             time_zone=time_zone,
             opening_times=wire.encoder.encode(hours) if hours is not None else None,
             open_24_7=open_24_7,

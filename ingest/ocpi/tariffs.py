@@ -12,7 +12,7 @@ import msgspec
 from app.domain.tariffs import tariff_summary
 from app.domain.timestamps import parse_timestamp
 from app.store.records import Problem, TariffRecord
-from ingest.ocpi import wire
+from ingest.ocpi import storable, wire
 from ingest.ocpi.normalise import MAX_CLOCK_SKEW
 
 
@@ -27,15 +27,25 @@ def normalise_tariff(
     try:
         wire.tariff_decoder.decode(raw)
         obj: dict[str, Any] = msgspec.json.decode(raw)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         problems.append(
-            Problem("tariff", None, f"tariff unusable: {exc}".replace("`", ""), raw=raw)
+            Problem("tariff", None, f"tariff unusable: {exc}".replace("`", ""), raw_text=_text(raw))
         )
+        return None
+    if (nul := storable.nul_in_json(raw)) is not None:
+        problems.append(Problem("tariff", None, f"tariff unusable: {nul}", raw_text=_text(raw)))
         return None
     tariff_id = str(obj.get("id") or "").strip()
     cc = str(obj.get("country_code") or country_code or "").strip().upper()
     pid = str(obj.get("party_id") or party_id or "").strip().upper()
     key = f"{cc or '?'}*{pid or '?'}*{tariff_id.upper() or '?'}"
+    for field, value in (("id", tariff_id), ("country_code", cc), ("party_id", pid)):
+        if value and (bad := storable.id_problem(field, value)) is not None:
+            problems.append(
+                Problem("tariff", key[: storable.MAX_ID_CHARS], f"tariff unusable: {bad}",
+                        raw_text=_text(raw))
+            )  # fmt: skip
+            return None
     if not tariff_id:
         problems.append(Problem("tariff", key, "tariff without id", raw=raw))
         return None
@@ -82,3 +92,7 @@ def normalise_tariff(
         last_updated=last_updated,
         raw=obj,
     )
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace").replace("\x00", "\\u0000")

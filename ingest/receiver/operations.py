@@ -47,6 +47,7 @@ class Pusher:
     network_id: int
     version: str
     received_at: datetime
+    token_sha256: bytes = b""  # checked again in the write's transaction (app.store.networks)
 
 
 @dataclass
@@ -479,8 +480,10 @@ async def status_patches(tx: Tx, items: Sequence[StatusPatch]) -> ApplyResult:
 
 
 def decode_object(body: bytes) -> dict[str, Any] | None:
+    """A JSON object, or None for anything else: not JSON, invalid UTF-8, or nested deeper than
+    the decoder goes (which would otherwise be a RecursionError)."""
     try:
         value = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
     return value if isinstance(value, dict) else None

@@ -14,10 +14,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Response
 
-from app.services import Services, services_of
+from app.logs import get_logger
+from app.services import services_of
 from app.store import Tx
 from app.store.locations import fetch_location
-from app.store.networks import NetworkAuth
+from app.store.networks import PartyOwned
 from app.store.tariffs import fetch_tariff
 from ingest import credentials
 from ingest.credentials import HandshakeError
@@ -29,13 +30,14 @@ from ingest.receiver.guards import (
     MODULES,
     REGISTRATION,
     VERSIONS,
+    Caller,
     OcpiRefusal,
+    Push,
     Receiver,
     answer,
 )
 from ingest.receiver.operations import (
     Outcome,
-    Pusher,
     StatusPatch,
     decode_object,
     is_status_patch,
@@ -48,6 +50,8 @@ from ingest.receiver.operations import (
 )
 from ingest.receiver.writer import PushWriter
 
+log = get_logger(__name__)
+MAX_PUSH_BODY_BYTES = 2 * 1024 * 1024
 AnyRequest = Request[Any, Any, Any]
 Write = Callable[[Tx], Awaitable[Outcome]]
 
@@ -56,6 +60,7 @@ Write = Callable[[Tx], Awaitable[Outcome]]
 async def receiver_lifespan(app: Litestar) -> AsyncIterator[None]:
     services = services_of(app)
     receiver = Receiver(
+        services,
         TokenCache(services.store),
         PushWriter(services.store, services.redis, services.hub.tell_listeners),
     )
@@ -73,9 +78,8 @@ def outcome_answer(request: AnyRequest, outcome: Outcome) -> Response[bytes]:
     return answer(request, None, outcome.status_code, outcome.message, outcome.http_status, headers)
 
 
-async def _write(request: AnyRequest, receiver: Receiver, pusher: Pusher, write: Write) -> Any:
-    outcome = await receiver.writer.write(pusher.network_id, pusher.version, write)
-    return outcome_answer(request, outcome)
+async def _write(request: AnyRequest, push: Push, write: Write) -> Any:
+    return outcome_answer(request, await push.write(write))
 
 
 def _paths(path: str) -> list[str]:
@@ -83,59 +87,55 @@ def _paths(path: str) -> list[str]:
 
 
 # ---- versions and credentials ------------------------------------------------------------------
+Registrant = NamedDependency[Caller]
+Checked = NamedDependency[Push]
+Payload = NamedDependency[dict[str, Any]]
+Segment = FromPath[str]
+
+
 @get(_paths("/versions"), dependencies=VERSIONS)
-async def versions(
-    request: AnyRequest,
-    registrant: NamedDependency[NetworkAuth],
-    services: NamedDependency[Services],
-) -> Any:
-    return answer(request, credentials.our_versions(services.settings))
+async def versions(request: AnyRequest, registrant: Registrant) -> Any:
+    return answer(request, credentials.our_versions(registrant.receiver.services.settings))
 
 
 @get(_paths("/{version:str}"), dependencies=REGISTRATION)
-async def version_details(
-    request: AnyRequest,
-    registrant: NamedDependency[NetworkAuth],
-    ocpi_version: NamedDependency[str],
-    services: NamedDependency[Services],
-) -> Any:
-    return answer(request, credentials.our_version_details(services.settings, ocpi_version))
+async def version_details(request: AnyRequest, registrant: Registrant) -> Any:
+    settings = registrant.receiver.services.settings
+    return answer(request, credentials.our_version_details(settings, registrant.version))
 
 
 CREDENTIALS = _paths("/{version:str}/credentials")
 
 
 @get(CREDENTIALS, dependencies=REGISTRATION)
-async def get_credentials(
-    request: AnyRequest,
-    registrant: NamedDependency[NetworkAuth],
-    ocpi_version: NamedDependency[str],
-    services: NamedDependency[Services],
-) -> Any:
+async def get_credentials(request: AnyRequest, registrant: Registrant) -> Any:
     # We keep only hashes: echo the token the caller authenticated with (ocpi.md P4).
     presented = transport.token_candidates(request.headers.get("authorization"))
     token = presented[-1] if presented else ""
-    return answer(request, credentials.our_credentials(services.settings, token, ocpi_version))
+    settings = registrant.receiver.services.settings
+    return answer(request, credentials.our_credentials(settings, token, registrant.version))
 
 
-async def _register(
-    request: AnyRequest,
-    registrant: NetworkAuth,
-    version: str,
-    services: Services,
-    receiver: Receiver,
-    *,
-    update: bool,
-) -> Any:
-    registered = registrant.token_kind in ("B", "C", "STATIC")
+async def _register(request: AnyRequest, registrant: Caller, *, update: bool) -> Any:
+    auth, version, receiver = registrant.auth, registrant.version, registrant.receiver
+    registered = auth.token_kind in ("B", "C", "STATIC")
     if registered != update:
         what = "already registered: use PUT" if registered else "not registered: use POST"
         raise OcpiRefusal(transport.CLIENT_ERROR, what, 405)
     body = decode_object(await request.body())
+    services = receiver.services
     try:
         ours = await credentials.accept_registration(
-            services.store, services.settings, registrant, version, body
+            services.store, services.settings, auth, version, body
         )
+    except PartyOwned as exc:
+        log.warning(
+            "network.party_claim_refused", network=auth.name, party=str(exc.party), owner=exc.owner
+        )
+        raise OcpiRefusal(
+            transport.INVALID_PARAMETERS,
+            f"party {exc.party} is registered to another network: it cannot be claimed",
+        ) from None
     except ValueError as exc:
         raise OcpiRefusal(
             transport.INVALID_PARAMETERS,
@@ -144,43 +144,26 @@ async def _register(
         ) from None
     except HandshakeError as exc:
         raise OcpiRefusal(exc.status_code, str(exc)) from None
-    receiver.tokens.forget(registrant.network_id)
+    receiver.tokens.forget(auth.network_id)
     return answer(request, ours)
 
 
 @post(CREDENTIALS, dependencies=REGISTRATION, status_code=200)
-async def post_credentials(
-    request: AnyRequest,
-    registrant: NamedDependency[NetworkAuth],
-    ocpi_version: NamedDependency[str],
-    services: NamedDependency[Services],
-    receiver: NamedDependency[Receiver],
-) -> Any:
-    return await _register(request, registrant, ocpi_version, services, receiver, update=False)
+async def post_credentials(request: AnyRequest, registrant: Registrant) -> Any:
+    return await _register(request, registrant, update=False)
 
 
 @put(CREDENTIALS, dependencies=REGISTRATION)
-async def put_credentials(
-    request: AnyRequest,
-    registrant: NamedDependency[NetworkAuth],
-    ocpi_version: NamedDependency[str],
-    services: NamedDependency[Services],
-    receiver: NamedDependency[Receiver],
-) -> Any:
-    return await _register(request, registrant, ocpi_version, services, receiver, update=True)
+async def put_credentials(request: AnyRequest, registrant: Registrant) -> Any:
+    return await _register(request, registrant, update=True)
 
 
 @delete(CREDENTIALS, dependencies=REGISTRATION, status_code=200)
-async def delete_credentials(
-    request: AnyRequest,
-    registrant: NamedDependency[NetworkAuth],
-    services: NamedDependency[Services],
-    receiver: NamedDependency[Receiver],
-) -> Any:
-    if registrant.token_kind == "A":  # noqa: S105 - a kind, not a secret
+async def delete_credentials(request: AnyRequest, registrant: Registrant) -> Any:
+    if registrant.auth.token_kind == "A":  # noqa: S105 - a kind, not a secret
         raise OcpiRefusal(transport.CLIENT_ERROR, "not registered", 405)
-    await credentials.unregister(services.store, registrant)
-    receiver.tokens.forget(registrant.network_id)
+    await credentials.unregister(registrant.receiver.services.store, registrant.auth)
+    registrant.receiver.tokens.forget(registrant.auth.network_id)
     return answer(request)
 
 
@@ -193,16 +176,15 @@ CONNECTOR = EVSE + "/{connector_id:str}"
 @get(_paths(LOCATION) + _paths(EVSE) + _paths(CONNECTOR), dependencies=MODULES)
 async def get_location_object(
     request: AnyRequest,
-    pusher: NamedDependency[Pusher],
-    services: NamedDependency[Services],
-    cc: FromPath[str],
-    pid: FromPath[str],
-    location_id: FromPath[str],
+    push: Checked,
+    cc: Segment,
+    pid: Segment,
+    location_id: Segment,
     evse_uid: FromPath[str | None] = None,
     connector_id: FromPath[str | None] = None,
 ) -> Any:
     """The object as we store it, for the CPO to verify (ocpi.md §3.3)."""
-    stored = await fetch_location(services.store, cc, pid, location_id)
+    stored = await fetch_location(push.receiver.services.store, cc, pid, location_id)
     if stored is None:
         raise OcpiRefusal(
             transport.UNKNOWN_LOCATION, f"unknown location {cc}*{pid}*{location_id}", 404
@@ -223,120 +205,106 @@ async def get_location_object(
 @put(_paths(LOCATION), dependencies=MODULES)
 async def put_location_handler(
     request: AnyRequest,
-    receiver: NamedDependency[Receiver],
-    pusher: NamedDependency[Pusher],
-    payload: NamedDependency[dict[str, Any]],
-    cc: FromPath[str],
-    pid: FromPath[str],
-    location_id: FromPath[str],
+    push: Checked,
+    payload: Payload,
+    cc: Segment,
+    pid: Segment,
+    location_id: Segment,
 ) -> Any:
     return await _write(
-        request,
-        receiver,
-        pusher,
-        lambda tx: put_location(tx, pusher, cc, pid, location_id, payload),
+        request, push, lambda tx: put_location(tx, push.pusher, cc, pid, location_id, payload)
     )
 
 
 @put(_paths(EVSE), dependencies=MODULES)
 async def put_evse_handler(
     request: AnyRequest,
-    receiver: NamedDependency[Receiver],
-    pusher: NamedDependency[Pusher],
-    payload: NamedDependency[dict[str, Any]],
-    cc: FromPath[str],
-    pid: FromPath[str],
-    location_id: FromPath[str],
-    evse_uid: FromPath[str],
+    push: Checked,
+    payload: Payload,
+    cc: Segment,
+    pid: Segment,
+    location_id: Segment,
+    evse_uid: Segment,
 ) -> Any:
     return await _write(
         request,
-        receiver,
-        pusher,
-        lambda tx: put_evse(tx, pusher, cc, pid, location_id, evse_uid, payload),
+        push,
+        lambda tx: put_evse(tx, push.pusher, cc, pid, location_id, evse_uid, payload),
     )
 
 
 @put(_paths(CONNECTOR), dependencies=MODULES)
 async def put_connector_handler(
     request: AnyRequest,
-    receiver: NamedDependency[Receiver],
-    pusher: NamedDependency[Pusher],
-    payload: NamedDependency[dict[str, Any]],
-    cc: FromPath[str],
-    pid: FromPath[str],
-    location_id: FromPath[str],
-    evse_uid: FromPath[str],
-    connector_id: FromPath[str],
+    push: Checked,
+    payload: Payload,
+    cc: Segment,
+    pid: Segment,
+    location_id: Segment,
+    evse_uid: Segment,
+    connector_id: Segment,
 ) -> Any:
     return await _write(
         request,
-        receiver,
-        pusher,
-        lambda tx: put_connector(tx, pusher, cc, pid, location_id, evse_uid, connector_id, payload),
+        push,
+        lambda tx: put_connector(
+            tx, push.pusher, cc, pid, location_id, evse_uid, connector_id, payload
+        ),
     )
 
 
 @patch(_paths(LOCATION), dependencies=MODULES)
 async def patch_location_handler(
     request: AnyRequest,
-    receiver: NamedDependency[Receiver],
-    pusher: NamedDependency[Pusher],
-    payload: NamedDependency[dict[str, Any]],
-    cc: FromPath[str],
-    pid: FromPath[str],
-    location_id: FromPath[str],
+    push: Checked,
+    payload: Payload,
+    cc: Segment,
+    pid: Segment,
+    location_id: Segment,
 ) -> Any:
     return await _write(
-        request,
-        receiver,
-        pusher,
-        lambda tx: patch_location(tx, pusher, cc, pid, location_id, payload),
+        request, push, lambda tx: patch_location(tx, push.pusher, cc, pid, location_id, payload)
     )
 
 
 @patch(_paths(EVSE), dependencies=MODULES)
 async def patch_evse_handler(
     request: AnyRequest,
-    receiver: NamedDependency[Receiver],
-    pusher: NamedDependency[Pusher],
-    payload: NamedDependency[dict[str, Any]],
-    cc: FromPath[str],
-    pid: FromPath[str],
-    location_id: FromPath[str],
-    evse_uid: FromPath[str],
+    push: Checked,
+    payload: Payload,
+    cc: Segment,
+    pid: Segment,
+    location_id: Segment,
+    evse_uid: Segment,
 ) -> Any:
-    if is_status_patch(payload):  # the most common message: batched set-based
-        outcome = await receiver.writer.status_patch(
-            StatusPatch(cc, pid, location_id, evse_uid, payload, pusher)
+    if is_status_patch(payload):  # the most common message: batched, set-based
+        outcome = await push.status(
+            StatusPatch(cc, pid, location_id, evse_uid, payload, push.pusher)
         )
         return outcome_answer(request, outcome)
     return await _write(
         request,
-        receiver,
-        pusher,
-        lambda tx: patch_evse(tx, pusher, cc, pid, location_id, evse_uid, payload),
+        push,
+        lambda tx: patch_evse(tx, push.pusher, cc, pid, location_id, evse_uid, payload),
     )
 
 
 @patch(_paths(CONNECTOR), dependencies=MODULES)
 async def patch_connector_handler(
     request: AnyRequest,
-    receiver: NamedDependency[Receiver],
-    pusher: NamedDependency[Pusher],
-    payload: NamedDependency[dict[str, Any]],
-    cc: FromPath[str],
-    pid: FromPath[str],
-    location_id: FromPath[str],
-    evse_uid: FromPath[str],
-    connector_id: FromPath[str],
+    push: Checked,
+    payload: Payload,
+    cc: Segment,
+    pid: Segment,
+    location_id: Segment,
+    evse_uid: Segment,
+    connector_id: Segment,
 ) -> Any:
     return await _write(
         request,
-        receiver,
-        pusher,
+        push,
         lambda tx: patch_connector(
-            tx, pusher, cc, pid, location_id, evse_uid, connector_id, payload
+            tx, push.pusher, cc, pid, location_id, evse_uid, connector_id, payload
         ),
     )
 
@@ -347,14 +315,9 @@ TARIFF = "/{version:str}/tariffs/{cc:str}/{pid:str}/{tariff_id:str}"
 
 @get(_paths(TARIFF), dependencies=MODULES)
 async def get_tariff_handler(
-    request: AnyRequest,
-    pusher: NamedDependency[Pusher],
-    services: NamedDependency[Services],
-    cc: FromPath[str],
-    pid: FromPath[str],
-    tariff_id: FromPath[str],
+    request: AnyRequest, push: Checked, cc: Segment, pid: Segment, tariff_id: Segment
 ) -> Any:
-    raw = await fetch_tariff(services.store, cc, pid, tariff_id)
+    raw = await fetch_tariff(push.receiver.services.store, cc, pid, tariff_id)
     if raw is None:
         raise OcpiRefusal(transport.CLIENT_ERROR, f"unknown tariff {tariff_id}", 404)
     return answer(request, raw)
@@ -363,60 +326,48 @@ async def get_tariff_handler(
 @put(_paths(TARIFF), dependencies=MODULES)
 async def put_tariff_handler(
     request: AnyRequest,
-    receiver: NamedDependency[Receiver],
-    pusher: NamedDependency[Pusher],
-    payload: NamedDependency[dict[str, Any]],
-    cc: FromPath[str],
-    pid: FromPath[str],
-    tariff_id: FromPath[str],
+    push: Checked,
+    payload: Payload,
+    cc: Segment,
+    pid: Segment,
+    tariff_id: Segment,
 ) -> Any:
     return await _write(
         request,
-        receiver,
-        pusher,
-        lambda tx: tariff_ops.put_tariff(tx, pusher, cc, pid, tariff_id, payload),
+        push,
+        lambda tx: tariff_ops.put_tariff(tx, push.pusher, cc, pid, tariff_id, payload),
     )
 
 
-@patch(_paths(TARIFF), dependencies={**MODULES})
+@patch(_paths(TARIFF), dependencies=MODULES)
 async def patch_tariff_handler(
     request: AnyRequest,
-    receiver: NamedDependency[Receiver],
-    pusher: NamedDependency[Pusher],
-    payload: NamedDependency[dict[str, Any]],
-    cc: FromPath[str],
-    pid: FromPath[str],
-    tariff_id: FromPath[str],
+    push: Checked,
+    payload: Payload,
+    cc: Segment,
+    pid: Segment,
+    tariff_id: Segment,
 ) -> Any:
     """2.1.1 only: PATCH was removed from the Tariffs receiver in 2.2 (ocpi.md §4.1)."""
-    if transport.is_22_or_later(pusher.version):
+    if transport.is_22_or_later(push.pusher.version):
         raise OcpiRefusal(
             transport.CLIENT_ERROR,
-            f"tariffs cannot be PATCHed in OCPI {pusher.version}: PUT the whole tariff",
+            f"tariffs cannot be PATCHed in OCPI {push.pusher.version}: PUT the whole tariff",
             405,
         )
     return await _write(
         request,
-        receiver,
-        pusher,
-        lambda tx: tariff_ops.patch_tariff(tx, pusher, cc, pid, tariff_id, payload),
+        push,
+        lambda tx: tariff_ops.patch_tariff(tx, push.pusher, cc, pid, tariff_id, payload),
     )
 
 
 @delete(_paths(TARIFF), dependencies=MODULES, status_code=200)
 async def delete_tariff_handler(
-    request: AnyRequest,
-    receiver: NamedDependency[Receiver],
-    pusher: NamedDependency[Pusher],
-    cc: FromPath[str],
-    pid: FromPath[str],
-    tariff_id: FromPath[str],
+    request: AnyRequest, push: Checked, cc: Segment, pid: Segment, tariff_id: Segment
 ) -> Any:
     return await _write(
-        request,
-        receiver,
-        pusher,
-        lambda tx: tariff_ops.delete_tariff(tx, pusher, cc, pid, tariff_id),
+        request, push, lambda tx: tariff_ops.delete_tariff(tx, push.pusher, cc, pid, tariff_id)
     )
 
 
@@ -443,4 +394,6 @@ ocpi_router = Router(
     ],
     exception_handlers=EXCEPTION_HANDLERS,
     include_in_schema=False,
+    # A location with a few hundred EVSEs is well under this; more is refused before it is read.
+    request_max_body_size=MAX_PUSH_BODY_BYTES,
 )

@@ -24,11 +24,16 @@ from app.live.tasks import cancel_and_wait
 from app.logs import get_logger
 from app.store import Conflict, RejectedData, Store, StoreError, Tx, networks
 from app.store.locations import ApplyResult
+from app.store.networks import Grant
 from ingest.ocpi import transport
-from ingest.receiver.operations import Outcome, StatusPatch, invalid, status_patches
+from ingest.receiver.operations import Outcome, Pusher, StatusPatch, invalid, status_patches
 
 log = get_logger(__name__)
 
+# The token was revoked, or the party moved to another network, after the request was let in.
+REVOKED = Outcome(
+    transport.CLIENT_ERROR, "this token may no longer write this party (revoked or moved)", 401
+)
 MAX_BATCH = 2000
 WRITERS = 3  # transactions in flight per process
 CONTACT_EVERY_S = 1.0
@@ -42,6 +47,7 @@ class _Op:
     future: asyncio.Future[Outcome]
     network_id: int
     version: str
+    grant: Grant
     status_patch: StatusPatch | None = None
     write: Write | None = None
 
@@ -91,12 +97,14 @@ class PushWriter:
                 )
 
     async def status_patch(self, item: StatusPatch) -> Outcome:
-        return await self._submit(
-            _Op(self._future(), item.pusher.network_id, item.pusher.version, status_patch=item)
-        )
+        grant = Grant(item.pusher.token_sha256, item.cc.upper(), item.pid.upper())
+        op = _Op(self._future(), item.pusher.network_id, item.pusher.version, grant, item)
+        return await self._submit(op)
 
-    async def write(self, network_id: int, version: str, write: Write) -> Outcome:
-        return await self._submit(_Op(self._future(), network_id, version, write=write))
+    async def write(self, pusher: Pusher, grant: Grant, write: Write) -> Outcome:
+        return await self._submit(
+            _Op(self._future(), pusher.network_id, pusher.version, grant, write=write)
+        )
 
     def _future(self) -> asyncio.Future[Outcome]:
         return asyncio.get_running_loop().create_future()
@@ -141,10 +149,19 @@ class PushWriter:
                         )
 
     async def _apply_batch(self, ops: list[_Op]) -> None:
+        isolate = False
         for attempt in range(DEADLOCK_RETRIES):
             try:
-                result, outcomes = await self._transaction(ops)
+                result, outcomes = await self._transaction(ops, isolate=isolate)
                 break
+            except RejectedData as exc:
+                # A value the database refuses in a set-based run of status PATCHes (the checks
+                # before should have caught it): the batch again, each of them on its own, so
+                # that only that push hears of it, never another network's good one.
+                if isolate:
+                    raise
+                log.warning("push.batch_isolating", operations=len(ops), error=str(exc))
+                isolate = True
             except Conflict:
                 if attempt == DEADLOCK_RETRIES - 1:
                     raise
@@ -169,24 +186,32 @@ class PushWriter:
                 events += self._events.get_nowait()
             await publish(self._redis, events)
 
-    async def _transaction(self, ops: list[_Op]) -> tuple[ApplyResult, list[Outcome]]:
+    async def _transaction(
+        self, ops: list[_Op], *, isolate: bool = False
+    ) -> tuple[ApplyResult, list[Outcome]]:
         result = ApplyResult()
         outcomes: list[Outcome | None] = [None] * len(ops)
         async with self._store.transaction() as tx:
+            # The tokens and parties are checked again here, and locked: whatever a token cache
+            # says, nothing is written after the revocation or the move that forbids it.
+            held = await networks.grants_hold(tx, [op.grant for op in ops])
+            for index, ok in enumerate(held):
+                if not ok:
+                    outcomes[index] = REVOKED
             run: list[tuple[int, StatusPatch]] = []
 
             async def flush_run() -> None:
                 if not run:
                     return
                 items = [item for _, item in run]
-                for item in items:
-                    item.outcome = None
-                result.merge(await status_patches(tx, items))
+                result.merge(await self._status_run(tx, items, isolate=isolate))
                 for index, item in run:
                     outcomes[index] = item.outcome or Outcome()
                 run.clear()
 
             for index, op in enumerate(ops):
+                if outcomes[index] is not None:
+                    continue
                 if op.status_patch is not None:
                     run.append((index, op.status_patch))
                     continue
@@ -206,6 +231,23 @@ class PushWriter:
         for network_id in touched:  # committed: only now does the next second's batch skip it
             self._touched[network_id] = now
         return result, [o or Outcome() for o in outcomes]
+
+    @staticmethod
+    async def _status_run(tx: Tx, items: list[StatusPatch], *, isolate: bool) -> ApplyResult:
+        """A run of status PATCHes: set-based, or (``isolate``) one by one in savepoints, a
+        refused value costing only its own push (OCPI 2001)."""
+        for item in items:
+            item.outcome = None
+        if not isolate:
+            return await status_patches(tx, items)
+        result = ApplyResult()
+        for item in items:
+            try:
+                async with tx.savepoint():
+                    result.merge(await status_patches(tx, [item]))
+            except RejectedData as exc:
+                item.outcome = invalid(f"the update cannot be stored: {exc}", item.pusher.version)
+        return result
 
     @staticmethod
     async def _guarded(tx: Tx, op: _Op, write: Write, result: ApplyResult) -> Outcome:
