@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import hypothesis
 import msgspec
 import psycopg
 import pytest
@@ -27,6 +28,11 @@ from app.store import Store
 from wattlas.local import LocalServices, ensure_system_packages, free_port
 from wattlas.migrate import upgrade
 from wattlas.serving import granian_command
+
+# Property tests are reproducible: the same examples on every run and machine, none kept between
+# runs (issue 9: "a fixed seed and example budget in CI").
+hypothesis.settings.register_profile("wattlas", derandomize=True, database=None, deadline=None)
+hypothesis.settings.load_profile("wattlas")
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
