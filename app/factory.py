@@ -48,9 +48,9 @@ def _tune_gc() -> None:
 class WattlasApp(Litestar):
     """Litestar, with every request bounded first (``app.limits``)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, body_timeout_s: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._limits = RequestLimits(super().__call__)
+        self._limits = RequestLimits(super().__call__, body_timeout_s=body_timeout_s)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self._limits(scope, receive, send)
@@ -91,6 +91,7 @@ def create_app(
             log.info("app.stopped")
 
     return WattlasApp(
+        body_timeout_s=settings.body_timeout_s,
         route_handlers=[
             health,
             ping,

@@ -15,6 +15,7 @@ parameter by the parameter's own check.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import msgspec
@@ -30,7 +31,13 @@ class BodyTimeout(Exception):
     """The request body did not arrive in time."""
 
 
-def _error(status: int, code: str, message: str, parameter: str) -> bytes:
+def _error(status: int, code: str, message: str, parameter: str, path: str = "") -> bytes:
+    """The API's error shape; under /ocpi an OCPI envelope (2001: the request is refused)."""
+    if path.startswith("/ocpi"):
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return msgspec.json.encode(
+            {"status_code": 2001, "status_message": f"{parameter}: {message}", "timestamp": stamp}
+        )
     return msgspec.json.encode(
         {"error": {"message": message, "code": code, "parameter": parameter}}
     )
@@ -45,12 +52,14 @@ class RequestLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if "\x00" in scope["path"]:
-            await _answer(send, 400, _error(400, "invalid_path", "the path holds a NUL", "path"))
+        path = scope["path"]
+        if "\x00" in path:
+            body = _error(400, "invalid_path", "the path holds a NUL", "path", path)
+            await _answer(send, 400, body)
             return
         if len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
             message = f"the query string is longer than {MAX_QUERY_BYTES:,} bytes"
-            await _answer(send, 414, _error(414, "too_large", message, "query"))
+            await _answer(send, 414, _error(414, "too_large", message, "query", path))
             return
         if scope.get("method") in _NO_BODY:
             await self.app(scope, receive, _with_nosniff(send))

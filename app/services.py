@@ -29,15 +29,18 @@ REDIS_MAX_CONNECTIONS = 64
 def redis_client(settings: Settings) -> aioredis.Redis | None:
     if settings.redis_url is None:
         return None
-    # Short timeouts: Redis is derived state, a slow Redis must not slow drivers down.
-    return aioredis.Redis.from_url(
+    # Short timeouts: Redis is derived state, a slow Redis must not slow drivers down. A
+    # caller waits up to a second for a free connection instead of failing at once.
+    pool = aioredis.BlockingConnectionPool.from_url(
         settings.redis_url,
         socket_timeout=1.0,
         socket_connect_timeout=1.0,
         health_check_interval=15,
         retry_on_timeout=False,
         max_connections=REDIS_MAX_CONNECTIONS,
+        timeout=1.0,
     )
+    return aioredis.Redis.from_pool(pool)  # the client owns the pool: closing it closes both
 
 
 @dataclass
@@ -75,7 +78,7 @@ class Services:
         if settings.nearby_cache and redis is not None:
             # Only with the event stream: it is what keeps the cache's availability live.
             cache = NearbyCache(store, settings.stale_after_s)
-            hub.listen(cache.forget)
+            hub.listen(cache.forget, on_gap=cache.clear)
         return cls(settings, store, redis, hub, cache, schema_head)
 
     async def open(self) -> None:

@@ -37,6 +37,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     redis_port: int | None = None
     db_pool_size: int = 8
     query_timeout_s: float = 5.0
+    body_timeout_s: float = 15.0
     stale_after_s: int = DEFAULT_STALE_AFTER_S
     run_scheduler: bool = True
     sandbox_port: int = 8001
@@ -91,6 +92,7 @@ _ENV = {
     "redis_port": "WATTLAS_REDIS_PORT",
     "db_pool_size": "WATTLAS_DB_POOL_SIZE",
     "query_timeout_s": "WATTLAS_QUERY_TIMEOUT_S",
+    "body_timeout_s": "WATTLAS_BODY_TIMEOUT_S",
     "stale_after_s": "WATTLAS_STALE_AFTER_S",
     "run_scheduler": "WATTLAS_RUN_SCHEDULER",
     "sandbox_port": "WATTLAS_SANDBOX_PORT",

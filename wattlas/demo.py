@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
+import json
 import time
 
 import httpx
+import msgspec
 
 from app.logs import get_logger
 from app.settings import Settings
 from app.store import Store, networks
 from ingest import credentials
 from ingest.sync import SyncBusy, SyncImpossible, sync
-from wattlas.local import port_is_free
-from wattlas.serving import start_sandbox
+from wattlas.local import free_port, port_is_free
+from wattlas.serving import Child, start_sandbox
 
 log = get_logger(__name__)
 
@@ -25,11 +26,11 @@ log = get_logger(__name__)
 DEMO_EXCLUDES = {"hub"}
 
 
-def _wait(url: str, process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+def _wait(url: str, process: Child, timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the sandbox exited with code {process.returncode}")
+        if (code := process.poll()) is not None:
+            raise RuntimeError(f"the sandbox exited with code {code}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                 return
@@ -71,12 +72,44 @@ async def connect_sandbox_networks(settings: Settings, sandbox_url: str) -> list
     return lines
 
 
-def start_demo_network(
-    settings: Settings, children: list[subprocess.Popen[bytes]], *, push_rate: float
-) -> list[str]:
-    if not port_is_free(settings.sandbox_port):
-        log.warning("demo.sandbox_port_busy", port=settings.sandbox_port)
-        return [f"    sandbox    port {settings.sandbox_port} is busy: not started"]
+def sandbox_port(settings: Settings) -> tuple[int, int | None]:
+    """(the port the sandbox runs on now, the one it ran on before): the one of the last run if
+    it is free, else the configured one if free, else any free port; remembered in the state
+    directory like the ports of PostgreSQL and Redis."""
+    memory = settings.state_dir / "sandbox.json"
+    try:
+        before = int(json.loads(memory.read_text())["port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        before = None
+    for candidate in (before, settings.sandbox_port):
+        if candidate is not None and port_is_free(candidate):
+            port = candidate
+            break
+    else:
+        port = free_port()
+        log.warning("demo.sandbox_port_busy", port=settings.sandbox_port, instead=port)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    memory.write_text(json.dumps({"port": port}))
+    return port, before
+
+
+async def repoint_sandbox_networks(settings: Settings, old_url: str, new_url: str) -> int:
+    """Networks registered with the sandbox when it ran on another port: their stored URLs
+    follow it (their tokens and parties stay)."""
+    async with (
+        Store.from_settings(settings, name="wattlas-demo", max_size=1) as store,
+        store.transaction() as tx,
+    ):
+        return await networks.rebase_urls(tx, old_url, new_url)
+
+
+def start_demo_network(settings: Settings, children: list[Child], *, push_rate: float) -> list[str]:
+    port, before = sandbox_port(settings)
+    settings = msgspec.structs.replace(settings, sandbox_port=port)
+    if before is not None and before != port:
+        old_url = msgspec.structs.replace(settings, sandbox_port=before).sandbox_url
+        moved = asyncio.run(repoint_sandbox_networks(settings, old_url, settings.sandbox_url))
+        log.info("demo.sandbox_moved", before=before, now=port, networks=moved)
     process = start_sandbox(settings, push_rate=push_rate)
     children.append(process)
     _wait(settings.sandbox_url, process)

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from app.store.core import database_url
 from wattlas import context
 from wattlas.local import ensure_system_packages, port_is_free
 from wattlas.migrate import upgrade
-from wattlas.serving import start_server
+from wattlas.serving import Child, start_server
 
 log = get_logger(__name__)
 
@@ -55,11 +54,11 @@ async def load_bundled_data(settings: Settings) -> None:
     print(format_reports(reports), flush=True)
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+def _wait_healthy(url: str, process: Child, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with code {process.returncode}")
+        if (code := process.poll()) is not None:
+            raise RuntimeError(f"the server exited with code {code}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                 return
@@ -88,6 +87,32 @@ def banner(settings: Settings, services: dict[str, object], extra: list[str]) ->
     return "\n".join(lines)
 
 
+RESTARTS_PER_MINUTE = 5
+
+
+def supervise(children: list[Child]) -> int:
+    """Keep what was started running: a child that exits is started again with the same command
+    line and environment, at most ``RESTARTS_PER_MINUTE`` times a minute (then ``wattlas run``
+    gives up and stops everything)."""
+    restarts: list[float] = []
+    while True:
+        time.sleep(0.5)
+        for child in children:
+            code = child.poll()
+            if code is None:
+                continue
+            now = time.monotonic()
+            restarts = [t for t in restarts if now - t < 60]
+            log.error("run.child_exited", child=child.name, code=code)
+            if len(restarts) >= RESTARTS_PER_MINUTE:
+                log.error("run.giving_up", child=child.name, restarts=len(restarts))
+                return 1
+            restarts.append(now)
+            time.sleep(1)
+            child.start()
+            log.info("run.child_restarted", child=child.name)
+
+
 def run_everything(settings: Settings, *, sandbox: bool, push_rate: float) -> int:
     started_local = None
     if not settings.external_services:
@@ -103,7 +128,7 @@ def run_everything(settings: Settings, *, sandbox: bool, push_rate: float) -> in
         )
         return 2
     upgrade(database_url(settings))
-    children: list[subprocess.Popen[bytes]] = []
+    children: list[Child] = []
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -123,11 +148,7 @@ def run_everything(settings: Settings, *, sandbox: bool, push_rate: float) -> in
             extra += start_demo_network(settings, children, push_rate=push_rate)
         status = started_local.status() if started_local else {}
         print(banner(settings, status, extra), flush=True)
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-        failed = [c for c in children if c.poll() is not None]
-        log.error("run.child_exited", codes=[c.returncode for c in failed])
-        return 1
+        return supervise(children)
     except KeyboardInterrupt:
         return 0
     finally:
@@ -136,13 +157,7 @@ def run_everything(settings: Settings, *, sandbox: bool, push_rate: float) -> in
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        for child in children:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.wait(timeout=10)
-            if child.poll() is None:
-                child.kill()
+            child.stop()
         if started_local is not None:
             started_local.stop()
         print("wattlas: stopped", file=sys.stderr)

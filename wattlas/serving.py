@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import os
+import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 
 from app.settings import Settings
 from wattlas.context import child_environment
@@ -31,6 +36,10 @@ def granian_command(
         "--no-ws",
         "--log-level",
         "warning",
+        # A worker that dies (killed, crashed) is started again by granian's main process.
+        "--respawn-failed-workers",
+        "--respawn-interval",
+        "1",
         *(["--backlog", str(backlog)] if backlog is not None else []),
         target,
     ]
@@ -48,23 +57,9 @@ def serve_forever(settings: Settings) -> None:
 
 
 def sandbox_args(settings: Settings) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "granian",
-        "--interface",
-        "asgi",
-        "--host",
-        settings.host,
-        "--port",
-        str(settings.sandbox_port),
-        "--workers",
-        "1",
-        "--no-ws",
-        "--log-level",
-        "warning",
-        "devtools.sandbox.asgi:app",
-    ]
+    return granian_command(
+        "devtools.sandbox.asgi:app", host=settings.host, port=settings.sandbox_port, workers=1
+    )
 
 
 def serve_sandbox_forever(settings: Settings) -> None:
@@ -77,17 +72,79 @@ def serve_sandbox_forever(settings: Settings) -> None:
     os.execve(args[0], args, env)
 
 
-def start_sandbox(settings: Settings, push_rate: float) -> subprocess.Popen[bytes]:
+def _die_with_parent() -> None:
+    """In the child, before it runs: Linux sends it SIGTERM when its parent dies, however that
+    happens (a SIGKILL of ``wattlas run`` included), so nothing is left behind listening."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class Child:
+    """A server ``wattlas run`` started and keeps running: in a process group of its own
+    (stopping the group stops its workers too), dying with its parent."""
+
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Child:
+        self.process = subprocess.Popen(
+            self.args,
+            env=self.env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+        return self
+
+    def poll(self) -> int | None:
+        """The exit code once it has ended, else None."""
+        return self.process.poll() if self.process is not None else 0
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """SIGINT to the group (granian stops its workers), SIGKILL if it lingers."""
+        child = self.process
+        if child is None or child.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGINT)
+        try:
+            child.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait(timeout=timeout_s)
+
+
+def sandbox_environment(settings: Settings, push_rate: float) -> dict[str, str]:
     env = dict(os.environ)
     env["WATTLAS_SANDBOX_PORT"] = str(settings.sandbox_port)
     env["WATTLAS_SANDBOX_PUSH_RATE"] = str(push_rate)
     env["WATTLAS_STATE_DIR"] = str(settings.state_dir)
-    return subprocess.Popen(sandbox_args(settings), env=env)
+    return env
+
+
+def start_sandbox(settings: Settings, push_rate: float) -> Child:
+    return Child(
+        "sandbox", sandbox_args(settings), sandbox_environment(settings, push_rate)
+    ).start()
+
+
+def server_environment(
+    settings: Settings, extra_env: dict[str, str] | None = None
+) -> dict[str, str]:
+    env = child_environment(settings, dict(os.environ))
+    env.update(extra_env or {})
+    return env
 
 
 def start_server(
     settings: Settings, target: str = ASGI_TARGET, extra_env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    env = child_environment(settings, dict(os.environ))
-    env.update(extra_env or {})
-    return subprocess.Popen(granian_args(settings, target), env=env)
+) -> Child:
+    return Child(
+        "api", granian_args(settings, target), server_environment(settings, extra_env)
+    ).start()

@@ -132,7 +132,7 @@ def http_error_handler(request: AnyRequest, exc: HTTPException) -> Response[Any]
         status,
         codes.get(status, "bad_request"),
         exc.detail or "request refused",
-        parameter="path" if status in (404, 405) else None,
+        parameter="path" if status in (404, 405) else "body" if status == 413 else None,
         headers=dict(exc.headers or {}),
     )
 

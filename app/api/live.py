@@ -17,11 +17,13 @@ from app.api import params as p
 from app.api.errors import ApiError, InvalidParameter
 from app.domain.filters import Filters
 from app.live.events import cell_hex
-from app.live.hub import Area, StreamHub, is_before
+from app.live.hub import Area, StreamHub, Subscriber, is_before
+from app.logs import get_logger
 from app.services import Services
 from app.store import clusters as cluster_store
 
 AnyRequest = Request[Any, Any, Any]
+log = get_logger(__name__)
 HEARTBEAT_S = 15.0
 _encoder = msgspec.json.Encoder()
 
@@ -119,23 +121,25 @@ async def stream(
     if services.redis is None:
         raise ApiError(503, "unavailable", "live stream unavailable: no Redis configured")
     resume_from = request.headers.get("last-event-id") or last_event_id
+    # Subscribed before the position is known: nothing can fall between the two.
+    subscriber = hub.subscribe(area)
     try:
         current = await hub.current_id()
     except Exception:  # noqa: BLE001 - Redis down: say so, the client retries
+        hub.unsubscribe(subscriber)
         raise ApiError(
             503, "unavailable", "live stream unavailable: Redis does not answer",
             headers={"Retry-After": "5"},
         ) from None  # fmt: skip
     return ServerSentEvent(
-        _events(hub, area, resume_from, current),
+        _events(hub, subscriber, area, resume_from, current),
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
 async def _events(
-    hub: StreamHub, area: Area, resume_from: str | None, current: str
+    hub: StreamHub, subscriber: Subscriber, area: Area, resume_from: str | None, current: str
 ) -> AsyncIterator[ServerSentEventMessage]:
-    subscriber = hub.subscribe(area)  # before the replay: nothing falls between the two
     delivered = current
     try:
         # Resuming, the hello keeps the client's position: a drop during the replay resumes
@@ -158,18 +162,26 @@ async def _events(
                 delivered = event_id
         while True:
             try:
-                event_id, event = await asyncio.wait_for(subscriber.queue.get(), HEARTBEAT_S)
+                item = await asyncio.wait_for(subscriber.queue.get(), HEARTBEAT_S)
             except TimeoutError:
                 yield ServerSentEventMessage(comment="keep-alive")
                 continue
-            if subscriber.overflowed:
-                yield ServerSentEventMessage(event="reset", data='{"reason": "too many changes"}')
+            if subscriber.reset_reason is not None:
+                yield ServerSentEventMessage(
+                    event="reset", data=_encoder.encode({"reason": subscriber.reset_reason})
+                )
                 return
+            if item is None:
+                continue
+            event_id, event = item
             if not is_before(delivered, event_id):
                 continue  # already sent by the replay
             delivered = event_id
             yield ServerSentEventMessage(
                 event="availability", id=event_id, data=_encoder.encode(event)
             )
+    except Exception as exc:  # the answer has started: log it, tell the client
+        log.error("stream.failed", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+        yield ServerSentEventMessage(event="reset", data='{"reason": "stream failed"}')
     finally:
         hub.unsubscribe(subscriber)

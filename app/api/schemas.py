@@ -81,7 +81,7 @@ class ErrorDetail(msgspec.Struct, omit_defaults=True):
     ``request_id`` that the service's log line of the failure carries too."""
 
     message: str
-    code: str = "invalid_parameter"
+    code: str
     parameter: str | None = None
     request_id: str | None = None
 

@@ -9,6 +9,7 @@ A client that reconnects with ``Last-Event-ID`` is replayed what it missed from 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from app.logs import get_logger
 log = get_logger(__name__)
 
 QUEUE_SIZE = 1000
+POSITION_TIMEOUT_S = 2.0
 # How long one XREAD waits for news: below the Redis client's socket timeout (1 s), so that a
 # quiet second is an empty answer, not a timeout that costs a retry pause.
 BLOCK_MS = 700
@@ -47,10 +49,19 @@ class Area:
 @dataclass(eq=False)
 class Subscriber:
     area: Area
-    queue: asyncio.Queue[tuple[str, AvailabilityEvent]] = field(
+    # An event, or None: look at ``reset_reason`` (the hub wakes the reader that way).
+    queue: asyncio.Queue[tuple[str, AvailabilityEvent] | None] = field(
         default_factory=lambda: asyncio.Queue(QUEUE_SIZE)
     )
-    overflowed: bool = False
+    # Set when this stream may have a gap (too many changes for the client, or the events
+    # could not be read or published): the client must reload, it is told ``reset``.
+    reset_reason: str | None = None
+
+    def reset(self, reason: str) -> None:
+        if self.reset_reason is None:
+            self.reset_reason = reason
+            with contextlib.suppress(asyncio.QueueFull):
+                self.queue.put_nowait(None)
 
 
 class StreamHub:
@@ -58,9 +69,12 @@ class StreamHub:
         self._client = client
         self._subscribers: set[Subscriber] = set()
         self._listeners: list[Callable[[AvailabilityEvent], None]] = []
+        self._gap_listeners: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._closed = False
-        self.last_id = "$"
+        # The id of the last event read, once the loop knows where the stream stands: the
+        # position a new client starts from (one Redis read for all of them, not one each).
+        self._position: asyncio.Future[str] | None = None
 
     def subscribe(self, area: Area) -> Subscriber:
         subscriber = Subscriber(area)
@@ -68,10 +82,29 @@ class StreamHub:
         self._start()
         return subscriber
 
-    def listen(self, listener: Callable[[AvailabilityEvent], None]) -> None:
-        """Every event, for as long as the process runs (caches that must forget)."""
+    def listen(
+        self,
+        listener: Callable[[AvailabilityEvent], None],
+        on_gap: Callable[[], None] | None = None,
+    ) -> None:
+        """Every event, for as long as the process runs (caches that must forget); ``on_gap``
+        when events may have been missed (Redis unreachable: forget everything)."""
         self._listeners.append(listener)
+        if on_gap is not None:
+            self._gap_listeners.append(on_gap)
         self._start()
+
+    def gap(self, reason: str) -> None:
+        """Events may have been lost (not read, or not published by this process): every
+        open stream is told to reload, every cache forgets."""
+        log.warning("stream.gap", reason=reason, streams=len(self._subscribers))
+        for subscriber in list(self._subscribers):
+            subscriber.reset(reason)
+        for on_gap in self._gap_listeners:
+            try:
+                on_gap()
+            except Exception as exc:  # noqa: BLE001 - one broken listener never stops the rest
+                log.error("stream.gap_listener_failed", error=f"{type(exc).__name__}: {exc}")
 
     def _start(self) -> None:
         if self._closed or self._client is None:
@@ -90,11 +123,18 @@ class StreamHub:
             await cancel_and_wait([self._task])
 
     async def replay(self, after_id: str, area: Area) -> list[tuple[str, AvailabilityEvent]] | None:
-        """Events after ``after_id`` inside the area; None if the stream no longer reaches back
-        that far (the client must reload instead)."""
+        """Events after ``after_id`` inside the area; None if some of them were trimmed from the
+        stream already (the client must reload instead)."""
         assert self._client is not None
-        first: Any = await self._client.xrange(STREAM_KEY, count=1)
-        if first and is_before(after_id, _text(first[0][0])):
+        try:
+            info: Any = await self._client.xinfo_stream(STREAM_KEY)
+        except redis_exceptions.ResponseError:  # no stream yet: nothing to replay, none lost
+            return []
+        first = info.get("first-entry")
+        # Entries are trimmed oldest first: a client from before the first one left has missed
+        # some, if any were trimmed at all (a young stream has lost nothing).
+        lost = int(info.get("entries-added") or 0) > int(info.get("length") or 0)
+        if lost and first and is_before(after_id, _text(first[0])):
             return None
         entries: Any = await self._client.xrange(STREAM_KEY, min=f"({after_id}")
         out = []
@@ -108,6 +148,17 @@ class StreamHub:
         return out
 
     async def current_id(self) -> str:
+        """Where the stream stands, for a client subscribed just before: the last event the
+        hub has read. Waits for the hub's first read of the stream (shared by every client);
+        raises when Redis cannot be reached."""
+        if self._client is None:
+            raise RuntimeError("no Redis")
+        self._start()
+        if self._position is None:
+            self._position = asyncio.get_running_loop().create_future()
+        return await asyncio.wait_for(asyncio.shield(self._position), timeout=POSITION_TIMEOUT_S)
+
+    async def _stream_end(self) -> str:
         assert self._client is not None
         last: Any = await self._client.xrevrange(STREAM_KEY, count=1)
         return _text(last[0][0]) if last else "0-0"
@@ -115,10 +166,11 @@ class StreamHub:
     async def _read(self) -> None:
         assert self._client is not None
         last_id: str | None = None
+        failing = False
         while not self._closed and (self._subscribers or self._listeners):
             try:
                 if last_id is None:
-                    last_id = await self.current_id()
+                    last_id = await self._stream_end()
                 answer: Any = await self._client.xread(
                     {STREAM_KEY: last_id}, block=BLOCK_MS, count=500
                 )
@@ -126,10 +178,21 @@ class StreamHub:
                 raise
             except (TimeoutError, redis_exceptions.TimeoutError):
                 continue  # a slow answer: nothing new yet, ask again at once
-            except Exception as exc:  # noqa: BLE001 - Redis down: retry, clients keep waiting
+            except Exception as exc:  # noqa: BLE001 - Redis down: retry, clients are told
                 log.warning("stream.read_failed", error=f"{type(exc).__name__}: {exc}")
+                if not failing:
+                    failing = True
+                    self.gap("live stream interrupted (Redis unreachable)")
+                # Where the stream stands is not known while it cannot be read: new clients are
+                # refused (503) instead of being given a stale position.
+                if self._position is None or self._position.done():
+                    self._position = asyncio.get_running_loop().create_future()
+                self._position.set_exception(ConnectionError(str(exc)))
+                self._position.exception()  # retrieved: waiters see it, nobody warns
                 await asyncio.sleep(1)
                 continue
+            failing = False
+            self._set_position(last_id)
             for _, entries in answer or []:
                 for entry_id, fields in entries:
                     last_id = _text(entry_id)
@@ -140,7 +203,14 @@ class StreamHub:
                         log.error("stream.bad_entry", id=last_id, error=str(exc))
                         continue
                     self._dispatch(last_id, event)
+            self._set_position(last_id)
         self._task = None
+        self._position = None  # not read any more: the next reader asks Redis again
+
+    def _set_position(self, last_id: str) -> None:
+        if self._position is None or self._position.done():
+            self._position = asyncio.get_running_loop().create_future()
+        self._position.set_result(last_id)
 
     def tell_listeners(self, events: Iterable[AvailabilityEvent]) -> None:
         """Events committed by this very process, before they are acknowledged: its own caches
@@ -162,7 +232,7 @@ class StreamHub:
                 try:
                     subscriber.queue.put_nowait((event_id, event))
                 except asyncio.QueueFull:
-                    subscriber.overflowed = True
+                    subscriber.reset("too many changes")
 
 
 def _text(value: Any) -> str:

@@ -75,7 +75,8 @@ def _classify(exc: psycopg.Error) -> type[StoreError]:
     if isinstance(exc, psycopg.errors.UniqueViolation):
         return Duplicate
     state = exc.sqlstate or ""
-    if state.startswith(_DATA_CLASSES):
+    # psycopg refuses some values before they are sent (a NUL in text): a DataError too.
+    if state.startswith(_DATA_CLASSES) or isinstance(exc, psycopg.DataError):
         return RejectedData
     if state.startswith(_UNAVAILABLE_CLASSES) or isinstance(
         exc, psycopg.OperationalError | psycopg.InterfaceError

@@ -498,6 +498,27 @@ async def delete_network(tx: Tx, network_id: int) -> None:
     await tx.conn.execute("DELETE FROM networks WHERE id = %s", (network_id,))
 
 
+async def rebase_urls(tx: Tx, old_base: str, new_base: str) -> int:
+    """Networks reached under ``old_base`` are now under ``new_base`` (a peer that moved, such as
+    the sandbox on another port): their versions URL and endpoint URLs follow."""
+    cur = await tx.conn.execute(
+        """
+        UPDATE networks
+        SET versions_url = %(new)s || substr(versions_url, length(%(old)s) + 1),
+            endpoints = replace(endpoints::text, %(old_json)s, %(new_json)s)::jsonb
+        WHERE versions_url LIKE %(like)s
+        """,
+        {
+            "old": old_base,
+            "new": new_base,
+            "old_json": f'"{old_base}',
+            "new_json": f'"{new_base}',
+            "like": old_base.replace("%", "\\%").replace("_", "\\_") + "/%",
+        },
+    )
+    return cur.rowcount
+
+
 async def active_names(db: Db) -> set[str]:
     """Names of every network that is not revoked."""
     async with using(db) as conn:

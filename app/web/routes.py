@@ -34,13 +34,42 @@ ROUTES = ROOT / "fixtures" / "routes"
 AnyRequest = Request[Any, Any, Any]
 
 
+def page_security_headers(settings: Settings) -> dict[str, str]:
+    """The map page may run only its own scripts and talk only to this service (and to the
+    configured base map's host); it may not be framed by another site (issue 9, finding 7).
+    MapLibre runs its workers from blob: URLs and sets inline styles on the map's elements."""
+    connect = "'self'"
+    if settings.basemap_style:
+        connect += " https:"  # the style, its tiles and glyphs live on other hosts
+    policy = "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            "worker-src 'self' blob:",
+            "child-src 'self' blob:",
+            "img-src 'self' data: blob:" + (" https:" if settings.basemap_style else ""),
+            "style-src 'self' 'unsafe-inline'",
+            "font-src 'self' data:",
+            f"connect-src {connect}",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+        )
+    )
+    return {
+        "Content-Security-Policy": policy,
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+    }
+
+
 @get("/", include_in_schema=False)
-async def index() -> File:
+async def index(settings: NamedDependency[Settings]) -> File:
     return File(
         STATIC / "index.html",
         content_disposition_type="inline",
         media_type="text/html; charset=utf-8",
-        headers={"Cache-Control": "no-cache"},
+        headers={"Cache-Control": "no-cache", **page_security_headers(settings)},
     )
 
 

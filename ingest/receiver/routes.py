@@ -62,7 +62,7 @@ async def receiver_lifespan(app: Litestar) -> AsyncIterator[None]:
     receiver = Receiver(
         services,
         TokenCache(services.store),
-        PushWriter(services.store, services.redis, services.hub.tell_listeners),
+        PushWriter(services.store, services.redis, services.hub.tell_listeners, services.hub.gap),
     )
     app.state.receiver = receiver
     try:
@@ -123,6 +123,8 @@ async def _register(request: AnyRequest, registrant: Caller, *, update: bool) ->
         what = "already registered: use PUT" if registered else "not registered: use POST"
         raise OcpiRefusal(transport.CLIENT_ERROR, what, 405)
     body = decode_object(await request.body())
+    if body is None:
+        raise OcpiRefusal(transport.INVALID_PARAMETERS, "body is not a JSON object", 400)
     services = receiver.services
     try:
         ours = await credentials.accept_registration(

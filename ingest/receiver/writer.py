@@ -67,10 +67,12 @@ class PushWriter:
         store: Store,
         redis: Redis | None,
         on_committed: Callable[[list[AvailabilityEvent]], None] | None = None,
+        on_lost: Callable[[str], None] | None = None,
     ) -> None:
         self._store = store
         self._redis = redis
         self._on_committed = on_committed
+        self._on_lost = on_lost  # events that could not be published: live streams have a gap
         self._queue: asyncio.Queue[_Op] = asyncio.Queue()
         self._events: asyncio.Queue[list[AvailabilityEvent]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -88,7 +90,8 @@ class PushWriter:
         await cancel_and_wait(self._tasks)
         self._tasks = []
         while not self._events.empty():  # committed changes still reach the live stream
-            await publish(self._redis, self._events.get_nowait())
+            if not await publish(self._redis, self._events.get_nowait()) and self._on_lost:
+                self._on_lost("changes could not be published (Redis unreachable)")
         while not self._queue.empty():
             op = self._queue.get_nowait()
             if not op.future.done():
@@ -184,7 +187,8 @@ class PushWriter:
             events = await self._events.get()
             while not self._events.empty():  # one round trip for whatever has piled up
                 events += self._events.get_nowait()
-            await publish(self._redis, events)
+            if not await publish(self._redis, events) and self._on_lost is not None:
+                self._on_lost("changes could not be published (Redis unreachable)")
 
     async def _transaction(
         self, ops: list[_Op], *, isolate: bool = False

@@ -106,6 +106,10 @@ async def test_summary_counts_and_groups_match_the_stored_evses(
     body = await get(
         api, "/v1/locations/nearby", lat=MOSCOW[0], lon=MOSCOW[1], radius_m=30000, limit=100
     )
+    # The summaries checked below are those of exactly these locations (not of an empty list).
+    expected = brute_force_nearby(db, MOSCOW[0], MOSCOW[1], 30000)[:100]
+    assert len(expected) == 100
+    assert [r["id"] for r in body["results"]] == [pid for pid, _ in expected]
     index = evse_index(db)
     for result in body["results"]:
         evses = index[result["id"]]
@@ -203,34 +207,34 @@ async def test_evse_level_filters_hold_on_one_evse(
 
 async def test_location_level_filters(api: Client, db: psycopg.Connection) -> None:
     lat, lon = AMSTERDAM
-    only = await get(
-        api, "/v1/locations/nearby", lat=lat, lon=lon, radius_m=100000, limit=500, network="NL*FLA"
-    )
-    assert {r["network"]["party_id"] for r in only["results"]} == {"FLA"}
-    without = await get(
-        api,
-        "/v1/locations/nearby",
-        lat=lat,
-        lon=lon,
-        radius_m=100000,
-        limit=500,
-        exclude_network="NL*FLA",
-    )
-    everything = await get(
-        api, "/v1/locations/nearby", lat=lat, lon=lon, radius_m=100000, limit=500
-    )
-    assert only["count"] + without["count"] == everything["count"]
-    operator = await get(
-        api,
-        "/v1/locations/nearby",
-        lat=lat,
-        lon=lon,
-        radius_m=100000,
-        limit=500,
-        operator="powergo",
-    )
-    assert operator["count"] > 0
-    assert all("powergo" in r["operator"].lower() for r in operator["results"])
+    rows = db.execute(
+        "SELECT public_id, country_code || '*' || party_id, operator_name FROM locations"
+        " WHERE visible"
+    ).fetchall()
+    fastned = {pid for pid, network, _ in rows if network == "NL*FLA"}
+    powergo = {pid for pid, _, operator in rows if "powergo" in (operator or "").lower()}
+
+    async def nearby_ids(**params: str) -> list[str]:
+        body = await get(
+            api, "/v1/locations/nearby", lat=lat, lon=lon, radius_m=100000, limit=500, **params
+        )
+        assert body["count"] == len(body["results"])
+        return [r["id"] for r in body["results"]]
+
+    def expected(keep: set[str] | None) -> list[str]:
+        return [pid for pid, _ in brute_force_nearby(db, lat, lon, 100000, keep)[:500]]
+
+    everything = expected(None)
+    only = expected(fastned)
+    without = expected({pid for pid, _, _ in rows} - fastned)
+    operator = expected(powergo)
+    # Each filter keeps some and leaves out some of what is there (the cases mean something).
+    assert (len(everything), len(only), len(without), len(operator)) == (142, 69, 73, 73)
+    assert await nearby_ids() == everything
+    assert await nearby_ids(network="NL*FLA") == only
+    assert await nearby_ids(exclude_network="NL*FLA") == without
+    assert await nearby_ids(operator="powergo") == operator
+    assert await nearby_ids(operator="POWERGO") == operator  # case-insensitive
 
 
 async def test_viewport_pages_cover_every_location_once_in_stable_order(

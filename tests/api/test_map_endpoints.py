@@ -15,11 +15,13 @@ import httpx
 import msgspec
 import psycopg
 import pytest
+import redis as redis_sync
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from app.domain.filters import Bbox, Filters
 from app.domain.parties import Party
+from app.live.events import STREAM_KEY
 from app.settings import Settings
 from app.store import Store
 from app.store import clusters as clusters_db
@@ -95,11 +97,26 @@ async def test_refreshed_clusters_match_the_live_aggregation(fixture_settings: S
         ) as conn,
         Store(fixture_settings.database_url or "", max_size=2, name="test") as store,
     ):
+        cells = 0
         for _ in range(100):  # the refresher runs once at start-up
             cur = await conn.execute("SELECT count(*) FROM cluster_cells")
             if (row := await cur.fetchone()) and row[0]:
+                cells = row[0]
                 break
             await asyncio.sleep(0.1)
+        # Filled, and with one row per (resolution, cell, network) of the visible locations:
+        # without this the comparison below could be of the live aggregation with itself.
+        cur = await conn.execute(
+            """
+            SELECT count(*) FROM (
+                SELECT DISTINCT v.r, v.cell, l.network_id FROM locations l,
+                    LATERAL (VALUES (2, l.region_key), (3, l.h3_r3), (4, l.h3_r4), (5, l.h3_r5))
+                        AS v(r, cell)
+                WHERE l.visible) groups
+            """
+        )
+        expected = await cur.fetchone()
+        assert expected is not None and cells == expected[0] > 0
         now = datetime.now(UTC)
         for zoom in (0, 3, 5, 7):
             args: dict[str, Any] = {
@@ -172,10 +189,37 @@ TOKEN = "stream-token-0123456789"
 
 
 async def _read_events(
-    url: str, bbox: str, count: int, headers: dict[str, str] | None = None, timeout_s: float = 10
+    url: str,
+    bbox: str,
+    count: int,
+    headers: dict[str, str] | None = None,
+    timeout_s: float = 10,
+    subscribed: asyncio.Event | None = None,
+    quiet_after: bool = False,
 ) -> list[dict[str, Any]]:
+    """Read ``count`` events of the stream; ``subscribed`` is set when the hello arrived (the
+    server sends it once the subscription is in place). ``quiet_after``: a read that times out
+    returns what came before (the test expects silence), instead of raising."""
     events: list[dict[str, Any]] = []
     current: dict[str, Any] = {}
+    try:
+        return await _read_into(events, current, url, bbox, count, headers, timeout_s, subscribed)
+    except httpx.ReadTimeout:
+        if quiet_after:
+            return events
+        raise
+
+
+async def _read_into(
+    events: list[dict[str, Any]],
+    current: dict[str, Any],
+    url: str,
+    bbox: str,
+    count: int,
+    headers: dict[str, str] | None,
+    timeout_s: float,
+    subscribed: asyncio.Event | None,
+) -> list[dict[str, Any]]:
     async with (
         httpx.AsyncClient(timeout=timeout_s) as client,
         client.stream(
@@ -187,6 +231,8 @@ async def _read_events(
             if not line.strip():
                 if current:
                     events.append(current)
+                    if current.get("event") == "hello" and subscribed is not None:
+                        subscribed.set()
                     current = {}
                     if len(events) >= count:
                         return events
@@ -195,6 +241,17 @@ async def _read_events(
             if key in ("event", "id", "data"):
                 current[key] = value.strip()
     return events
+
+
+async def _subscribed(url: str, bbox: str, count: int, **kwargs: Any) -> asyncio.Task[Any]:
+    """A reader of the stream, returned once its subscription is confirmed by the hello."""
+    ready = asyncio.Event()
+    task = asyncio.create_task(_read_events(url, bbox, count, subscribed=ready, **kwargs))
+    waiter = asyncio.create_task(ready.wait())
+    await asyncio.wait({task, waiter}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    assert ready.is_set(), f"no hello from the stream: {task.exception() if task.done() else ''}"
+    return task
 
 
 @pytest.mark.slow
@@ -211,9 +268,8 @@ async def test_stream_sends_changes_in_the_area_and_replays_after_a_reconnect(
         ] == 1000
         gent = "3.6,50.9,3.9,51.2"
         elsewhere = "4.7,52.2,5.1,52.5"
-        reader = asyncio.create_task(_read_events(api_server.url, gent, 3))
-        other = asyncio.create_task(_read_events(api_server.url, elsewhere, 2, timeout_s=4))
-        await asyncio.sleep(0.5)
+        reader = await _subscribed(api_server.url, gent, 3)
+        other = await _subscribed(api_server.url, elsewhere, 2, timeout_s=4)
         for i, status in enumerate(("CHARGING", "AVAILABLE")):
             await client.patch(
                 f"{base}/3256",
@@ -231,10 +287,31 @@ async def test_stream_sends_changes_in_the_area_and_replays_after_a_reconnect(
     replayed = await _read_events(
         api_server.url, gent, 2, headers={"Last-Event-ID": events[1]["id"]}
     )
-    assert replayed[1]["event"] == "availability" and replayed[1]["id"] == events[2]["id"]
-    # Too far behind (an id before the stream began): reload.
-    reset = await _read_events(api_server.url, gent, 2, headers={"Last-Event-ID": "1-0"})
-    assert reset[1]["event"] in ("availability", "reset")
+    assert [(e["event"], e.get("id")) for e in replayed] == [
+        ("hello", events[1]["id"]),
+        ("availability", events[2]["id"]),
+    ]
+    # The stream trimmed past a client's position: it is told to reload, not replayed a part.
+    trim = redis_sync.Redis.from_url(settings.redis_url or "")
+    try:
+        assert trim.xtrim(STREAM_KEY, minid=events[2]["id"], approximate=False) >= 1
+    finally:
+        trim.close()
+    # A client from before the first change: that change is gone from the stream, so it is told
+    # to reload, never replayed only part of what it missed.
+    behind = await _read_events(api_server.url, gent, 2, headers={"Last-Event-ID": events[0]["id"]})
+    assert [e["event"] for e in behind] == ["hello", "reset"]
+    assert json.loads(behind[1]["data"]) == {"reason": "too far behind"}
+    # A client at the first change still kept has missed nothing: no reset.
+    at_edge = await _read_events(
+        api_server.url,
+        gent,
+        2,
+        headers={"Last-Event-ID": events[2]["id"]},
+        timeout_s=3,
+        quiet_after=True,
+    )
+    assert [(e["event"], e.get("id")) for e in at_edge] == [("hello", events[2]["id"])]
 
 
 async def test_networks_list_what_the_network_filter_takes(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import h3
 import msgspec
 import psycopg
 import pytest
@@ -16,7 +18,7 @@ from app.api.locations import results_of
 from app.domain.filters import NO_FILTERS
 from app.domain.status import BucketCounts
 from app.live.events import AvailabilityEvent
-from app.live.nearby_cache import NearbyCache
+from app.live.nearby_cache import RESOLUTION, NearbyCache
 from app.settings import Settings
 from app.store import Store, discovery
 
@@ -115,6 +117,19 @@ def _status_event(public_id: str, lat: float, lon: float) -> AvailabilityEvent:
     )
 
 
+async def _in_flight(
+    cache: NearbyCache, reading: asyncio.Task[bytes | None], key: tuple[int, float]
+) -> int:
+    """Wait until the cache's read of ``key`` is registered as in flight (not for a while):
+    the sequence number it started at. Fails loudly if the read ends first or never shows."""
+    deadline = time.monotonic() + 5
+    while key not in cache._building:
+        assert not reading.done(), "the read ended before it was seen in flight"
+        assert time.monotonic() < deadline, f"no read of {key} in flight within 5 s"
+        await asyncio.sleep(0)  # one turn of the loop: the read runs up to its first I/O
+    return cache._building[key][0]
+
+
 async def test_a_change_during_a_read_is_not_kept(pool: Store, db: psycopg.Connection) -> None:
     """A location event that arrives while candidates are being read: the read answers the
     question that started it, but is not kept (its event will not come again)."""
@@ -127,8 +142,10 @@ async def test_a_change_during_a_read_is_not_kept(pool: Store, db: psycopg.Conne
     await discovery.summaries(pool, public_ids=[], now=datetime.now(UTC), stale_after_s=300)
     # (a warm pool: the read below is what takes time)
     reading = asyncio.create_task(cache.nearby(lat, lon, 1_000, 5))
-    await asyncio.sleep(0)  # the read has started
-    cache.forget(moved)
+    started = await _in_flight(cache, reading, (h3.latlng_to_cell(lat, lon, RESOLUTION), 1_000.0))
+    assert started == cache._seq  # the read began before the event below
+    cache.forget(moved)  # no await since the read was seen in flight: it is still under way
+    assert cache._seq == started + 1
     assert await reading is not None
     assert len(cache._cells) == 0  # the one thing this test is about
     await cache.nearby(lat, lon, 1_000, 5)  # nothing changed during this read: kept

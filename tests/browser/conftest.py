@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,19 @@ def page(browser: Browser) -> Iterator[tuple[Page, ConsoleErrors]]:
         yield tab, errors
     finally:
         context.close()
+
+
+def wait_until(page: Page, predicate: str, arg: Any = None, timeout_s: float = 15.0) -> None:
+    """Poll a JavaScript predicate until it holds (fails loudly after ``timeout_s``).
+
+    Playwright's own ``wait_for_function`` compiles the predicate inside the page with eval,
+    which the map page's Content-Security-Policy forbids; ``evaluate`` goes through the
+    DevTools protocol, which the policy does not govern, so the page is tested as served."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(predicate, arg):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout_s:g} s: {predicate}")
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")

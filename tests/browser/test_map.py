@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page
 from pyproj import Geod
 
-from tests.browser.conftest import PUSH_PARTY, ConsoleErrors, Pusher
+from tests.browser.conftest import PUSH_PARTY, ConsoleErrors, Pusher, wait_until
 from tests.conftest import FIXTURES, ROOT, ServerProcess
 
 pytestmark = pytest.mark.browser
@@ -48,13 +48,14 @@ class MapPage:
 
     def wait_drawn(self, after: int, mode: str | None = None) -> dict[str, str]:
         """A load newer than ``after`` is drawn and nothing else is pending; its data-*."""
-        self.page.wait_for_function(
+        wait_until(
+            self.page,
             """([after, mode]) => {
                 const el = document.querySelector('[data-testid=view-status]');
                 return el && el.dataset.state === 'ready' && el.dataset.settled === 'true'
                     && Number(el.dataset.loads || 0) > after && (!mode || el.dataset.mode === mode);
             }""",
-            arg=[after, mode],
+            [after, mode],
         )
         state: dict[str, str] = self.page.eval_on_selector(STATUS, "el => ({...el.dataset})")
         return state
@@ -98,7 +99,7 @@ class MapPage:
 
     def wait_map_drawn(self) -> None:
         """The base map's tiles are drawn (a screenshot before that shows holes in the land)."""
-        self.page.wait_for_function("wattlas.map.loaded() && wattlas.map.areTilesLoaded()")
+        wait_until(self.page, "() => wattlas.map.loaded() && wattlas.map.areTilesLoaded()")
 
     def shot(self, name: str, path: Path | None = None) -> None:
         self.wait_map_drawn()
@@ -475,7 +476,7 @@ def test_route_mode_lists_stations_in_route_order(
 
     # A narrower corridor drops the stations further than 2 km from the road.
     page.get_by_test_id("route-corridor").select_option("2000")
-    page.wait_for_function("document.querySelectorAll('[data-testid=route-result]').length === 3")
+    wait_until(page, "() => document.querySelectorAll('[data-testid=route-result]').length === 3")
     narrow = api.post(
         "/v1/locations/along-route",
         json={"route": geometry, "corridor_m": 2000, "limit": 100},
@@ -486,14 +487,16 @@ def test_route_mode_lists_stations_in_route_order(
 
     # A pasted encoded polyline (precision 6) of the same road gives the same order.
     page.get_by_test_id("route-corridor").select_option("5000")
-    page.wait_for_function("document.querySelectorAll('[data-testid=route-result]').length === 5")
+    wait_until(page, "() => document.querySelectorAll('[data-testid=route-result]').length === 5")
     page.locator("#route-paste summary").click()
     polyline = (FIXTURES / "routes" / f"{VIENNA_LINZ}.polyline6.txt").read_text().strip()
     page.get_by_test_id("route-input").fill(polyline)
     page.get_by_test_id("route-precision-6").check()
     page.get_by_test_id("route-submit").click()
-    page.wait_for_function(
-        "document.querySelector('[data-testid=route-summary]').textContent.includes('your route')"
+    wait_until(
+        page,
+        "() => document.querySelector('[data-testid=route-summary]').textContent"
+        ".includes('your route')",
     )
     page.wait_for_selector("[data-testid=route-panel][data-state=ready]")
     assert items.evaluate_all("els => els.map(e => e.dataset.locationId)") == [

@@ -6,7 +6,9 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
+import httpx
 import psycopg
 import pytest
 import redis as redis_sync
@@ -53,6 +55,24 @@ async def put_example(client: AsyncTestClient[Litestar]) -> None:
 
 def body(response: object) -> dict:  # type: ignore[type-arg]
     return response.json()  # type: ignore[attr-defined, no-any-return]
+
+
+STORED_TABLES = ("locations", "evses", "connectors", "tariffs", "quarantine")
+
+
+def stored(sync_conn: psycopg.Connection) -> dict[str, list[tuple[object, ...]]]:
+    """Every row the receiver writes, in full: equal before and after means nothing written."""
+    return {
+        table: sync_conn.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+        for table in STORED_TABLES
+    }
+
+
+def envelope(response: httpx.Response) -> tuple[object, ...]:
+    """(HTTP status, OCPI status_code, status_message) of an envelope that carries no data."""
+    answer = body(response)
+    assert set(answer) == {"status_code", "status_message", "timestamp"}, answer
+    return (response.status_code, answer["status_code"], answer["status_message"])
 
 
 async def test_put_location_creates_it_with_its_projection(
@@ -184,11 +204,38 @@ async def test_request_and_correlation_ids_are_echoed(cpo: AsyncTestClient[Lites
         assert response.headers["x-correlation-id"] == "corr-1"
 
 
-async def test_paths_with_and_without_trailing_slash(cpo: AsyncTestClient[Litestar]) -> None:
+async def test_paths_with_and_without_trailing_slash(
+    cpo: AsyncTestClient[Litestar], sync_conn: psycopg.Connection
+) -> None:
     await put_example(cpo)
-    for path in (BASE, BASE + "/", "/ocpi/2.2.1", "/ocpi/2.2.1/", "/ocpi/versions/"):
-        response = await cpo.get(path, headers=b64(TOKEN))
-        assert (path, response.status_code) == (path, 200)
+    before = stored(sync_conn)
+    example = location_example()
+    base_url = "http://127.0.0.1:8000/ocpi"  # the suite's public URL (settings' default)
+    expected = {
+        BASE: ("LOC1", [(e["uid"], e["status"]) for e in example["evses"]]),
+        "/ocpi/2.2.1": ("2.2.1", ["credentials", "locations", "tariffs"]),
+        "/ocpi/versions": [
+            {"version": v, "url": f"{base_url}/{v}"} for v in ("2.2.1", "2.2", "2.1.1")
+        ],
+    }
+
+    def what(path: str, data: Any) -> Any:
+        if path == BASE:
+            return (data["id"], [(e["uid"], e["status"]) for e in data["evses"]])
+        if path == "/ocpi/2.2.1":
+            return (data["version"], [e["identifier"] for e in data["endpoints"]])
+        return data
+
+    for path, want in expected.items():
+        bare = await cpo.get(path, headers=b64(TOKEN))
+        slashed = await cpo.get(path + "/", headers=b64(TOKEN))
+        for response in (bare, slashed):
+            answer = body(response)
+            assert (path, response.status_code, answer["status_code"]) == (path, 200, 1000)
+            assert (answer["status_message"], "data" in answer) == ("Success", True), answer
+            assert what(path, answer["data"]) == want
+        assert body(slashed)["data"] == body(bare)["data"]
+    assert stored(sync_conn) == before  # reading wrote nothing
 
 
 async def test_get_returns_the_stored_object_at_each_depth(cpo: AsyncTestClient[Litestar]) -> None:
@@ -282,8 +329,24 @@ async def test_broken_location_push_is_2001_and_quarantined(
     assert sync_conn.execute(
         "SELECT source, object_key, reason FROM quarantine WHERE severity = 'rejected'"
     ).fetchall() == [("push", "BE*BEC*LOC1", "coordinates (0, 0) are a placeholder, not a site")]
-    not_json = await cpo.put(BASE, content=b"{not json", headers=b64(TOKEN))
-    assert not_json.status_code == 400
+
+
+async def test_a_body_that_is_not_json_is_2001_and_nothing_is_written(
+    cpo: AsyncTestClient[Litestar], sync_conn: psycopg.Connection
+) -> None:
+    await put_example(cpo)
+    before = stored(sync_conn)
+    refusal = (
+        400,
+        2001,
+        "body is not a JSON object (valid UTF-8 JSON, nested at most a few hundred levels)",
+    )
+    for path in (BASE, BASE + "/", f"{BASE}/3256", f"{BASE}/3256/1"):
+        for send in (cpo.put, cpo.patch):
+            for content in (b"{not json", b'["a", "list"]', b"\xff\xfe"):
+                response = await send(path, content=content, headers=b64(TOKEN))
+                assert (path, content, *envelope(response)) == (path, content, *refusal)
+    assert stored(sync_conn) == before
 
 
 async def test_status_changes_are_published_keyed_by_location_and_cell(
@@ -382,11 +445,44 @@ async def test_tariff_put_get_delete_and_221_patch_refused(
     ).fetchone() == (1,)
 
 
-async def test_revoked_token_stops_working(
-    cpo: AsyncTestClient[Litestar], settings: Settings
+async def test_revoked_token_stops_working_and_the_network_data_stays(
+    cpo: AsyncTestClient[Litestar], settings: Settings, sync_conn: psycopg.Connection
 ) -> None:
     await put_example(cpo)
+    before = stored(sync_conn)
     async with Store(settings.database_url or "", max_size=2, name="test") as store:
-        await credentials.revoke(store, "other")
-    response = await cpo.get("/ocpi/versions", headers=b64("other-token-0123456789"))
-    assert response.status_code == 401
+        await credentials.revoke(store, "becharged")
+    example = location_example()
+    # A process that had not seen the token before (this one remembers it for a few seconds).
+    async with AsyncTestClient(app=make_app(settings)) as fresh:
+        for response in (
+            await fresh.get("/ocpi/versions", headers=b64(TOKEN)),
+            await fresh.get(BASE, headers=b64(TOKEN)),
+            await fresh.patch(
+                f"{BASE}/3256",
+                headers=b64(TOKEN),
+                json={"status": "CHARGING", "last_updated": "2030-01-01T00:00:00Z"},
+            ),
+        ):
+            assert envelope(response) == (401, 2000, "unknown or missing token")
+        # The network's data stays, in the database and in the public API.
+        assert location_row(sync_conn, "LOC1")[:4] == (True, 2, 1, 1)  # type: ignore[index]
+        assert sync_conn.execute(
+            "SELECT uid, status, visible FROM evses ORDER BY uid"
+        ).fetchall() == [(e["uid"], e["status"], True) for e in example["evses"]]
+        public_id = sync_conn.execute(
+            "SELECT public_id FROM locations WHERE ocpi_id = 'LOC1'"
+        ).fetchone()[0]  # type: ignore[index]
+        detail = await fresh.get(f"/v1/locations/{public_id}")
+        assert detail.status_code == 200
+        shown = detail.json()
+        assert (shown["id"], shown["ocpi_id"], shown["name"], shown["network"]) == (
+            public_id,
+            "LOC1",
+            example["name"],
+            {"country_code": "BE", "party_id": "BEC", "name": "becharged"},
+        )
+        assert [(e["uid"], e["evse_id"], e["status"]) for e in shown["evses"]] == [
+            (e["uid"], e["evse_id"], e["status"]) for e in example["evses"]
+        ]
+    assert stored(sync_conn) == before  # every row as it was
