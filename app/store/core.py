@@ -56,18 +56,25 @@ def database_url(settings: Settings) -> str:
 class Tx:
     """One open transaction. Store functions that take a ``Tx`` run their statements in it."""
 
-    __slots__ = ("conn",)
+    __slots__ = ("conn", "held")
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn  # for the store's own modules only
+        self.held: set[int] = set()  # advisory locks taken (``locks.lock_objects``)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """A nested transaction: a failure inside rolls back only what was done inside (raised
-        as a StoreError), and the outer transaction goes on."""
-        with translate():
-            async with self.conn.transaction():
-                yield
+        as a StoreError), and the outer transaction goes on. Advisory locks taken inside are
+        released by PostgreSQL when it rolls back, so they are forgotten here too."""
+        held = set(self.held)
+        try:
+            with translate():
+                async with self.conn.transaction():
+                    yield
+        except BaseException:
+            self.held = held
+            raise
 
 
 Configure = Callable[[AsyncConnection], Awaitable[None]]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from app.domain.status import BucketCounts
+from app.store import locks
 from app.store.core import Db, Tx, using
 from app.store.records import LocationRecord
 
@@ -65,7 +66,8 @@ class StatusChange:
 @dataclass
 class ApplyResult:
     applied: int = 0
-    stale: int = 0
+    stale: int = 0  # locations whose own fields were older than stored
+    partial: int = 0  # of those, the ones with a newer EVSE written all the same
     unchanged: int = 0
     evses: int = 0
     status_changes: list[StatusChange] = field(default_factory=list)
@@ -74,6 +76,7 @@ class ApplyResult:
     def merge(self, other: ApplyResult) -> None:
         self.applied += other.applied
         self.stale += other.stale
+        self.partial += other.partial
         self.unchanged += other.unchanged
         self.evses += other.evses
         self.status_changes.extend(other.status_changes)
@@ -128,6 +131,7 @@ _LOCATION_STAGE = (
     ("sort_key", "int8"),
     ("status_updated_at", "timestamptz"),
     ("last_updated", "timestamptz"),
+    ("own_updated_at", "timestamptz"),
     ("content_hash", "bytea"),
     ("raw", "text"),
 )
@@ -238,6 +242,7 @@ async def _stage_locations(tx: Tx, locations: Sequence[LocationRecord]) -> int:
                         loc.sort_key,
                         loc.status_updated_at,
                         loc.last_updated,
+                        loc.own_updated_at or loc.last_updated,
                         loc.content_hash,
                         loc.raw.decode(),
                     )
@@ -333,6 +338,9 @@ async def apply_locations(
     batch = list(newest.values())
     result.stale += len(locations) - len(batch)
 
+    await locks.lock_objects(
+        tx, (locks.object_key("location", r.country_code, r.party_id, r.ocpi_id) for r in batch)
+    )
     await _ensure_stage_tables(tx)
     staged_evses = await _stage_locations(tx, batch)
     async with tx.conn.cursor() as cur:
@@ -356,17 +364,20 @@ async def apply_locations(
                 "force": force,
             },
         )
+        await cur.execute(sql("stale_fields"))
         await cur.execute(
-            "SELECT location_pk, inserted FROM stage_locations WHERE location_pk IS NOT NULL"
+            "SELECT location_pk, inserted, fields_stale FROM stage_locations"
+            " WHERE location_pk IS NOT NULL"
         )
-        applied = await cur.fetchall()
-        applied_ids = [row[0] for row in applied]
-        replaced = any(not inserted for _, inserted in applied)
-        result.applied += len(applied_ids)
-        if len(applied_ids) < len(batch):
+        touched = await cur.fetchall()
+        replaced = any(not inserted for _, inserted, _ in touched)
+        fields_applied = sum(1 for *_, stale in touched if not stale)
+        result.applied += fields_applied
+        stale_fields = len(touched) - fields_applied
+        if len(touched) < len(batch):
             await cur.execute(
                 """
-                SELECT count(*) FILTER (WHERE l.last_updated > s.last_updated)
+                SELECT count(*) FILTER (WHERE l.own_updated_at > s.own_updated_at)
                 FROM stage_locations s
                 JOIN locations l ON (l.country_code, l.party_id, l.ocpi_id)
                                     = (s.country_code, s.party_id, s.ocpi_id)
@@ -374,10 +385,10 @@ async def apply_locations(
                 """
             )
             row = await cur.fetchone()
-            stale = int(row[0]) if row else 0
-            result.stale += stale
-            result.unchanged += len(batch) - len(applied_ids) - stale
-        if not applied_ids:
+            stale_fields += int(row[0]) if row else 0
+        result.stale += stale_fields
+        result.unchanged += len(batch) - fields_applied - stale_fields
+        if not touched:
             return result
         result.evses += staged_evses
         if replaced or announce_new:
@@ -391,6 +402,18 @@ async def apply_locations(
         await cur.execute(sql("upsert_connectors"))
         if replaced:
             await cur.execute(sql("hide_absent_connectors"))
+            await cur.execute(sql("mixed_locations"))
+            mixed = await cur.fetchall()
+            if mixed:
+                # Written in part: counted again from the EVSEs as they now are.
+                await refresh_projection(tx, [m[0] for m in mixed], [m[1] for m in mixed])
+            if stale_fields:
+                await cur.execute(
+                    "SELECT count(*) FROM stage_locations s WHERE s.fields_stale AND EXISTS"
+                    " (SELECT 1 FROM stage_evses se WHERE se.loc_idx = s.idx AND se.applied)"
+                )
+                row = await cur.fetchone()
+                result.partial += int(row[0]) if row else 0
         await cur.execute(
             """
             SELECT l.id, l.public_id, l.lat, l.lon, l.h3_r5, l.h3_r7, l.visible, l.evse_count,
@@ -544,6 +567,7 @@ class StoredLocation:
     network_id: int
     last_updated: datetime
     tree: dict[str, Any]
+    own_updated_at: datetime | None = None  # the version of the location's own fields
 
     def evse(self, uid: str) -> dict[str, Any] | None:
         for evse in self.tree.get("evses", []):
@@ -560,7 +584,7 @@ class StoredLocation:
 
 
 _TREE_SQL = """
-SELECT l.id, l.network_id, l.last_updated, l.raw,
+SELECT l.id, l.network_id, l.last_updated, l.own_updated_at, l.raw,
        coalesce((
            SELECT jsonb_agg(
                       e.raw || jsonb_build_object('connectors', coalesce((
@@ -598,7 +622,7 @@ async def fetch_location(
         row = await cur.fetchone()
     if row is None:
         return None
-    pk, network_id, last_updated, raw, evses = row
+    pk, network_id, last_updated, own_updated_at, raw, evses = row
     tree = dict(raw)
     tree["evses"] = evses
-    return StoredLocation(pk, network_id, last_updated, tree)
+    return StoredLocation(pk, network_id, last_updated, tree, own_updated_at)

@@ -117,6 +117,9 @@ class LocationRecord(msgspec.Struct, kw_only=True):
     last_updated: datetime
     content_hash: bytes
     raw: bytes
+    # The version of the location's own fields (its name, place, hours…): last_updated, except
+    # for a write that changed only an EVSE or connector (which leaves them as they were).
+    own_updated_at: datetime | None = None
 
     @property
     def key(self) -> str:

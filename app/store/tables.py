@@ -178,7 +178,10 @@ locations = Table(
     Column("hidden_reason", Text),
     Column("absent_since", TS),
     Column("seen_sync_id", BigInteger),
+    # Bumped by every change of the location, its EVSEs or connectors (OCPI §3.3).
     Column("last_updated", TS, nullable=False),
+    # The last_updated of the last applied version of the location's own fields (migration 0004).
+    Column("own_updated_at", TS, nullable=False),
     Column("received_at", TS, nullable=False, server_default=NOW),
     # BLAKE2b of the raw object as received: an unchanged re-pull is skipped (ocpi.md P10).
     Column("content_hash", LargeBinary, nullable=False),

@@ -10,6 +10,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from app.store import locks
 from app.store.core import Db, Tx, using
 from app.store.records import TariffRecord
 
@@ -50,6 +51,9 @@ async def apply_tariffs(
 ) -> tuple[int, int, int]:
     """Upsert ordered by last_updated; returns (created, updated, stale)."""
     created = updated = stale = 0
+    await locks.lock_objects(
+        tx, (locks.object_key("tariff", t.country_code, t.party_id, t.tariff_id) for t in tariffs)
+    )
     async with tx.conn.cursor() as cur:
         for t in tariffs:
             if sync_run_id is not None:
@@ -126,6 +130,7 @@ async def delete_tariff(
 ) -> bool:
     """Hidden, never deleted: connectors may still reference it (ocpi.md P26). False when
     there is no such (visible) tariff."""
+    await locks.lock_objects(tx, [locks.object_key("tariff", cc, pid, tariff_id)])
     cur = await tx.conn.execute(
         "UPDATE tariffs SET deleted_at = %s, network_id = %s"
         " WHERE (country_code, party_id, tariff_id) = (%s, %s, %s) AND deleted_at IS NULL",

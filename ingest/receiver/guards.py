@@ -24,7 +24,7 @@ from litestar.types import ExceptionHandlersMap
 from app.limits import BodyTimeout
 from app.logs import get_logger
 from app.services import Services
-from app.store import RejectedData, StoreError, StoreUnavailable, Tx
+from app.store import RejectedData, StoreError, StoreUnavailable, Tx, locks
 from app.store.networks import Grant, NetworkAuth
 from ingest.ocpi import storable, transport
 from ingest.receiver.auth import TokenCache
@@ -98,9 +98,11 @@ class Push:
     pusher: Pusher
     receiver: Receiver
     grant: Grant  # checked again by the writer, in the write's transaction
+    objects: tuple[int, ...] = ()  # what the write will change (its lock keys)
 
     async def write(self, write: Write) -> Outcome:
-        return self._heard(await self.receiver.writer.write(self.pusher, self.grant, write))
+        outcome = await self.receiver.writer.write(self.pusher, self.grant, write, self.objects)
+        return self._heard(outcome)
 
     async def status(self, item: StatusPatch) -> Outcome:
         return self._heard(await self.receiver.writer.status_patch(item))
@@ -177,7 +179,16 @@ def _push(
                 _invalid_http(registrant.version),
             )
     pusher = Pusher(auth.network_id, registrant.version, datetime.now(UTC), auth.token_sha256)
-    return Push(pusher, registrant.receiver, Grant(auth.token_sha256, cc.upper(), pid.upper()))
+    grant = Grant(auth.token_sha256, cc.upper(), pid.upper())
+    params = request.path_params
+    objects: tuple[int, ...]
+    if "tariff_id" in params:
+        objects = (locks.object_key("tariff", cc, pid, params["tariff_id"]),)
+    elif "location_id" in params:
+        objects = (locks.object_key("location", cc, pid, params["location_id"]),)
+    else:
+        objects = ()
+    return Push(pusher, registrant.receiver, grant, objects)
 
 
 def _invalid_http(version: str) -> int:

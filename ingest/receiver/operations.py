@@ -124,8 +124,11 @@ async def _apply_tree(
     *,
     created: bool,
     force: bool = False,
+    fields_at: datetime | None = None,
 ) -> Outcome:
-    """Normalise a whole location and apply it; reject it (2001, quarantined) when unusable."""
+    """Normalise a whole location and apply it; reject it (2001, quarantined) when unusable.
+    ``fields_at``: the version of the location's own fields when this write changes only an
+    EVSE or connector (they stay as stored; default: the tree's last_updated)."""
     problems: list[Problem] = []
     normaliser = Normaliser(_context(pusher, cc, pid))
     accepted, problems = normaliser.locations([encoder.encode(tree)])
@@ -133,6 +136,8 @@ async def _apply_tree(
     if not accepted:
         reasons = "; ".join(p.reason for p in problems if p.severity == "rejected")
         return invalid(f"location rejected: {reasons}", pusher.version)
+    if fields_at is not None:
+        accepted = [msgspec.structs.replace(accepted[0], own_updated_at=fields_at)]
     result = await apply_locations(
         tx,
         accepted,
@@ -142,6 +147,12 @@ async def _apply_tree(
         force=force,
         announce_new=True,
     )
+    if result.partial:
+        return Outcome(
+            message="the location's fields are older than the stored version and were kept;"
+            " its newer EVSEs were applied",
+            result=result,
+        )
     if result.stale:
         return Outcome(message="location is older than the stored version; ignored", result=result)
     return Outcome(http_status=201 if created else 200, result=result)
@@ -193,7 +204,9 @@ async def put_evse(
     evses = [e for e in stored.tree["evses"] if str(e.get("uid", "")).upper() != uid.upper()]
     stored.tree["evses"] = [*evses, evse]
     stored.tree["last_updated"] = transport.format_timestamp(later(stored.last_updated, new_time))
-    return await _apply_tree(tx, pusher, cc, pid, stored.tree, created=current is None)
+    return await _apply_tree(
+        tx, pusher, cc, pid, stored.tree, created=current is None, fields_at=stored.own_updated_at
+    )
 
 
 async def put_connector(
@@ -232,7 +245,9 @@ async def put_connector(
     evse["connectors"] = [*others, connector]
     _bump(evse, new_time)
     stored.tree["last_updated"] = transport.format_timestamp(later(stored.last_updated, new_time))
-    return await _apply_tree(tx, pusher, cc, pid, stored.tree, created=current is None)
+    return await _apply_tree(
+        tx, pusher, cc, pid, stored.tree, created=current is None, fields_at=stored.own_updated_at
+    )
 
 
 def _bump(obj: dict[str, Any], moment: datetime) -> None:
@@ -260,7 +275,7 @@ async def patch_location(
     stored = await fetch_location(tx, cc, pid, location_id, lock=True)
     if stored is None:
         return unknown_location(f"unknown location {cc}*{pid}*{location_id}: PUT it first")
-    if moment < stored.last_updated:
+    if moment < (stored.own_updated_at or stored.last_updated):
         return ignored("PATCH of location")
     tree = stored.tree
     for key, value in patch.items():
@@ -309,7 +324,9 @@ async def patch_evse(
     evse.update({k: v for k, v in patch.items() if k != "uid"})
     evse["last_updated"] = transport.format_timestamp(moment)
     stored.tree["last_updated"] = transport.format_timestamp(later(stored.last_updated, moment))
-    return await _apply_tree(tx, pusher, cc, pid, stored.tree, created=False)
+    return await _apply_tree(
+        tx, pusher, cc, pid, stored.tree, created=False, fields_at=stored.own_updated_at
+    )
 
 
 async def patch_connector(
@@ -343,7 +360,9 @@ async def patch_connector(
     connector["last_updated"] = transport.format_timestamp(moment)
     _bump(evse, moment)
     stored.tree["last_updated"] = transport.format_timestamp(later(stored.last_updated, moment))
-    return await _apply_tree(tx, pusher, cc, pid, stored.tree, created=False)
+    return await _apply_tree(
+        tx, pusher, cc, pid, stored.tree, created=False, fields_at=stored.own_updated_at
+    )
 
 
 # ---- the fast path: EVSE status PATCHes of a batch ---------------------------------------------

@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from app.live.events import AvailabilityEvent, availability_events, publish
 from app.live.tasks import cancel_and_wait
 from app.logs import get_logger
-from app.store import Conflict, RejectedData, Store, StoreError, Tx, networks
+from app.store import Conflict, RejectedData, Store, StoreError, Tx, locks, networks
 from app.store.locations import ApplyResult
 from app.store.networks import Grant
 from ingest.ocpi import transport
@@ -50,6 +50,7 @@ class _Op:
     grant: Grant
     status_patch: StatusPatch | None = None
     write: Write | None = None
+    objects: tuple[int, ...] = ()  # lock keys of what it writes
 
 
 @dataclass
@@ -101,13 +102,18 @@ class PushWriter:
 
     async def status_patch(self, item: StatusPatch) -> Outcome:
         grant = Grant(item.pusher.token_sha256, item.cc.upper(), item.pid.upper())
+        key = locks.object_key("location", item.cc, item.pid, item.location_id)
         op = _Op(self._future(), item.pusher.network_id, item.pusher.version, grant, item)
+        op.objects = (key,)
         return await self._submit(op)
 
-    async def write(self, pusher: Pusher, grant: Grant, write: Write) -> Outcome:
+    async def write(
+        self, pusher: Pusher, grant: Grant, write: Write, objects: tuple[int, ...] = ()
+    ) -> Outcome:
         return await self._submit(
-            _Op(self._future(), pusher.network_id, pusher.version, grant, write=write)
-        )
+            _Op(self._future(), pusher.network_id, pusher.version, grant, write=write,
+                objects=objects)
+        )  # fmt: skip
 
     def _future(self) -> asyncio.Future[Outcome]:
         return asyncio.get_running_loop().create_future()
@@ -196,6 +202,9 @@ class PushWriter:
         result = ApplyResult()
         outcomes: list[Outcome | None] = [None] * len(ops)
         async with self._store.transaction() as tx:
+            # Everything the batch writes is locked first, in the one global order, so that
+            # concurrent batches (and pulls) never deadlock whatever their operations' order.
+            await locks.lock_objects(tx, (key for op in ops for key in op.objects))
             # The tokens and parties are checked again here, and locked: whatever a token cache
             # says, nothing is written after the revocation or the move that forbids it.
             held = await networks.grants_hold(tx, [op.grant for op in ops])

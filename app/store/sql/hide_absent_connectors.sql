@@ -5,7 +5,8 @@ SET visible = false
 FROM (
     SELECT old.id
     FROM stage_locations s
-    JOIN evses e ON e.location_id = s.location_pk
+    JOIN stage_evses se ON se.loc_idx = s.idx AND se.applied
+    JOIN evses e ON e.location_id = s.location_pk AND e.uid = se.uid
     JOIN connectors old ON old.evse_pk = e.id AND old.visible
     LEFT JOIN stage_connectors sc
         ON sc.loc_idx = s.idx AND sc.evse_uid = e.uid AND sc.connector_id = old.connector_id

@@ -37,8 +37,13 @@ CREATE TEMP TABLE IF NOT EXISTS stage_locations (
     sort_key bigint NOT NULL,
     status_updated_at timestamptz,
     last_updated timestamptz NOT NULL,
+    own_updated_at timestamptz NOT NULL,
     content_hash bytea NOT NULL,
-    raw text NOT NULL
+    raw text NOT NULL,
+    -- Set by the apply: the stored fields are newer (only EVSEs may apply), and the stored
+    -- EVSEs differ from the staged ones (the projection is recounted in SQL).
+    fields_stale boolean NOT NULL DEFAULT false,
+    mixed boolean NOT NULL DEFAULT false
 ) ON COMMIT DELETE ROWS;
 
 CREATE TEMP TABLE IF NOT EXISTS stage_evses (
@@ -62,7 +67,8 @@ CREATE TEMP TABLE IF NOT EXISTS stage_evses (
     hidden_reason text,
     last_updated timestamptz NOT NULL,
     content_hash bytea NOT NULL,
-    raw text NOT NULL
+    raw text NOT NULL,
+    applied boolean NOT NULL DEFAULT false  -- written by this apply (not older than stored)
 ) ON COMMIT DELETE ROWS;
 
 CREATE TEMP TABLE IF NOT EXISTS stage_connectors (

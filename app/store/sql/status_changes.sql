@@ -6,3 +6,4 @@ JOIN stage_locations s ON s.idx = se.loc_idx AND s.location_pk IS NOT NULL
     AND (NOT s.inserted OR %(announce_new)s)
 LEFT JOIN evses e ON e.location_id = s.location_pk AND e.uid = se.uid
 WHERE e.status IS DISTINCT FROM se.status
+  AND (e.id IS NULL OR e.last_updated <= se.last_updated)  -- else the stored one stays

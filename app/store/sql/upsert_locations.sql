@@ -1,6 +1,7 @@
--- Apply staged locations: insert new ones; replace known ones unless the stored version is newer
--- (ordering by last_updated, architecture.md) or has the same content (a re-pull of an unchanged
--- location costs a hash compare, ocpi.md P10). Applied rows get their primary key in the stage.
+-- Apply staged locations: insert new ones; replace the fields of known ones unless the stored
+-- fields are newer (``own_updated_at``: ordering by last_updated, architecture.md; a location's
+-- ``last_updated`` also moves with its EVSEs) or the content is the same (a re-pull of an
+-- unchanged location costs a hash compare, ocpi.md P10). Applied rows get their key in the stage.
 WITH upserted AS (
     INSERT INTO locations AS l (
         public_id, network_id, country_code, party_id, ocpi_id, ocpi_id_raw, ocpi_version,
@@ -11,7 +12,7 @@ WITH upserted AS (
         charging_when_closed, search_text, evse_count, available_count, occupied_count,
         out_of_service_count, unknown_count, planned_count, max_power_kw, connector_standards,
         power_types, connector_groups, sort_key, status_updated_at, visible, hidden_reason,
-        last_updated, received_at,
+        last_updated, own_updated_at, received_at,
         content_hash, raw, seen_sync_id
     )
     SELECT
@@ -28,8 +29,10 @@ WITH upserted AS (
         s.publish AND s.evse_count > 0,
         CASE WHEN NOT s.publish THEN 'publish is false'
              WHEN s.evse_count = 0 THEN 'no visible EVSE' END,
-        s.last_updated, %(received_at)s, s.content_hash, s.raw::jsonb - 'evses', %(sync_run_id)s
+        s.last_updated, s.own_updated_at, %(received_at)s, s.content_hash,
+        s.raw::jsonb - 'evses', %(sync_run_id)s
     FROM stage_locations s
+    ORDER BY s.idx  -- ids follow the feed (objects are locked in key order before, locks.py)
     ON CONFLICT (country_code, party_id, ocpi_id) DO UPDATE SET
         network_id = EXCLUDED.network_id,
         ocpi_id_raw = EXCLUDED.ocpi_id_raw,
@@ -73,13 +76,14 @@ WITH upserted AS (
         status_updated_at = EXCLUDED.status_updated_at,
         visible = EXCLUDED.visible,
         hidden_reason = EXCLUDED.hidden_reason,
-        last_updated = EXCLUDED.last_updated,
+        last_updated = greatest(l.last_updated, EXCLUDED.last_updated),
+        own_updated_at = EXCLUDED.own_updated_at,
         received_at = EXCLUDED.received_at,
         content_hash = EXCLUDED.content_hash,
         raw = EXCLUDED.raw,
         absent_since = NULL,
         seen_sync_id = coalesce(EXCLUDED.seen_sync_id, l.seen_sync_id)
-    WHERE l.last_updated <= EXCLUDED.last_updated
+    WHERE l.own_updated_at <= EXCLUDED.own_updated_at
       AND (l.content_hash IS DISTINCT FROM EXCLUDED.content_hash
            OR l.network_id <> EXCLUDED.network_id OR %(force)s)
     RETURNING l.id, l.country_code, l.party_id, l.ocpi_id, (l.xmax = 0) AS inserted
