@@ -11,14 +11,16 @@ from typing import Any
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.types import ControllerRouterHandler
 
+from app.access.gate import AccessGate
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.health import health, ping
 from app.api.live import get_clusters, stream
 from app.api.locations import locations_router, search_router
 from app.api.networks import list_networks
+from app.api.openapi import ContractJsonPlugin
 from app.jobs import refresh_clusters_forever
 from app.limits import RequestLimits
 from app.live.tasks import cancel_and_wait
@@ -46,11 +48,13 @@ def _tune_gc() -> None:
 
 
 class WattlasApp(Litestar):
-    """Litestar, with every request bounded first (``app.limits``)."""
+    """Litestar, with every request bounded first (``app.limits``), then the public API's
+    keys, quotas and CORS (``app.access.gate``)."""
 
-    def __init__(self, *args: Any, body_timeout_s: float, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, settings: Settings, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._limits = RequestLimits(super().__call__, body_timeout_s=body_timeout_s)
+        gate = AccessGate(super().__call__, settings, lambda: self.state.services)
+        self._limits = RequestLimits(gate, body_timeout_s=settings.body_timeout_s)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self._limits(scope, receive, send)
@@ -91,7 +95,7 @@ def create_app(
             log.info("app.stopped")
 
     return WattlasApp(
-        body_timeout_s=settings.body_timeout_s,
+        settings=settings,
         route_handlers=[
             health,
             ping,
@@ -117,7 +121,10 @@ def create_app(
                 "many networks."
             ),
             path="/schema",
-            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), SwaggerRenderPlugin()],
+            render_plugins=[
+                ContractJsonPlugin(path=["/", "/openapi.json"]),
+                SwaggerRenderPlugin(),
+            ],
             use_handler_docstrings=True,
         ),
         logging_config=None,

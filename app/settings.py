@@ -47,6 +47,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sandbox_dataset: Path | None = None
     cluster_refresh_s: float = 15.0
     nearby_cache: bool = False
+    # The public API (issue 11): keyless calls refused (401) when true; the origins browsers
+    # may call the discovery endpoints from.
+    api_keys_required: bool = False
+    cors_origins: str = "*"
 
     @property
     def sandbox_url(self) -> str:
@@ -68,6 +72,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def ocpi_party_id(self) -> str:
         return self.ocpi_party.split("*", 1)[1].upper()
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        """The origins of ``WATTLAS_CORS_ORIGINS`` (``*``: any; ``none``: no CORS at all)."""
+        if self.cors_origins.strip().lower() == "none":
+            return ()
+        return tuple(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
 
     @property
     def external_services(self) -> bool:
@@ -102,6 +113,8 @@ _ENV = {
     "sandbox_dataset": "WATTLAS_SANDBOX_DATASET",
     "cluster_refresh_s": "WATTLAS_CLUSTER_REFRESH_S",
     "nearby_cache": "WATTLAS_NEARBY_CACHE",
+    "api_keys_required": "WATTLAS_API_KEYS_REQUIRED",
+    "cors_origins": "WATTLAS_CORS_ORIGINS",
 }
 
 ENV_VARIABLES = tuple(_ENV.values())

@@ -41,6 +41,7 @@ SPEC_EXAMPLES = FIXTURES / "spec-examples"
 
 # Tables the tests empty between cases (everything but migrations' and PostGIS' own).
 TABLES = (
+    "api_keys",
     "cluster_cells",
     "quarantine",
     "sync_runs",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from app.settings import SettingsError, load_settings
 from app.store import StoreError
 from ingest.ocpi.geocheck import CountryDataMissing
 from wattlas import context
+from wattlas.keys_cli import keys_group
 from wattlas.networks_cli import networks_group
 
 
@@ -103,6 +105,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     from wattlas.serving import serve_forever
 
     settings = context.resolve_settings(host=host, port=port, workers=workers)
+    context.record_served_url(settings, os.getpid())  # this process becomes granian
     serve_forever(settings)
 
 
@@ -216,6 +219,7 @@ def bench(ctx: click.Context) -> None:
 
 
 main.add_command(networks_group)
+main.add_command(keys_group)
 
 
 def entrypoint() -> None:  # pragma: no cover - console script shim

@@ -27,6 +27,7 @@ from app.store import Conflict, NotFound, StoreError, StoreTimeout, StoreUnavail
 log = get_logger(__name__)
 
 _MISSING = re.compile(r"Missing required \w+ parameter '([^']+)'")
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 AnyRequest = Request[Any, Any, Any]
 
 
@@ -103,8 +104,12 @@ def validation_handler(request: AnyRequest, exc: ValidationException) -> Respons
         return error_response(400, "invalid_parameter", "is required", parameter=missing.group(1))
     extra = exc.extra
     if isinstance(extra, list) and extra and isinstance(extra[0], dict):
-        parameter = str(extra[0].get("key") or parameter)
+        # A parameter whose name is a Python keyword is ``format_`` in the handler.
+        parameter = str(extra[0].get("key") or parameter).rstrip("_")
         message = str(extra[0].get("message") or message)
+        if parameter == "data":  # Litestar's name of the body as a whole: name the field
+            unknown = _UNKNOWN_FIELD.search(message)
+            parameter = unknown.group(1) if unknown else "body"
     return error_response(400, "invalid_parameter", message, parameter=parameter)
 
 

@@ -87,7 +87,7 @@ async def check_redis(services: Services) -> DependencyHealth:
     return DependencyHealth(True, latency_ms=round((loop.time() - started) * 1000, 2))
 
 
-@get("/health", summary="Service health", tags=["service"])
+@get("/health", summary="Service health", tags=["service"], operation_id="getHealth")
 async def health(services: NamedDependency[Services]) -> Response[HealthReport]:
     """Database, Redis and schema revision; 503 naming what is broken."""
     (database, schema), redis = await asyncio.gather(
@@ -98,7 +98,12 @@ async def health(services: NamedDependency[Services]) -> Response[HealthReport]:
     return Response(report, status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
 
-@get("/v1/ping", summary="Liveness: answers without touching anything", tags=["service"])
+@get(
+    "/v1/ping",
+    summary="Liveness: answers without touching anything",
+    tags=["service"],
+    operation_id="ping",
+)
 async def ping() -> Response[bytes]:
     """The cheapest possible answer (benchmarks use it as the floor of the HTTP stack)."""
     return Response(b'{"ok":true}', media_type="application/json")

@@ -18,44 +18,57 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import PathParameter, QueryParameter, RequestBody
 from litestar.response import Response
 
+from app.api import caching
 from app.api import params as p
 from app.api.errors import ApiError, InvalidParameter
 from app.api.geojson import GEOJSON, feature, feature_collection, wants_geojson
 from app.api.schemas import (
+    AlongRouteRequest,
     Connector,
     Coordinates,
     Evse,
     LocationDetail,
     LocationSummary,
+    ParkingPlace,
     Results,
     SourceInfo,
     TariffInfo,
 )
 from app.api.summaries import summarise
 from app.domain.filters import NO_FILTERS, Filters
-from app.domain.route import Points, RouteError, decode_polyline, from_geojson, pieces, validate
+from app.domain.route import (
+    Points,
+    RouteError,
+    decode_polyline,
+    from_geojson,
+    line_geometry,
+    pieces,
+    validate,
+)
 from app.domain.tariffs import display_tariff
 from app.domain.text import search_text
 from app.services import Services
 from app.store import detail as detail_store
-from app.store import discovery
+from app.store import discovery, search
 
 AnyRequest = Request[Any, Any, Any]
-LIST_CACHE = "public, max-age=5"  # availability moves: short, but repeated map pans are cheap
-LIST_HEADERS = {"Cache-Control": LIST_CACHE, "Vary": "Accept"}
+JSON = "application/json"
+# A string checked by wants_geojson, not a Literal: Litestar's lax conversion reads the text
+# ``null`` as None for an optional Literal, so ``format=null`` was silently the default (found
+# by tests/api/test_contract.py). The document shows it as ``ResponseFormat`` (app.api.openapi).
 FormatParam = Annotated[
     str | None,
     QueryParameter(
         name="format", description="json (default) or geojson; or send Accept: application/geo+json"
     ),
 ]
+_encoder = msgspec.json.Encoder()
 
 
 def _answer(request: AnyRequest, results: Results, format_: str | None) -> Response[Any]:
-    headers = {"Cache-Control": LIST_CACHE, "Vary": "Accept"}
     if wants_geojson(request.headers.get("accept"), format_):
-        return Response(feature_collection(results), media_type=GEOJSON, headers=headers)
-    return Response(results, headers=headers)
+        return caching.answer(request, feature_collection(results), media_type=GEOJSON)
+    return caching.answer(request, _encoder.encode(results), media_type=JSON)
 
 
 def results_of(
@@ -65,7 +78,18 @@ def results_of(
     return Results(summaries, len(summaries), datetime.now(UTC), next_cursor)
 
 
-@get("/nearby", summary="Locations near a point, closest first")
+# The filters are a dependency of the GET handlers only, not of the router: Litestar takes a
+# body field named like a dependency of the route for that dependency, so a bad ``filters`` of
+# the along-route body was a 500 instead of a 400 (found by tests/api/test_contract.py).
+FILTERS = {"filters": Provide(p.provide_filters)}
+
+
+@get(
+    "/nearby",
+    summary="Locations near a point, closest first",
+    operation_id="nearbyLocations",
+    dependencies=FILTERS,
+)
 async def nearby(
     request: AnyRequest,
     filters: NamedDependency[Filters],
@@ -90,8 +114,7 @@ async def nearby(
     ):
         body = await cache.nearby(lat, lon, radius_m, limit)
         if body is not None:  # Results, already encoded
-            encoded = Response(body, media_type="application/json", headers=LIST_HEADERS)
-            return cast("Response[Results]", encoded)
+            return cast("Response[Results]", caching.answer(request, body, media_type=JSON))
     rows = await discovery.nearby(
         services.store,
         lat=lat,
@@ -105,7 +128,12 @@ async def nearby(
     return _answer(request, results_of(rows, filters), format_)
 
 
-@get("/", summary="Locations in a map viewport")
+@get(
+    "/",
+    summary="Locations in a map viewport",
+    operation_id="viewportLocations",
+    dependencies=FILTERS,
+)
 async def viewport(
     request: AnyRequest,
     filters: NamedDependency[Filters],
@@ -149,25 +177,6 @@ async def viewport(
     return _answer(request, results_of(rows, filters, next_cursor), format_)
 
 
-class RouteGeometry(msgspec.Struct):
-    type: str
-    coordinates: list[Any]
-
-
-class EncodedRoute(msgspec.Struct):
-    encoded_polyline: str
-    precision: int = 5
-
-
-class AlongRouteRequest(msgspec.Struct, forbid_unknown_fields=True):
-    route: dict[str, Any]
-    corridor_m: float = 2000
-    start_offset_m: float = 0
-    limit: int = 100
-    cursor: str | None = None
-    filters: dict[str, Any] = msgspec.field(default_factory=dict)
-
-
 MAX_CORRIDOR_M = 50_000
 MAX_ROUTE_POINTS = 50_000
 # 50,000 GeoJSON positions with 7 decimals and a little whitespace fit in ~1.5 MB; beyond this a
@@ -187,8 +196,12 @@ async def route_size_guard(connection: ASGIConnection[Any, Any, Any, Any], _: An
         )
 
 
-def _count_positions(route: dict[str, Any]) -> int:
+def _count_positions(given: dict[str, Any]) -> int:
     """About how many points a route has, without walking it (for where to cut it)."""
+    try:
+        route = line_geometry(given)
+    except RouteError:
+        return 0
     if "encoded_polyline" in route:
         encoded = route.get("encoded_polyline")
         return len(encoded) // 6 if isinstance(encoded, str) else 0
@@ -196,8 +209,9 @@ def _count_positions(route: dict[str, Any]) -> int:
     return len(coordinates) if isinstance(coordinates, list) else MAX_ROUTE_POINTS
 
 
-def _route_points(route: dict[str, Any]) -> Points:
+def _route_points(given: dict[str, Any]) -> Points:
     try:
+        route = line_geometry(given)
         if "encoded_polyline" in route:
             encoded = route["encoded_polyline"]
             precision = route.get("precision", 5)
@@ -214,6 +228,7 @@ def _route_points(route: dict[str, Any]) -> Points:
 @post(
     "/along-route",
     summary="Locations along a route, in route order",
+    operation_id="locationsAlongRoute",
     status_code=200,
     request_max_body_size=MAX_ROUTE_BODY_BYTES,
     guards=[route_size_guard],
@@ -225,8 +240,10 @@ async def along_route(
     format_: FormatParam = None,
 ) -> Response[Results]:
     """Every location within ``corridor_m`` metres of the route, ordered by ``route_offset_m``
-    (distance along the route to its closest point), with ``distance_from_route_m``. Routes of
-    up to 50,000 points / 10,000 km, as GeoJSON LineString or encoded polyline."""
+    (distance along the route to its closest point), with ``distance_from_route_m`` (the
+    straight distance from the route, not a driving detour). Routes of up to 50,000 points /
+    10,000 km: a GeoJSON LineString, a Feature or FeatureCollection holding one, or an encoded
+    polyline."""
     if _count_positions(data.route) > THREAD_FROM_POINTS:
         points = await asyncio.to_thread(_route_points, data.route)
     else:
@@ -274,12 +291,22 @@ async def along_route(
     return _answer(request, results_of(rows, filters, next_cursor), format_)
 
 
-@get("/v1/search", summary="Text search over name, address, city, postal code and operator")
+@get(
+    "/v1/search",
+    summary="Text search over name, address, city, postal code, operator and EVSE ids",
+    operation_id="searchLocations",
+)
 async def text_search(
     request: AnyRequest,
     filters: NamedDependency[Filters],
     services: NamedDependency[Services],
-    q: Annotated[str, QueryParameter(description="What to look for; typos are tolerated.")],
+    q: Annotated[
+        str,
+        QueryParameter(
+            description="What to look for, in any script (transliterated: moskva finds Москва); "
+            "typos are tolerated; an EVSE id or uid (NL*PGO*ABL00002*1) finds its location."
+        ),
+    ],
     lat: Annotated[
         float | None, QueryParameter(description="Rank equal matches by distance from this point.")
     ] = None,
@@ -287,19 +314,20 @@ async def text_search(
     limit: Annotated[int, QueryParameter(description="At most this many results (1–100).")] = 20,
     format_: FormatParam = None,
 ) -> Response[Results]:
-    """Ranked by how well the words match, then by distance when a point is given."""
+    """EVSE ids first, then locations with every word (closest first when a point is given),
+    then similar spellings by similarity weighed by distance. Locations whose names say they
+    are tests come after every real match."""
     p.check_text("q", q, p.MAX_QUERY_CHARS)
-    text = search_text(q)
-    if len(text) < 2:
+    if len(search_text(q)) < 2:
         raise InvalidParameter("q", "needs at least two letters or digits")
     if (lat is None) != (lon is None):
         raise InvalidParameter("lat" if lat is None else "lon", "lat and lon go together")
     if lat is not None and lon is not None:
         p.check_lat_lon(lat, lon)
     p.check_limit(limit, maximum=100)
-    rows = await discovery.text_search(
+    rows = await search.text_search(
         services.store,
-        query=text,
+        query=q,
         lat=lat,
         lon=lon,
         limit=limit,
@@ -310,13 +338,17 @@ async def text_search(
     return _answer(request, results_of(rows, filters), format_)
 
 
-@get("/{location_id:str}", summary="Everything about one location")
+@get(
+    "/{location_id:str}",
+    summary="Everything about one location",
+    operation_id="getLocation",
+)
 async def detail(
     request: AnyRequest,
     services: NamedDependency[Services],
     location_id: Annotated[str, PathParameter(description="The stable public id of a location.")],
     format_: FormatParam = None,
-) -> Response[Any]:
+) -> Response[LocationDetail]:
     """Every visible EVSE with status and status age, connectors with power and tariffs, the
     tariffs and a price summary, opening times, operator, and the source network's freshness.
     ``ETag`` lets a client ask again cheaply (``If-None-Match`` → 304)."""
@@ -330,12 +362,22 @@ async def detail(
         raise ApiError(404, "not_found", f"no location {location_id}", parameter="location_id")
     body = _detail(*found)
     geojson = wants_geojson(request.headers.get("accept"), format_)
-    payload = msgspec.json.encode(feature(body) if geojson else body)
-    etag = '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": LIST_CACHE, "Vary": "Accept"}
-    if request.headers.get("if-none-match") == etag:
-        return Response(b"", status_code=304, headers=headers)
-    return Response(payload, media_type=GEOJSON if geojson else "application/json", headers=headers)
+    payload = _encoder.encode(feature(body) if geojson else body)
+    return caching.answer(
+        request,
+        payload,
+        media_type=GEOJSON if geojson else JSON,
+        version=_encoder.encode(_without_ages(body)),
+    )
+
+
+def _without_ages(body: LocationDetail) -> LocationDetail:
+    """The detail without what only the clock changes (its ETag is of this)."""
+    return msgspec.structs.replace(
+        body,
+        evses=[msgspec.structs.replace(e, status_age_s=0) for e in body.evses],
+        source=body.source and msgspec.structs.replace(body.source, silent_s=None),
+    )
 
 
 def _detail(
@@ -358,6 +400,7 @@ def _detail(
             end_date_time=t["end_date_time"],
             active=t["active"],
             last_updated=t["last_updated"],
+            tax_included=t["tax_included"],
         )
         for t in tariffs
     ]
@@ -389,6 +432,7 @@ def _detail(
         suboperator=location["suboperator"],
         owner=location["owner"],
         energy_mix=location["energy_mix"],
+        help_phone=location["help_phone"],
         evses=[
             Evse(
                 uid=e["uid_raw"],
@@ -404,6 +448,8 @@ def _detail(
                 parking_restrictions=e["parking_restrictions"],
                 coordinates=Coordinates(e["lat"], e["lon"]) if e["lat"] is not None else None,
                 connectors=[msgspec.convert(c, Connector) for c in e["connectors"]],
+                parking=[msgspec.convert(p, ParkingPlace) for p in e["parking"]],
+                accepted_service_providers=e["accepted_service_providers"],
             )
             for e in evses
         ],
@@ -426,12 +472,13 @@ def _detail(
 locations_router = Router(
     path="/v1/locations",
     route_handlers=[nearby, viewport, along_route, detail],
-    dependencies={"filters": Provide(p.provide_filters)},
+    guards=[p.no_unknown_parameters],
     tags=["discovery"],
 )
 search_router = Router(
     path="/",
     route_handlers=[text_search],
     dependencies={"filters": Provide(p.provide_filters)},
+    guards=[p.no_unknown_parameters],
     tags=["discovery"],
 )

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
-from litestar import get
+from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.response import Response
 
+from app.api import caching
+from app.api.params import no_unknown_parameters
+from app.api.schemas import Timestamp
 from app.services import Services
 from app.store import networks
 
@@ -22,11 +26,22 @@ class NetworkInfo(msgspec.Struct):
     locations: int
     evses: int
     live: bool  # heard from recently: its statuses are current, not stale
-    last_contact_at: datetime | None
+    last_contact_at: Timestamp | None
 
 
-@get("/v1/networks", summary="Networks with visible locations (values of the network filter)")
-async def list_networks(services: NamedDependency[Services]) -> Response[list[NetworkInfo]]:
+_encoder = msgspec.json.Encoder()
+
+
+@get(
+    "/v1/networks",
+    summary="Networks with visible locations (values of the network filter)",
+    operation_id="listNetworks",
+    tags=["discovery"],
+    guards=[no_unknown_parameters],
+)
+async def list_networks(
+    request: Request[Any, Any, Any], services: NamedDependency[Services]
+) -> Response[list[NetworkInfo]]:
     """Every party with visible locations, most locations first. Recomputed at most every
     30 seconds per process."""
     memo = services.networks_memo
@@ -51,4 +66,9 @@ async def list_networks(services: NamedDependency[Services]) -> Response[list[Ne
             ]
         )
     answer: list[NetworkInfo] = memo.value
-    return Response(answer, headers={"Cache-Control": "public, max-age=30"})
+    return caching.answer(
+        request,
+        _encoder.encode(answer),
+        media_type="application/json",
+        cache_control=caching.NETWORKS_CACHE_CONTROL,
+    )

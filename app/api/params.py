@@ -9,10 +9,12 @@ import hashlib
 import json
 from typing import Annotated, Any
 
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
+from litestar.handlers import BaseRouteHandler
 from litestar.params import QueryParameter
 
-from app.api.errors import InvalidParameter
+from app.api.errors import ApiError, InvalidParameter
 from app.domain.connectors import UnknownConnector, resolve_connector_filter
 from app.domain.filters import Bbox, Filters
 from app.services import Services
@@ -99,6 +101,47 @@ def parse_bbox(value: str) -> Bbox:
     # minLon > maxLon is a box across the antimeridian (e.g. 170,-20,-170,0 around Fiji):
     # answered as the two boxes either side of it.
     return Bbox(min_lon, min_lat, max_lon, max_lat)
+
+
+def no_unknown_parameters(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """A guard: a query parameter the operation does not take is a 400 naming it (issue 11: a
+    typo such as ``radius=900`` must not silently widen a search to the default). What an
+    operation takes is read from the OpenAPI document (``app.state.query_parameters``, by
+    operation id), so the document and the check cannot disagree."""
+    if not connection.scope.get("query_string"):
+        return
+    state = connection.app.state
+    table: dict[str, frozenset[str]] | None = state.get("query_parameters")
+    if table is None:  # once per process, on the first request with a query string
+        table = state.query_parameters = query_parameters(connection.app.openapi_schema.to_schema())
+    known = table.get(str(getattr(handler, "operation_id", "")))
+    if known is None:
+        return
+    unknown = sorted(set(connection.query_params) - known)
+    if unknown:
+        names = ", ".join(unknown)
+        plural = "s" if len(unknown) > 1 else ""
+        raise ApiError(
+            400,
+            "unknown_parameter",
+            f"unknown query parameter{plural} {names}; this endpoint takes "
+            f"{', '.join(sorted(known))}",
+            parameter=names,
+        )
+
+
+def query_parameters(document: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """Per operation id of an OpenAPI document, the query parameters it takes."""
+    out = {}
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            if isinstance(operation, dict) and "operationId" in operation:
+                out[operation["operationId"]] = frozenset(
+                    p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"
+                )
+    return out
 
 
 # ---- filters -----------------------------------------------------------------------------------

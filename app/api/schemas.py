@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
+from msgspec import Meta
 
 from app.domain.status import BucketCounts
+
+# Every time the API sends is timezone-aware (UTC, RFC 3339). Saying so (tz=True) is what makes
+# msgspec's schema say ``format: date-time``, from which client generators make datetimes.
+Timestamp = Annotated[datetime, Meta(tz=True)]
 
 
 class Coordinates(msgspec.Struct):
@@ -29,7 +34,7 @@ class Counts(BucketCounts):
 
 
 class Availability(Counts, kw_only=True):
-    updated_at: datetime | None
+    updated_at: Timestamp | None
     stale_reason: str | None = None
 
 
@@ -71,8 +76,73 @@ class LocationSummary(msgspec.Struct, omit_defaults=True):
 class Results(msgspec.Struct, omit_defaults=True):
     results: list[LocationSummary]
     count: int
-    generated_at: datetime
+    generated_at: Timestamp
     next_cursor: str | None = None
+
+
+# ---- along a route ------------------------------------------------------------------------------
+# The shapes ``route`` takes (issue 11). The body is decoded leniently (``AlongRouteRequest``
+# holds the route as JSON) and checked by app.domain.route, which names the fault; these types
+# are what the OpenAPI document shows, and the README's examples are checked against them.
+Position = Annotated[
+    list[float], Meta(min_length=2, max_length=3, description="[lon, lat] (an altitude is ignored)")
+]
+
+
+class LineString(msgspec.Struct, tag_field="type", tag="LineString"):
+    """A GeoJSON LineString (RFC 7946 §3.1.4): the route's positions in order."""
+
+    coordinates: Annotated[list[Position], Meta(min_length=2, max_length=50_000)]
+
+
+class Feature(msgspec.Struct, tag_field="type", tag="Feature"):
+    """A GeoJSON Feature whose geometry is the route's LineString (properties are ignored)."""
+
+    geometry: LineString
+    properties: dict[str, Any] | None = None
+
+
+class FeatureCollection(msgspec.Struct, tag_field="type", tag="FeatureCollection"):
+    """A GeoJSON FeatureCollection holding exactly one LineString Feature, as routing engines
+    return them (other features, such as waypoints, are ignored)."""
+
+    features: Annotated[list[Feature], Meta(min_length=1)]
+
+
+class EncodedPolyline(msgspec.Struct):
+    """Google's encoded polyline algorithm, latitude first, 5 or 6 decimals."""
+
+    encoded_polyline: Annotated[str, Meta(min_length=1)]
+    precision: Literal[5, 6] = 5
+
+
+ROUTE_SHAPES = (LineString, Feature, FeatureCollection, EncodedPolyline)
+
+
+class AlongRouteRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of ``POST /v1/locations/along-route``."""
+
+    route: Annotated[
+        dict[str, Any],
+        Meta(
+            description="A GeoJSON LineString, a Feature or FeatureCollection holding one, or "
+            '{"encoded_polyline", "precision"}.'
+        ),
+    ]
+    corridor_m: Annotated[
+        float, Meta(description="Metres either side of the route (more than 0, at most 50,000).")
+    ] = 2000
+    start_offset_m: Annotated[
+        float, Meta(description="Only locations at least this far along the route.")
+    ] = 0
+    limit: Annotated[int, Meta(description="Page size (1–500).")] = 100
+    cursor: Annotated[
+        str | None, Meta(description="next_cursor of the previous page of the same question.")
+    ] = None
+    filters: Annotated[
+        dict[str, Any],
+        Meta(description="The filters of the GET endpoints by the same names, as JSON values."),
+    ] = msgspec.field(default_factory=dict)
 
 
 class ErrorDetail(msgspec.Struct, omit_defaults=True):
@@ -101,6 +171,36 @@ class Connector(msgspec.Struct):
     max_voltage: int | None
     max_amperage: int | None
     tariff_ids: list[str]
+    # OCPI 2.3.0 ConnectorCapability (e.g. ISO_15118_2_PLUG_AND_CHARGE); values we do not know
+    # are shown as the network sent them.
+    capabilities: list[str] = msgspec.field(default_factory=list)
+
+
+class ParkingPlace(msgspec.Struct):
+    """A parking place an EVSE serves (OCPI 2.3.0 Parking), and where the EVSE stands beside it
+    (``evse_position``: LEFT, RIGHT or CENTER). Units are in the names; None: not stated."""
+
+    id: str
+    physical_reference: str | None
+    evse_position: str | None
+    vehicle_types: list[str]
+    max_vehicle_weight_kg: float | None
+    max_vehicle_height_cm: float | None
+    max_vehicle_length_cm: float | None
+    max_vehicle_width_cm: float | None
+    parking_space_length_cm: float | None
+    parking_space_width_cm: float | None
+    dangerous_goods_allowed: bool | None
+    direction: str | None  # PARALLEL | PERPENDICULAR | ANGLE
+    drive_through: bool | None
+    restricted_to_type: bool | None  # only the vehicle_types may park here
+    reservation_required: bool | None
+    time_limit_min: float | None
+    roofed: bool | None
+    lighting: bool | None
+    refrigeration_outlet: bool | None
+    standards: list[str]
+    apds_reference: str | None
 
 
 class Evse(msgspec.Struct):
@@ -108,7 +208,7 @@ class Evse(msgspec.Struct):
     evse_id: str | None
     status: str
     status_bucket: str
-    status_updated_at: datetime
+    status_updated_at: Timestamp
     status_age_s: int
     stale: bool
     capabilities: list[str]
@@ -117,6 +217,8 @@ class Evse(msgspec.Struct):
     parking_restrictions: list[str]
     coordinates: Coordinates | None
     connectors: list[Connector]
+    parking: list[ParkingPlace] = msgspec.field(default_factory=list)  # OCPI 2.3.0
+    accepted_service_providers: list[str] = msgspec.field(default_factory=list)  # OCPI 2.3.0
 
 
 class TariffInfo(msgspec.Struct):
@@ -129,20 +231,23 @@ class TariffInfo(msgspec.Struct):
     max_price: Any
     alt_text: Any
     alt_url: str | None
-    start_date_time: datetime | None
-    end_date_time: datetime | None
+    start_date_time: Timestamp | None
+    end_date_time: Timestamp | None
     active: bool
-    last_updated: datetime
+    last_updated: Timestamp
+    # Whether the prices include taxes: YES, NO or N/A (no taxes apply), as OCPI 2.3.0 says;
+    # NO for 2.1.1 and 2.2.x tariffs, whose prices are excl. VAT.
+    tax_included: str | None = None
 
 
 class SourceInfo(msgspec.Struct):
     network: str
     ocpi_version: str | None
-    last_contact_at: datetime | None
+    last_contact_at: Timestamp | None
     silent_s: int | None
     live: bool
-    last_updated: datetime
-    received_at: datetime
+    last_updated: Timestamp
+    received_at: Timestamp
 
 
 class LocationDetail(LocationSummary, kw_only=True, omit_defaults=False):
@@ -158,9 +263,10 @@ class LocationDetail(LocationSummary, kw_only=True, omit_defaults=False):
     suboperator: Any = None
     owner: Any = None
     energy_mix: Any = None
+    help_phone: str | None = None  # OCPI 2.3.0: the number drivers call for help
     evses: list[Evse] = msgspec.field(default_factory=list)
     tariffs: list[TariffInfo] = msgspec.field(default_factory=list)
     unknown_tariff_ids: list[str] = msgspec.field(default_factory=list)
     price_summary: str | None = None
-    last_updated: datetime | None = None
+    last_updated: Timestamp | None = None
     source: SourceInfo | None = None

@@ -1,6 +1,7 @@
-"""Routes for the along-route search: decoding (GeoJSON LineString or Google encoded polyline,
-precision 5 or 6), validation with errors that name the problem, and splitting into short
-pieces so that each index probe only covers the bounding box of a short stretch."""
+"""Routes for the along-route search: decoding (a GeoJSON LineString, a Feature or
+FeatureCollection holding one, or a Google encoded polyline of precision 5 or 6), validation
+with errors that name the problem, and splitting into short pieces so that each index probe
+only covers the bounding box of a short stretch."""
 
 from __future__ import annotations
 
@@ -67,9 +68,47 @@ def decode_polyline(encoded: str, precision: int) -> list[tuple[float, float]]:
     return points
 
 
+ROUTE_SHAPES_TEXT = (
+    "route must be a GeoJSON LineString, a Feature or FeatureCollection holding one, or "
+    '{"encoded_polyline": …, "precision": 5}'
+)
+
+
+def line_geometry(route: Any) -> Any:
+    """The LineString of a route given as GeoJSON: the route itself, a Feature's geometry, or
+    the one LineString Feature of a FeatureCollection (routing engines add waypoint features,
+    which are ignored); the route as it is when it is an encoded polyline."""
+    if not isinstance(route, dict):
+        raise RouteError(ROUTE_SHAPES_TEXT)
+    kind = route.get("type")
+    if kind == "Feature":
+        geometry = route.get("geometry")
+        if not isinstance(geometry, dict) or geometry.get("type") != "LineString":
+            raise RouteError("route is a Feature whose geometry is not a LineString")
+        return geometry
+    if kind == "FeatureCollection":
+        features = route.get("features")
+        if not isinstance(features, list):
+            raise RouteError("route.features must be an array of GeoJSON Features")
+        lines = [
+            f["geometry"]
+            for f in features
+            if isinstance(f, dict)
+            and isinstance(f.get("geometry"), dict)
+            and f["geometry"].get("type") == "LineString"
+        ]
+        if len(lines) != 1:
+            raise RouteError(
+                f"route is a FeatureCollection with {len(lines)} LineString features; "
+                "exactly one is needed"
+            )
+        return lines[0]
+    return route
+
+
 def from_geojson(geometry: Any) -> Points:
     if not isinstance(geometry, dict) or geometry.get("type") != "LineString":
-        raise RouteError('route must be a GeoJSON LineString or {"encoded_polyline": …}')
+        raise RouteError(ROUTE_SHAPES_TEXT)
     coordinates = geometry.get("coordinates")
     if not isinstance(coordinates, list):
         raise RouteError("route.coordinates must be an array of [lon, lat] positions")

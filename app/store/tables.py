@@ -30,6 +30,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
@@ -69,10 +70,11 @@ networks = Table(
     Column("stale_after_s", Integer),
     Column("last_contact_at", TS),
     Column("last_push_at", TS),
-    Column("last_pull_ok_at", TS),
-    Column("last_full_pull_ok_at", TS),
-    Column("last_pull_attempt_at", TS),
-    Column("last_pull_error", Text),
+    # Pulls are recorded per module in sync_runs (migration 0006). The last credentials
+    # handshake attempt, either direction: when, who started it ('us' | 'peer'), why it failed.
+    Column("last_registration_at", TS),
+    Column("last_registration_initiator", Text),
+    Column("last_registration_error", Text),
     Column("created_at", TS, nullable=False, server_default=NOW),
     Column("revoked_at", TS),
     CheckConstraint("kind IN ('ocpi', 'file')", name="kind"),
@@ -107,6 +109,18 @@ network_parties = Table(
     # The one network that owns the party (architecture.md, "one owner per party"); false for a
     # party known without owning it (a file dump, a party a hub routes for).
     Column("owner", Boolean, nullable=False, server_default=text("true")),
+    # How it became known: credentials | hubclientinfo | served (in what the network serves) |
+    # operator (`networks parties add`) | file.
+    Column("source", Text, nullable=False, server_default="credentials"),
+    # A party a hub routes: its HubClientInfo ConnectionStatus (NULL for every other party).
+    Column("client_status", Text),
+    Column("client_status_at", TS),
+    CheckConstraint(
+        "source IN ('credentials', 'hubclientinfo', 'served', 'operator', 'file')", name="source"
+    ),
+    CheckConstraint(
+        "client_status IN ('CONNECTED', 'OFFLINE', 'PLANNED', 'SUSPENDED')", name="client_status"
+    ),
     PrimaryKeyConstraint("network_id", "country_code", "party_id"),
     Index(None, "country_code", "party_id"),
     Index(
@@ -251,6 +265,18 @@ evses = Table(
     Column("content_hash", LargeBinary, nullable=False),
     Column("raw", JSONB, nullable=False),
     UniqueConstraint("location_id", "uid"),
+    # EVSE ids without separators, upper-cased (migration 0005): text search finds an EVSE by
+    # its evse_id or uid however it is written; prefixes too (text_pattern_ops).
+    Index(
+        "ix_evses_evse_id_key",
+        func.wattlas_id_key(text("evse_id")),
+        postgresql_ops={"wattlas_id_key_1": "text_pattern_ops"},
+    ),
+    Index(
+        "ix_evses_uid_key",
+        func.wattlas_id_key(text("uid")),
+        postgresql_ops={"wattlas_id_key_1": "text_pattern_ops"},
+    ),
     CheckConstraint(
         "status_bucket IN ('available', 'occupied', 'out_of_service', 'planned', 'unknown',"
         " 'hidden')",
@@ -350,11 +376,33 @@ sync_runs = Table(
     Column("quarantined", Integer, nullable=False, server_default="0"),
     Column("evses", Integer, nullable=False, server_default="0"),
     Column("hidden_absent", Integer, nullable=False, server_default="0"),
+    # accepted + unchanged + skipped_older + quarantined = objects (issue 10)
+    Column("unchanged", Integer, nullable=False, server_default="0"),
+    Column("skipped_older", Integer, nullable=False, server_default="0"),
+    Column("notes", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("error", Text),
-    CheckConstraint("module IN ('locations', 'tariffs')", name="module"),
+    CheckConstraint("module IN ('locations', 'tariffs', 'hubclientinfo')", name="module"),
     CheckConstraint("kind IN ('full', 'incremental')", name="kind"),
     CheckConstraint("status IN ('running', 'complete', 'failed')", name="status"),
     Index(None, "network_id", "module", "started_at"),
+)
+
+# Keys of the public API (issue 11, migration 0005). Only the SHA-256 of a key is stored; the
+# prefix is what listings show. Counters (rate, daily quota, usage) live in Redis.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("key_sha256", LargeBinary, nullable=False, unique=True),
+    Column("key_prefix", Text, nullable=False),
+    Column("rate_per_min", Integer, nullable=False),
+    Column("daily_quota", Integer, nullable=False),
+    Column("created_at", TS, nullable=False, server_default=NOW),
+    Column("rotated_at", TS),
+    Column("revoked_at", TS),
+    CheckConstraint("rate_per_min > 0", name="rate_per_min"),
+    CheckConstraint("daily_quota > 0", name="daily_quota"),
 )
 
 # Per H3 cell (coarse resolutions) and network: what the map's clusters show for an unfiltered

@@ -79,7 +79,12 @@ class MapConfig(msgspec.Struct):
     attribution: str
 
 
-@get("/v1/map-config", tags=["map"], summary="What the map page needs to start")
+@get(
+    "/v1/map-config",
+    tags=["map"],
+    summary="What the map page needs to start",
+    operation_id="getMapConfig",
+)
 async def map_config(settings: NamedDependency[Settings]) -> MapConfig:
     return MapConfig(
         basemap_style=settings.basemap_style,
@@ -166,7 +171,12 @@ def _routes() -> dict[str, dict[str, Any]]:
     return out
 
 
-@get("/v1/routes", tags=["map"], summary="The bundled real road routes (for route mode)")
+@get(
+    "/v1/routes",
+    tags=["map"],
+    summary="The bundled real road routes (for route mode)",
+    operation_id="listRoutes",
+)
 async def list_routes() -> list[RouteInfo]:
     from app.domain.route import route_length_m
 
@@ -181,7 +191,12 @@ async def list_routes() -> list[RouteInfo]:
     ]
 
 
-@get("/v1/routes/{name:str}", tags=["map"], summary="One bundled route as a GeoJSON LineString")
+@get(
+    "/v1/routes/{name:str}",
+    tags=["map"],
+    summary="One bundled route as a GeoJSON LineString",
+    operation_id="getRoute",
+)
 async def get_route(
     name: Annotated[str, PathParameter(description="A name from /v1/routes.")],
 ) -> Response[Any]:

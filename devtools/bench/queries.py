@@ -21,7 +21,7 @@ import psycopg
 
 from app.domain.filters import NO_FILTERS, Bbox, Filters
 from app.domain.route import Pieces, pieces, validate
-from app.store import Store, detail, discovery
+from app.store import Store, detail, discovery, search
 from app.store import clusters as clusters_store
 from devtools.bench.explain import explained
 from devtools.bench.harness import ROOT, STATE, Environment, rss_mb
@@ -188,7 +188,7 @@ class Queries:
 
     def text(self, query: str, lat: float, lon: float) -> Call:
         async def call(store: Store) -> Any:
-            return await discovery.text_search(
+            return await search.text_search(
                 store, query=query, lat=lat, lon=lon, limit=20, filters=NO_FILTERS,
                 now=self.now, stale_after_s=STALE_AFTER_S,
             )  # fmt: skip

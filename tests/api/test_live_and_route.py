@@ -561,7 +561,7 @@ async def test_queries_use_their_indexes(fixture_db: str) -> None:
     column, a cast) fails this. (The benchmark reads EXPLAIN ANALYZE at full size.)"""
     from app.domain.filters import Bbox, Filters
     from app.domain.route import pieces, validate
-    from app.store import Store, discovery
+    from app.store import Store, discovery, search
 
     plans: dict[str, list[tuple[str, str | None, str | None]]] = {}
     running = {"name": ""}
@@ -572,7 +572,7 @@ async def test_queries_use_their_indexes(fixture_db: str) -> None:
             cur = await conn.execute("EXPLAIN (FORMAT JSON) " + sql, params)
             row = await cur.fetchone()
         assert row is not None
-        plans[running["name"]] = _scans(row[0])
+        plans.setdefault(running["name"], []).extend(_scans(row[0]))  # every statement's
         return await original(store, sql, params)
 
     async def no_seqscan(conn: psycopg.AsyncConnection) -> None:
@@ -601,11 +601,21 @@ async def test_queries_use_their_indexes(fixture_db: str) -> None:
             now=now,
             stale_after_s=1800,
         ),
-        "search": lambda store: discovery.text_search(
+        "search": lambda store: search.text_search(
             store,
             query="main street",
             lat=52.1,
             lon=5.1,
+            limit=20,
+            filters=Filters(),
+            now=now,
+            stale_after_s=1800,
+        ),
+        "search-evse-id": lambda store: search.text_search(
+            store,
+            query="NL*PGO*ABL00002*1",
+            lat=None,
+            lon=None,
             limit=20,
             filters=Filters(),
             now=now,
@@ -627,18 +637,21 @@ async def test_queries_use_their_indexes(fixture_db: str) -> None:
         "nearby": "ix_locations_geog_visible",
         "viewport": "ix_locations_geom_visible",
         "search": "ix_locations_search_trgm",
+        "search-evse-id": "ix_evses_evse_id_key",
         "along-route": "ix_locations_geom_visible",
     }
     async with await psycopg.AsyncConnection.connect(fixture_db, autocommit=True) as conn:
         await conn.execute("ANALYZE")
     async with Store(fixture_db, max_size=1, name="test", configure=no_seqscan) as store:
         discovery._fetch = explain  # type: ignore[assignment]
+        search._fetch = explain  # type: ignore[assignment]
         try:
             for name, call in calls.items():
                 running["name"] = name
                 await call(store)
         finally:
             discovery._fetch = original  # type: ignore[assignment]
+            search._fetch = original  # type: ignore[assignment]
     for name, scans in plans.items():
         on_locations = [s for s in scans if s[1] == "locations"]
         assert ("Seq Scan", "locations", None) not in on_locations, (name, scans)
