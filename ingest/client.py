@@ -60,6 +60,7 @@ class Page:
     total_count: int | None
     limit: int | None
     body_bytes: int
+    note: str | None = None  # what paging had to work around on this page
 
 
 @dataclass
@@ -112,9 +113,12 @@ class OcpiClient:
         http: httpx.AsyncClient | None = None,
         retry: RetryPolicy | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        routing: dict[str, str] | None = None,
     ) -> None:
         self.token = token
         self.auth_encoding = auth_encoding
+        # OCPI-from/to-* of a functional module's requests (2.2+; ``transport.routing_headers``)
+        self.routing = routing or {}
         self._own_http = http is None
         self._http = http or httpx.AsyncClient(timeout=timeout_s, follow_redirects=True)
         self.retry = retry or RetryPolicy()
@@ -134,6 +138,7 @@ class OcpiClient:
             "Authorization": transport.authorization_header(self.token, self.auth_encoding),
             "X-Request-ID": _request_id(),
             "X-Correlation-ID": _request_id(),
+            **self.routing,
         }
 
     async def request(
@@ -219,19 +224,97 @@ class OcpiClient:
     async def pages(
         self, url: str, params: dict[str, str] | None = None, *, max_pages: int = 1_000_000
     ) -> AsyncIterator[Page]:
-        """Follow ``Link: rel="next"`` until there is none, the page is empty or a link repeats."""
+        """Every page of a list: ``Link: rel="next"`` is followed while it makes sense, and
+        paging goes on by ``offset`` when it does not (ocpi.md §1.7, P9): a next URL on another
+        host or scheme (our token is never sent elsewhere), one that points back to a page read
+        already, one that fails, the same page served again, or no Link while
+        ``X-Total-Count`` says more objects are due. The page where that happened carries a
+        ``note`` saying so. Ends on an empty page, or when no next page is due."""
         seen: set[str] = set()
+        fetched = _offset_of(url, params)  # a resumed pull starts further on
         current: str | None = url
         current_params = params
+        by_offset = False
+        previous: tuple[bytes, ...] | None = None
+        limit: int | None = None
+        note: str | None = None
         count = 0
         while current is not None and count < max_pages:
-            page = await self.page(current, current_params)
+            try:
+                page = await self.page(current, current_params)
+            except OcpiError as exc:
+                if by_offset or count == 0:
+                    raise
+                note = f"the Link header's next URL failed ({exc}); paging by offset"
+                by_offset = True
+                current, current_params = _offset_url(url, params, fetched, limit), None
+                continue
             count += 1
+            objects = tuple(page.objects)
+            if objects and objects == previous:
+                if by_offset:
+                    raise OcpiError(f"{page.url} served the same page twice, even by offset")
+                note = "the Link header led to the same page again; paging by offset"
+                by_offset = True
+                current, current_params = _offset_url(url, params, fetched, limit), None
+                continue
+            previous = objects
+            fetched += len(page.objects)
+            limit = page.limit or limit or len(page.objects) or None
+            page.note, note = note, None
+            if not page.objects:
+                page.next_url = None
+                yield page
+                return
+            nxt, problem = page.next_url, None
+            more_due = page.total_count is None or fetched < page.total_count
+            if by_offset:
+                full_page = limit is not None and len(page.objects) >= limit
+                nxt = _offset_url(url, params, fetched, limit) if full_page and more_due else None
+            elif nxt is None:
+                if page.total_count is not None and fetched < page.total_count:
+                    problem = (
+                        f"no Link header although X-Total-Count says {page.total_count} "
+                        f"and {fetched} were read"
+                    )
+            elif nxt in seen or nxt == page.url:
+                problem = "the Link header points back to a page read already"
+            elif not _same_origin(nxt, url):
+                problem = f"the Link header points to {_origin(nxt)}, not {_origin(url)}"
+            if problem is not None:
+                log.warning("ocpi.link_broken", url=page.url, problem=problem)
+                by_offset = True
+                page.note = f"{problem}; paging by offset"
+                nxt = _offset_url(url, params, fetched, limit)
+            page.next_url = nxt
             yield page
             seen.add(page.url)
-            if not page.objects or page.next_url is None or page.next_url in seen:
-                return
-            current, current_params = page.next_url, None
+            current, current_params = nxt, None
+
+
+def _offset_of(url: str, params: dict[str, str] | None) -> int:
+    value = (params or {}).get("offset") or httpx.URL(url).params.get("offset")
+    try:
+        return max(0, int(value)) if value is not None else 0
+    except ValueError:
+        return 0
+
+
+def _origin(url: str) -> str:
+    parsed = httpx.URL(url)
+    return f"{parsed.scheme}://{parsed.host}:{parsed.port or ''}"
+
+
+def _same_origin(a: str, b: str) -> bool:
+    return _origin(a) == _origin(b)
+
+
+def _offset_url(url: str, params: dict[str, str] | None, offset: int, limit: int | None) -> str:
+    """The list URL with its filters, asking for the objects from ``offset`` on."""
+    query = {**dict(httpx.URL(url).params), **(params or {}), "offset": str(offset)}
+    if limit:
+        query["limit"] = str(limit)
+    return str(httpx.URL(url).copy_with(params=query))
 
 
 _raw_list = msgspec.json.Decoder(list[msgspec.Raw])

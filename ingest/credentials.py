@@ -20,15 +20,21 @@ import httpx
 from app.domain.parties import Party
 from app.logs import get_logger
 from app.settings import Settings
-from app.store import Store, networks
+from app.store import Store, Tx, networks
 from app.store.networks import NetworkAuth
 from ingest.client import OcpiClient, OcpiError, RetryPolicy, Unauthorized
 from ingest.ocpi import transport
 
 log = get_logger(__name__)
 
-# The modules we implement, per version: credentials (both ways), Locations and Tariffs receivers.
-OUR_MODULES = (("credentials", "SENDER"), ("locations", "RECEIVER"), ("tariffs", "RECEIVER"))
+# The modules we implement, per version: credentials (both ways), Locations and Tariffs receivers,
+# and (2.2+) the HubClientInfo receiver, where a hub says which parties it routes.
+OUR_MODULES = (
+    ("credentials", "SENDER"),
+    ("locations", "RECEIVER"),
+    ("tariffs", "RECEIVER"),
+    ("hubclientinfo", "RECEIVER"),
+)
 
 
 class HandshakeError(RuntimeError):
@@ -54,6 +60,8 @@ def our_version_details(settings: Settings, version: str) -> dict[str, Any]:
         endpoint = {"identifier": module, "url": f"{settings.base_url}/ocpi/{version}/{module}"}
         if transport.is_22_or_later(version):
             endpoint["role"] = role
+        elif module == "hubclientinfo":  # no such module in 2.1.1
+            continue
         endpoints.append(endpoint)
     return {"version": version, "endpoints": endpoints}
 
@@ -91,6 +99,30 @@ class PeerCredentials:
     versions_url: str
     parties: list[Party]
     business_details: dict[str, Any] | None
+    # 2.3.0 ``hub_party_id``: a hub names itself, and its roles list every party it reaches.
+    hub_party: Party | None = None
+
+    @property
+    def owned(self) -> list[Party]:
+        """The parties this network owns: a 2.3.0 hub only itself, any other all it lists."""
+        if self.hub_party is None:
+            return self.parties
+        hub = self.hub_party
+        listed = next((p for p in self.parties if _same_party(p, hub)), None)
+        return [Party(hub.country_code, hub.party_id, "HUB", listed.name if listed else None)]
+
+    @property
+    def routed(self) -> list[Party]:
+        """The parties a 2.3.0 hub routes for: writable through it while no network owns them
+        (architecture.md, one owner per party)."""
+        hub = self.hub_party
+        if hub is None:
+            return []
+        return [p for p in self.parties if not _same_party(p, hub)]
+
+
+def _same_party(a: Party, b: Party) -> bool:
+    return (a.country_code, a.party_id) == (b.country_code, b.party_id)
 
 
 def parse_credentials(body: Any) -> PeerCredentials:
@@ -127,7 +159,21 @@ def parse_credentials(body: Any) -> PeerCredentials:
             )
     if not parties:
         raise ValueError("credentials name no party (country_code/party_id)")
-    return PeerCredentials(token.strip(), url, parties, business)
+    return PeerCredentials(
+        token.strip(), url, parties, business, _hub_party(body.get("hub_party_id"))
+    )
+
+
+def _hub_party(value: Any) -> Party | None:
+    """2.3.0 ``hub_party_id``: CiString(5), country code and party id concatenated (``NLHUB``)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    cleaned = value.strip().upper() if isinstance(value, str) else ""
+    if not (
+        len(cleaned) == 5 and cleaned.isascii() and cleaned[:2].isalpha() and cleaned[2:].isalnum()
+    ):
+        raise ValueError(f"hub_party_id {value!r} is not a country code and party id (e.g. NLHUB)")
+    return Party(cleaned[:2], cleaned[2:], "HUB")
 
 
 def pick_version(offered: Any) -> tuple[str, str]:
@@ -157,11 +203,47 @@ def parse_endpoints(details: Any) -> list[dict[str, Any]]:
 
 
 def endpoint_url(endpoints: list[dict[str, Any]], module: str, role: str = "SENDER") -> str | None:
-    """Their URL for a module (2.2+: the given role; 2.1.1 endpoints have no role)."""
+    """Their URL for a module, found the way peers actually list them (ocpi.md §2.2).
+
+    ``credentials`` by identifier alone: its role is not relevant (errata), and peers list it as
+    SENDER or RECEIVER. Other modules: an endpoint with the role asked for first, else one with
+    no role (2.1.1 has none; some 2.2 peers omit it). Identifiers compare case-blind (a peer bug
+    seen in the wild: ``Locations``)."""
+    wanted = module.lower()
+    roleless: str | None = None
     for endpoint in endpoints:
-        if endpoint.get("identifier") == module and endpoint.get("role") in (role, None):
+        if str(endpoint.get("identifier") or "").lower() != wanted:
+            continue
+        their_role = endpoint.get("role")
+        if wanted == "credentials" or str(their_role or "").upper() == role:
             return str(endpoint["url"])
-    return None
+        if their_role is None and roleless is None:
+            roleless = str(endpoint["url"])
+    return roleless
+
+
+def describe_endpoints(endpoints: list[dict[str, Any]]) -> str:
+    """What a peer listed, for error messages: ``locations SENDER, tariffs SENDER``."""
+    listed = [
+        " ".join(str(part) for part in (e.get("identifier"), e.get("role")) if part)
+        for e in endpoints
+    ]
+    return ", ".join(listed) or "nothing"
+
+
+def require_endpoint(
+    endpoints: list[dict[str, Any]], module: str, role: str = "SENDER", *, version: str = ""
+) -> str:
+    """``endpoint_url`` or a HandshakeError (3003) saying what was looked for and what was found."""
+    url = endpoint_url(endpoints, module, role)
+    if url is None:
+        wanted = module if module == "credentials" else f"{module} {role}"
+        raise HandshakeError(
+            f"their {version + ' ' if version else ''}version details list no {wanted} endpoint "
+            f"(they list: {describe_endpoints(endpoints)})",
+            transport.NO_MATCHING_ENDPOINTS,
+        )
+    return url
 
 
 async def discover(
@@ -236,22 +318,41 @@ async def accept_registration(
     http: httpx.AsyncClient | None = None,
 ) -> dict[str, Any]:
     """Their POST (token A) or PUT (current token): fetch their endpoints with their token, store
-    it, answer with a new token for them (ocpi.md §2.4-2.5)."""
+    it, answer with a new token for them (ocpi.md §2.4-2.5). Every attempt is logged with its
+    outcome, and a failure is kept on the network for ``networks list``."""
+    try:
+        ours = await _accept(store, settings, auth, version, body, http=http)
+    except (ValueError, HandshakeError, OcpiError, networks.PartyOwned) as exc:
+        log.warning(
+            "network.registration_failed", network=auth.name, initiator="peer", error=str(exc)
+        )
+        await networks.record_registration(store, auth.name, initiator="peer", error=str(exc))
+        raise
+    await networks.record_registration(store, auth.name, initiator="peer", error=None)
+    return ours
+
+
+async def _accept(
+    store: Store,
+    settings: Settings,
+    auth: NetworkAuth,
+    version: str,
+    body: Any,
+    *,
+    http: httpx.AsyncClient | None,
+) -> dict[str, Any]:
     peer = parse_credentials(body)
     # A claim on another network's party is refused before anything is done for it.
-    await networks.owned_elsewhere(store, auth.network_id, peer.parties)
+    await networks.owned_elsewhere(store, auth.network_id, peer.owned)
     _, endpoints, encoding = await discover(
         peer.token, peer.versions_url, version=version, http=http
     )
-    if endpoint_url(endpoints, "credentials") is None:
-        raise HandshakeError(
-            "their version details list no credentials endpoint", transport.NO_MATCHING_ENDPOINTS
-        )
+    require_endpoint(endpoints, "credentials", version=version)
     new_token = networks.generate_token()
     async with store.transaction() as tx:
         await networks.revoke_tokens(tx, auth.network_id)
         await networks.add_token(tx, auth.network_id, new_token, "C")
-        await networks.set_parties(tx, auth.network_id, peer.parties)
+        await _keep_parties(tx, auth.network_id, peer)
         await networks.update_registration(
             tx,
             auth.network_id,
@@ -273,6 +374,13 @@ async def accept_registration(
     return our_credentials(settings, new_token, version)
 
 
+async def _keep_parties(tx: Tx, network_id: int, peer: PeerCredentials) -> None:
+    """What they own, and what a 2.3.0 hub routes for (known to it, owned by none)."""
+    await networks.set_parties(tx, network_id, peer.owned)
+    if peer.routed:
+        await networks.set_parties(tx, network_id, peer.routed, replace=False, owner=False)
+
+
 async def unregister(store: Store, auth: NetworkAuth) -> None:
     async with store.transaction() as tx:
         await networks.mark_revoked(tx, auth.network_id)
@@ -289,13 +397,34 @@ async def register_with(
     *,
     http: httpx.AsyncClient | None = None,
 ) -> tuple[str, str, list[Party]]:
-    """The whole handshake as initiator; returns (network name, version, parties)."""
-    version, endpoints, encoding = await discover(token_a, versions_url_, http=http)
-    credentials_url = endpoint_url(endpoints, "credentials")
-    if credentials_url is None:
-        raise HandshakeError(
-            "their version details list no credentials endpoint", transport.NO_MATCHING_ENDPOINTS
+    """The whole handshake as initiator; returns (network name, version, parties). A failure
+    is logged with what went wrong (the network is not kept: nothing was agreed)."""
+    try:
+        done = await _register_with(store, settings, versions_url_, token_a, name, http=http)
+    except (HandshakeError, OcpiError, networks.NetworkExists) as exc:
+        log.warning(
+            "network.registration_failed",
+            network=name,
+            initiator="us",
+            versions_url=versions_url_,
+            error=str(exc),
         )
+        raise
+    await networks.record_registration(store, done[0], initiator="us", error=None)
+    return done
+
+
+async def _register_with(
+    store: Store,
+    settings: Settings,
+    versions_url_: str,
+    token_a: str,
+    name: str | None,
+    *,
+    http: httpx.AsyncClient | None,
+) -> tuple[str, str, list[Party]]:
+    version, endpoints, encoding = await discover(token_a, versions_url_, http=http)
+    credentials_url = require_endpoint(endpoints, "credentials", version=version)
     token_b = networks.generate_token()
     name = name or _name_from_url(versions_url_)
     # Token B must be known before we POST: they call our versions endpoint with it first.
@@ -320,7 +449,7 @@ async def register_with(
         await client.aclose()
     try:
         async with store.transaction() as tx:
-            await networks.set_parties(tx, network_id, peer.parties)
+            await _keep_parties(tx, network_id, peer)
             await networks.update_registration(
                 tx,
                 network_id,

@@ -141,33 +141,34 @@ async def load_file(
         check_geography=check_geography,
     )
     normaliser = Normaliser(ctx)
-    seen_parties: set[Party] = set()
     for start in range(0, len(raws), batch_size):
         chunk = raws[start : start + batch_size]
         accepted, problems = normaliser.locations(chunk)
-        report.add_problems(problems)
         async with store.transaction() as tx:
+            # A dump shows whose data it is, and owns nothing: the parties become known to its
+            # network (not owned), and a party an OCPI network owns is not written from a file.
+            refused = await networks.writable_parties(
+                tx, network_id, [(a.country_code, a.party_id) for a in accepted], source="file"
+            )
+            kept = []
+            for record in accepted:
+                reason = refused.get((record.country_code, record.party_id))
+                if reason is None:
+                    kept.append(record)
+                else:
+                    problems.append(
+                        Problem("location", record.key, f"{reason}: not written", raw=record.raw)
+                    )
             result = await apply_locations(
                 tx,
-                accepted,
+                kept,
                 network_id=network_id,
                 ocpi_version=None,
                 received_at=received_at,
                 observed_at=ctx.observed_at,
             )
             await record_problems(tx, problems, network_id=network_id, source=ctx.source)
-            new_parties = {Party(a.country_code, a.party_id) for a in accepted}
-            if new_parties - seen_parties:
-                # A dump shows whose data it is; it owns nothing (the network that connects
-                # over OCPI for these parties will).
-                await networks.set_parties(
-                    tx,
-                    network_id,
-                    sorted(new_parties - seen_parties, key=str),
-                    replace=False,
-                    owner=False,
-                )
-                seen_parties |= new_parties
+        report.add_problems(problems)
         report.accepted += result.applied
         report.stale += result.stale
         report.unchanged += result.unchanged

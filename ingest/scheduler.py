@@ -16,7 +16,7 @@ from app.live.tasks import cancel_and_wait
 from app.logs import get_logger
 from app.services import services_of
 from app.store import Store, StoreError, pulls
-from ingest.sync import SyncBusy, SyncImpossible, sync
+from ingest.sync import US, SyncBusy, SyncImpossible, sync
 
 log = get_logger(__name__)
 
@@ -33,24 +33,29 @@ async def pull_network(
     network_id: int,
     *,
     full: bool,
-    tariffs: bool,
+    modules: tuple[str, ...] = ("locations",),
+    us: tuple[str, str] = US,
 ) -> None:
-    try:
-        await sync(store, network_id, module="locations", full=full, redis=redis)
-        if tariffs:
-            await sync(store, network_id, module="tariffs", full=full, redis=redis)
-    except SyncBusy:
-        pass
-    except SyncImpossible as exc:
-        log.warning("sync.impossible", network_id=network_id, error=str(exc))
-    except Exception as exc:
-        log.exception("sync.crashed", network_id=network_id, error=str(exc))
+    """Each module the network serves, each on its own: one that fails does not stop the
+    others, and each keeps its own status (``pulls.module_status``). HubClientInfo goes first:
+    it says which parties a hub routes before their locations arrive."""
+    for module in sorted(modules, key=lambda m: m != "hubclientinfo"):
+        try:
+            await sync(store, network_id, module=module, full=full, redis=redis, us=us)
+        except SyncBusy:
+            return
+        except SyncImpossible as exc:
+            log.warning("sync.impossible", network_id=network_id, module=module, error=str(exc))
+        except Exception as exc:
+            log.exception("sync.crashed", network_id=network_id, module=module, error=str(exc))
 
 
-async def run_scheduler(store: Store, redis: Redis | None, tick_s: float = TICK_S) -> None:
+async def run_scheduler(
+    store: Store, redis: Redis | None, tick_s: float = TICK_S, us: tuple[str, str] = US
+) -> None:
     running: dict[int, asyncio.Task[None]] = {}
     try:
-        await _schedule(store, redis, tick_s, running)
+        await _schedule(store, redis, tick_s, running, us)
     finally:
         # Cancelled (shutdown): the pulls it started stop with it; their runs resume next time.
         await cancel_and_wait(running.values())
@@ -61,6 +66,7 @@ async def _schedule(
     redis: Redis | None,
     tick_s: float,
     running: dict[int, asyncio.Task[None]],
+    us: tuple[str, str],
 ) -> None:
     while True:
         for key in [k for k, t in running.items() if t.done()]:
@@ -78,10 +84,10 @@ async def _schedule(
         for pull in due:
             if pull.network_id in running or len(running) >= MAX_PARALLEL:
                 continue
-            log.info("scheduler.pull", network=pull.name, full=pull.full)
+            log.info("scheduler.pull", network=pull.name, full=pull.full, modules=pull.modules)
             running[pull.network_id] = asyncio.create_task(
                 pull_network(
-                    store, redis, pull.network_id, full=pull.full, tariffs=pull.has_tariffs
+                    store, redis, pull.network_id, full=pull.full, modules=pull.modules, us=us
                 )
             )
         await asyncio.sleep(tick_s)
@@ -93,7 +99,9 @@ async def scheduler_lifespan(app: Litestar) -> AsyncIterator[None]:
     if not services.settings.run_scheduler:
         yield
         return
-    task = asyncio.create_task(run_scheduler(services.store, services.redis))
+    settings = services.settings
+    us = (settings.ocpi_country_code, settings.ocpi_party_id)
+    task = asyncio.create_task(run_scheduler(services.store, services.redis, us=us))
     try:
         yield
     finally:

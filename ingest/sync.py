@@ -23,24 +23,30 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import msgspec
 from redis.asyncio import Redis
 
 from app.live.events import availability_events, publish
 from app.logs import get_logger
-from app.store import Busy, Store, locks, pulls
+from app.settings import Settings
+from app.store import Busy, Store, Tx, locks, networks, pulls
 from app.store.locations import ApplyResult, apply_locations, hide_absent_after_full_sync
+from app.store.pull_status import PULLED_MODULES
 from app.store.pulls import PullImpossible, PullTarget
 from app.store.quarantine import record_problems
-from app.store.records import LocationRecord, Problem, TariffRecord
+from app.store.records import Problem
 from app.store.tariffs import apply_tariffs, hide_absent_tariffs
 from ingest.client import OcpiClient, OcpiError, Page, RetryPolicy
 from ingest.credentials import endpoint_url
 from ingest.ocpi import transport
+from ingest.ocpi.hubclientinfo import read_client_info
 from ingest.ocpi.normalise import IngestContext, Normaliser
 from ingest.ocpi.tariffs import normalise_tariff
 
 log = get_logger(__name__)
 
+# Our party when the caller does not say (the default of ``Settings.ocpi_party``).
+US = (Settings().ocpi_country_code, Settings().ocpi_party_id)
 INCREMENTAL_MARGIN = timedelta(minutes=10)
 RESUME_WITHIN = timedelta(hours=24)
 # The names callers know these by.
@@ -60,18 +66,25 @@ class SyncReport:
     objects: int = 0
     accepted: int = 0
     unchanged: int = 0
-    stale: int = 0
+    skipped_older: int = 0  # older than the stored version
     quarantined: int = 0
     evses: int = 0
     hidden_absent: int = 0
     seconds: float = 0.0
     error: str | None = None
     total_count: int | None = None
+    notes: list[str] = field(default_factory=list)  # what the run worked around
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def evses_per_s(self) -> float:
         return self.evses / self.seconds if self.seconds else 0.0
+
+    @property
+    def adds_up(self) -> bool:
+        """Every object is accounted for exactly once."""
+        counted = self.accepted + self.unchanged + self.skipped_older + self.quarantined
+        return counted == self.objects
 
 
 async def sync(
@@ -84,9 +97,13 @@ async def sync(
     http: httpx.AsyncClient | None = None,
     client: OcpiClient | None = None,
     retry: RetryPolicy | None = None,
+    us: tuple[str, str] = US,
 ) -> SyncReport:
-    """Pull one module of one network. ``full=None``: incremental if a sync succeeded before."""
+    """Pull one module of one network. ``full=None``: incremental if a sync succeeded before.
+    ``us``: our party (``Settings.ocpi_party``), the sender of the requests' routing headers."""
     started = time.perf_counter()
+    if module not in PULLED_MODULES:
+        raise ValueError(f"module must be one of {', '.join(PULLED_MODULES)}")
     network = await pulls.pull_target(store, network_id)
     never = module not in network.last_ok
     kind = "full" if full or (full is None and never) else "incremental"
@@ -98,8 +115,15 @@ async def sync(
         raise SyncImpossible(f"network {network.name} gave us no token to pull with")
     async with locks.held(store, locks.PULL, network_id, f"a pull of network {network.name}"):
         own_client = client is None
+        routed = module in transport.FUNCTIONAL_MODULES and transport.is_22_or_later(
+            network.version
+        )
         client = client or OcpiClient(
-            network.token, auth_encoding=network.auth_encoding, http=http, retry=retry
+            network.token,
+            auth_encoding=network.auth_encoding,
+            http=http,
+            retry=retry,
+            routing=transport.routing_headers(us, network.addressed) if routed else None,
         )
         try:
             await _run(store, network, client, url, report, redis)
@@ -117,11 +141,13 @@ async def sync(
         objects=report.objects,
         accepted=report.accepted,
         unchanged=report.unchanged,
+        skipped_older=report.skipped_older,
         quarantined=report.quarantined,
         hidden_absent=report.hidden_absent,
         evses=report.evses,
         seconds=round(report.seconds, 3),
         error=report.error,
+        notes=report.notes,
     )
     return report
 
@@ -179,11 +205,11 @@ async def _run(
         if failure is not None:
             report.error = str(failure)
             async with store.transaction() as tx:
-                await pulls.mark_failed(tx, run.id, network.id, report.error)
+                await pulls.mark_failed(tx, run.id, report.error)
             return
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):
-            await asyncio.shield(_mark_failed(store, run.id, network.id, "interrupted"))
+            await asyncio.shield(_mark_failed(store, run.id, "interrupted"))
         raise
     finally:
         normaliser.close()
@@ -198,23 +224,17 @@ async def _run(
                     tx, network_id=network.id, sync_run_id=run.id
                 )
                 report.hidden_absent = len(hidden)
-            else:
+            elif report.module == "tariffs":
                 report.hidden_absent = await hide_absent_tariffs(
                     tx, network_id=network.id, sync_run_id=run.id
                 )
-        await pulls.complete_run(
-            tx,
-            run,
-            network_id=network.id,
-            full=report.kind == "full",
-            hidden_absent=report.hidden_absent,
-        )
+        await pulls.complete_run(tx, run, network_id=network.id, hidden_absent=report.hidden_absent)
     report.complete = True
 
 
-async def _mark_failed(store: Store, run_id: int, network_id: int, error: str) -> None:
+async def _mark_failed(store: Store, run_id: int, error: str) -> None:
     async with store.transaction() as tx:
-        await pulls.mark_failed(tx, run_id, network_id, error)
+        await pulls.mark_failed(tx, run_id, error)
 
 
 async def _next(pages: Any) -> Page | None:
@@ -225,7 +245,7 @@ async def _next(pages: Any) -> Page | None:
     return page
 
 
-Normalised = tuple[list[LocationRecord], list[TariffRecord], list[Problem]]
+Normalised = tuple[list[Any], list[Problem]]  # records of the module, problems
 # Above this many objects a feed is normalised in a worker process, beside the database work.
 WORKER_THRESHOLD = 20_000
 
@@ -234,9 +254,12 @@ def normalise_objects(module: str, ctx: IngestContext, objects: list[bytes]) -> 
     """One page's objects → (locations, tariffs, problems). Runs in a worker process for big
     feeds, so it takes and returns only picklable values."""
     if module == "locations":
-        accepted, problems = Normaliser(ctx).locations(objects)
-        return accepted, [], problems
+        locations, problems = Normaliser(ctx).locations(objects)
+        return locations, problems
     problems = []
+    if module == "hubclientinfo":
+        infos = [read_client_info(raw, problems) for raw in objects]
+        return [info for info in infos if info is not None], problems
     tariffs = []
     for raw in objects:
         tariff = normalise_tariff(
@@ -245,10 +268,11 @@ def normalise_objects(module: str, ctx: IngestContext, objects: list[bytes]) -> 
             party_id=ctx.party_id,
             received_at=ctx.received_at,
             problems=problems,
+            ocpi_version=ctx.ocpi_version,
         )
         if tariff is not None:
             tariffs.append(tariff)
-    return [], tariffs, problems
+    return tariffs, problems
 
 
 class _Normalising:
@@ -294,56 +318,89 @@ async def _apply_page(
     normalised: Normalised,
     report: SyncReport,
 ) -> ApplyResult:
+    """One page in one transaction: its objects written, its problems recorded, its counts and
+    the run's progress kept. Objects of a party this network may not write (another network
+    owns it) are refused with that reason, the rest of the page is kept (issue 10)."""
     received_at = datetime.now(UTC)
     full_run = report.kind == "full"
     assert report.run_id is not None
     result = ApplyResult()
-    accepted, tariffs, problems = normalised
-    page_evses = 0
+    records, problems = normalised
+    counts = pulls.PageCounts(objects=len(page.objects))
     async with store.transaction() as tx:
+        if report.module in ("locations", "tariffs"):
+            records = await _writable(tx, network, report.module, records, problems)
         if report.module == "locations":
             result = await apply_locations(
                 tx,
-                accepted,
+                records,
                 network_id=network.id,
                 ocpi_version=network.version,
                 received_at=received_at,
                 sync_run_id=report.run_id if full_run else None,
             )
-            report.accepted += result.applied
-            report.unchanged += result.unchanged
-            report.stale += result.stale
-            page_evses = sum(len(loc.evses) for loc in accepted)
-            report.evses += page_evses
-        else:
-            created, updated, stale = await apply_tariffs(
+            counts.accepted, counts.unchanged = result.applied, result.unchanged
+            counts.skipped_older = result.stale
+            counts.evses = sum(len(loc.evses) for loc in records)
+        elif report.module == "tariffs":
+            done = await apply_tariffs(
                 tx,
-                tariffs,
+                records,
                 network_id=network.id,
                 received_at=received_at,
                 sync_run_id=report.run_id if full_run else None,
             )
-            report.accepted += created + updated
-            report.stale += stale
-        rejected = sum(
-            1
-            for p in problems
-            if p.severity == "rejected" and p.object_kind in ("location", "tariff")
+            counts.accepted, counts.unchanged = done.accepted, done.unchanged
+            counts.skipped_older = done.stale
+        else:
+            clients = await networks.apply_client_info(
+                tx,
+                network.id,
+                [networks.ClientInfoRow(*msgspec.structs.astuple(info)) for info in records],
+            )
+            counts.accepted, counts.unchanged = clients.written, clients.unchanged
+            counts.skipped_older = clients.older
+        counts.quarantined = sum(
+            1 for p in problems if p.severity == "rejected" and p.object_kind in _OBJECT_KINDS
         )
-        report.quarantined += rejected
-        report.pages += 1
-        report.objects += len(page.objects)
         await record_problems(tx, problems, network_id=network.id, source="pull")
-        await pulls.record_page(
-            tx,
-            report.run_id,
-            objects=len(page.objects),
-            accepted=result.applied,
-            quarantined=rejected,
-            evses=page_evses,
-            next_url=page.next_url,
-        )
+        notes = [page.note] if page.note else []
+        await pulls.record_page(tx, report.run_id, counts, next_url=page.next_url, notes=notes)
+    report.pages += 1
+    report.objects += counts.objects
+    report.accepted += counts.accepted
+    report.unchanged += counts.unchanged
+    report.skipped_older += counts.skipped_older
+    report.quarantined += counts.quarantined
+    report.evses += counts.evses
+    report.notes.extend(notes)
     return result
+
+
+# The problems that stand for a whole object of a page (an EVSE's problem costs its EVSE only).
+_OBJECT_KINDS = ("location", "tariff", "hubclientinfo")
+
+
+async def _writable(
+    tx: Tx, network: PullTarget, module: str, records: list[Any], problems: list[Problem]
+) -> list[Any]:
+    """The records of parties the network may write; the others become problems naming the
+    network that owns the party."""
+    kind = "location" if module == "locations" else "tariff"
+    refused = await networks.writable_parties(
+        tx, network.id, [(r.country_code, r.party_id) for r in records]
+    )
+    if not refused:
+        return records
+    kept = []
+    for record in records:
+        reason = refused.get((record.country_code, record.party_id))
+        if reason is None:
+            kept.append(record)
+            continue
+        raw = record.raw if isinstance(record.raw, bytes) else msgspec.json.encode(record.raw)
+        problems.append(Problem(kind, record.key, f"{reason}: not written", raw=raw))
+    return kept
 
 
 async def pull_object(
@@ -359,7 +416,10 @@ async def pull_object(
     if url is None or not network.token:
         raise SyncImpossible(f"network {network.name} cannot be pulled from")
     async with OcpiClient(network.token, auth_encoding=network.auth_encoding, http=http) as client:
-        env, _ = await client.request("GET", f"{url.rstrip('/')}/{location_id}")
+        # ``page`` takes the object, or the list of one some peers answer with (extrawest-ocpi)
+        page = await client.page(f"{url.rstrip('/')}/{location_id}")
+    if len(page.objects) != 1:
+        raise OcpiError(f"GET {page.url}: {len(page.objects)} objects where one location was due")
     received_at = datetime.now(UTC)
     default = network.parties[0] if len(network.parties) == 1 else (None, None)
     normaliser = Normaliser(
@@ -372,7 +432,7 @@ async def pull_object(
             received_at=received_at,
         )
     )
-    accepted, problems = normaliser.locations([bytes(env.data)])
+    accepted, problems = normaliser.locations(page.objects)
     async with store.transaction() as tx:
         await record_problems(tx, problems, network_id=network.id, source="pull")
         return await apply_locations(

@@ -64,10 +64,12 @@ def test_add_token_list_and_revoke(cli: CliRunner) -> None:
     assert (listed[0]["status"], listed[0]["health"]) == ("REVOKED", "revoked")
 
 
-def test_bad_party_is_a_clear_error(cli: CliRunner) -> None:
-    result = cli.invoke(main, ["networks", "add-token", "x", "--token", "t", "--party", "NLABCD"])
+@pytest.mark.parametrize("party", ["NLABCD", "NLXYZ", "NL*", "N1*ABC", "NL*AB-C"])
+def test_bad_party_is_a_clear_error(cli: CliRunner, party: str) -> None:
+    # NLXYZ is not read as NL*XYZ: a typo must not register a party (issue 10).
+    result = cli.invoke(main, ["networks", "add-token", "x", "--token", "t", "--party", party])
     assert result.exit_code == 2
-    assert "party must look like CC*PID" in result.output
+    assert f"party must look like CC*PID (e.g. NL*FLA), got {party!r}" in result.output
 
 
 def test_load_with_party_prints_a_summary_per_file(cli: CliRunner) -> None:

@@ -24,6 +24,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "app.price", "app.limits",
     ),
     "app.web": ("app.geo", "app.settings", "app.domain"),
+    "app.access": ("app.store", "app.logs", "app.settings", "app.api.schemas"),
     "ingest.ocpi": ("app.domain", "app.store.records", "app.geo"),
     "ingest": (
         "app.domain", "app.store", "app.live", "app.logs", "app.settings", "app.services",

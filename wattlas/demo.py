@@ -63,7 +63,8 @@ async def connect_sandbox_networks(settings: Settings, sandbox_url: str) -> list
         for network_id, name in await networks.ids_by_name(store, new):
             for module in ("locations", "tariffs"):
                 with contextlib.suppress(SyncBusy, SyncImpossible):
-                    report = await sync(store, network_id, module=module, full=True)
+                    us = (settings.ocpi_country_code, settings.ocpi_party_id)
+                    report = await sync(store, network_id, module=module, full=True, us=us)
                     if module == "locations":
                         lines.append(
                             f"    {name:14} {report.objects:5} locations pulled, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import time
@@ -128,6 +129,7 @@ def run_everything(settings: Settings, *, sandbox: bool, push_rate: float) -> in
         )
         return 2
     upgrade(database_url(settings))
+    context.record_served_url(settings, os.getpid())
     children: list[Child] = []
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -14,7 +14,8 @@ import msgspec
 from app.domain.parties import Party
 from app.logs import get_logger
 from app.settings import Settings
-from app.store import Store, StoreError, networks
+from app.store import Store, StoreError, networks, pulls
+from app.store.pull_status import PULLED_MODULES
 from ingest import credentials
 from ingest.credentials import HandshakeError
 from wattlas import context
@@ -46,7 +47,7 @@ def networks_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def invite(name: str, as_json: bool) -> None:
     """A one-time token A and our versions URL, for a network that will register with us."""
-    settings = context.resolve_settings()
+    settings = context.advertised(context.resolve_settings())
     try:
         token = _with_store(settings, lambda store: credentials.invite(store, name))
     except networks.NetworkExists as exc:
@@ -68,7 +69,13 @@ def invite(name: str, as_json: bool) -> None:
 def add(versions_url: str, token_a: str, name: str | None) -> None:
     """Register with a network (we initiate the credentials handshake). The service must be
     running: the network calls our versions endpoint back during the handshake."""
-    settings = context.resolve_settings()
+    settings = context.advertised(context.resolve_settings())
+    if not settings.public_url:
+        click.echo(
+            f"wattlas: no running service of this checkout is recorded; advertising "
+            f"{credentials.versions_url(settings)} (set WATTLAS_PUBLIC_URL if that is wrong)",
+            err=True,
+        )
     try:
         name, version, parties = _with_store(
             settings,
@@ -134,18 +141,37 @@ def list_(as_json: bool) -> None:
         return
     header = (
         f"{'network':16} {'kind':5} {'status':10} {'OCPI':6} {'locations':>9} {'visible':>7} "
-        f"{'EVSEs':>6} {'quarant.':>8}  {'last pull':19}  {'last push':19}  health"
+        f"{'EVSEs':>6} {'quarant.':>8}  {'last push':19}  health"
     )
     click.echo(header)
     for n in rows:
         click.echo(
             f"{n.name[:16]:16} {n.kind:5} {n.status:10} {n.ocpi_version or '-':6} "
             f"{n.locations:9} {n.visible_locations:7} {n.evses:6} {n.quarantined:8}  "
-            f"{_when(n.last_pull_ok_at):19}  {_when(n.last_push_at):19}  "
-            f"{'ok' if n.healthy else 'NOT OK'}: {n.health}"
+            f"{_when(n.last_push_at):19}  {'ok' if n.healthy else 'NOT OK'}: {n.health}"
         )
         if n.parties:
-            click.echo(f"{'':16} parties {', '.join(n.parties)}")
+            click.echo(f"{'':16} parties {', '.join(n.parties)}" + (" (hub)" if n.hub else ""))
+        for m in n.modules:
+            line = (
+                f"{'':16} {m.module:13} last ok {_when(m.last_ok_at)}, "
+                f"last try {_when(m.last_attempt_at)} {m.last_status}"
+            )
+            if m.last_error:
+                line += f": {m.last_error}"
+            elif m.last_ok_at:
+                line += (
+                    f" ({m.objects} objects: {m.accepted} accepted, {m.unchanged} unchanged, "
+                    f"{m.skipped_older} older than stored, {m.quarantined} quarantined)"
+                )
+            click.echo(line)
+            for note in m.notes[:3]:
+                click.echo(f"{'':18} note: {note}")
+        if n.last_registration_error:
+            click.echo(
+                f"{'':16} registration ({n.last_registration_initiator}) failed "
+                f"{_when(n.last_registration_at)}: {n.last_registration_error}"
+            )
 
 
 def _when(value: Any) -> str:
@@ -168,58 +194,76 @@ def revoke(name: str) -> None:
 @click.argument("name")
 @click.option("--full", is_flag=True, help="Full sync (default: incremental after the first).")
 @click.option(
-    "--module", type=click.Choice(["locations", "tariffs", "all"]), default="all", show_default=True
+    "--module",
+    type=click.Choice([*PULLED_MODULES, "all"]),
+    default="all",
+    show_default=True,
+    help="all: every module the network serves (hubclientinfo first, for a hub).",
 )
 @click.option("--location", "location_id", default=None, help="GET just this location (repair).")
 def pull(name: str, full: bool, module: str, location_id: str | None) -> None:
-    """Pull from a network now."""
+    """Pull from a network now. One JSON line per module; exits 1 when a module did not
+    complete (its error is in its line and in `networks list`)."""
     from ingest.sync import SyncBusy, SyncImpossible, pull_object, sync
 
     settings = context.resolve_settings()
+    us = (settings.ocpi_country_code, settings.ocpi_party_id)
 
-    async def run() -> list[Any]:
+    async def run() -> list[dict[str, Any]]:
         async with Store.from_settings(settings, name="wattlas-cli", max_size=3) as store:
             network_id = await networks.network_id_by_name(store, name)
             if location_id is not None:
                 result = await pull_object(store, network_id, location_id)
                 return [{"applied": result.applied, "unchanged": result.unchanged}]
-            modules = ["locations", "tariffs"] if module == "all" else [module]
-            reports = []
+            target = await pulls.pull_target(store, network_id)
+            served = [m for m in PULLED_MODULES if credentials.endpoint_url(target.endpoints, m)]
+            modules = sorted(served, key=lambda m: m != "hubclientinfo")
+            if module != "all":
+                modules = [module]
+            elif not served:
+                raise SyncImpossible(
+                    f"network {name} lists no endpoint to pull from (they list: "
+                    f"{credentials.describe_endpoints(target.endpoints)})"
+                )
+            lines = []
             for m in modules:
                 try:
-                    reports.append(await sync(store, network_id, module=m, full=full or None))
+                    report = await sync(store, network_id, module=m, full=full or None, us=us)
                 except SyncImpossible as exc:
-                    if module != "all" or m == "locations":
-                        raise
-                    click.echo(f"skipped {m}: {exc}", err=True)
-            return reports
+                    lines.append({"module": m, "complete": False, "error": str(exc)})
+                    continue
+                lines.append(
+                    {
+                        "module": report.module,
+                        "kind": report.kind,
+                        "complete": report.complete,
+                        "resumed": report.resumed,
+                        "pages": report.pages,
+                        "objects": report.objects,
+                        "accepted": report.accepted,
+                        "unchanged": report.unchanged,
+                        "skipped_older": report.skipped_older,
+                        "quarantined": report.quarantined,
+                        "hidden_absent": report.hidden_absent,
+                        "evses": report.evses,
+                        "seconds": round(report.seconds, 3),
+                        "error": report.error,
+                        "notes": report.notes,
+                    }
+                )
+            return lines
 
     try:
-        reports = asyncio.run(run())
+        lines = asyncio.run(run())
     except (networks.UnknownNetwork, SyncBusy, SyncImpossible, StoreError) as exc:
         _fail(str(exc))
-    for report in reports:
-        click.echo(
-            json.dumps(
-                report
-                if isinstance(report, dict)
-                else {
-                    "module": report.module,
-                    "kind": report.kind,
-                    "complete": report.complete,
-                    "resumed": report.resumed,
-                    "pages": report.pages,
-                    "objects": report.objects,
-                    "accepted": report.accepted,
-                    "unchanged": report.unchanged,
-                    "quarantined": report.quarantined,
-                    "hidden_absent": report.hidden_absent,
-                    "evses": report.evses,
-                    "seconds": round(report.seconds, 3),
-                    "error": report.error,
-                }
-            )
-        )
+    for line in lines:
+        click.echo(json.dumps(line))
+    failed = [line for line in lines if line.get("complete") is False]
+    for line in failed:
+        click.echo(f"wattlas: {line['module']} did not complete: {line['error']}", err=True)
+    if failed:
+        sys.exit(1)
 
 
 @networks_group.command("parties")
@@ -241,10 +285,14 @@ def parties(name: str, action: str, party: str | None, take_over: bool) -> None:
     async def work(store: Store) -> str:
         network_id = await networks.network_id_by_name(store, name)
         if action == "list":
-            known = await networks.parties_of(store, network_id)
-            return "\n".join(f"{p} {'owner' if owner else 'routed'}" for p, owner in known)
+            return "\n".join(
+                f"{k.party} {'owner' if k.owner else 'routed'} ({k.source}"
+                + (f", {k.client_status})" if k.client_status else ")")
+                for k in await networks.parties_of(store, network_id)
+            )
         assert party is not None
         parsed = Party.parse(party)
+        hub = await networks.is_hub(store, network_id)
         async with store.transaction() as tx:
             if action == "remove":
                 if not await networks.remove_party(tx, network_id, parsed):
@@ -254,8 +302,12 @@ def parties(name: str, action: str, party: str | None, take_over: bool) -> None:
                 before = await networks.take_over_party(tx, network_id, parsed)
                 log.warning("network.party_moved", party=str(parsed), to=name, owner_before=before)
                 return f"{name}: now owns {parsed}" + (f" (moved from {before})" if before else "")
-            await networks.set_parties(tx, network_id, [parsed], replace=False)
-            return f"{name}: owns {parsed}"
+            # Through a hub, a party is routed, never owned: the CPO may connect directly later
+            # and own it, and a party another network owns stays out of the hub's reach.
+            await networks.set_parties(
+                tx, network_id, [parsed], replace=False, owner=not hub, source="operator"
+            )
+            return f"{name}: {'routes' if hub else 'owns'} {parsed}"
 
     try:
         click.echo(_with_store(settings, work))

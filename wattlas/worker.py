@@ -12,7 +12,8 @@ async def run_worker(settings: Settings) -> None:
     redis = redis_client(settings)
     try:
         async with Store.from_settings(settings, name="wattlas-worker") as store:
-            await run_scheduler(store, redis)
+            us = (settings.ocpi_country_code, settings.ocpi_party_id)
+            await run_scheduler(store, redis, us=us)
     finally:
         if redis is not None:
             await redis.aclose()

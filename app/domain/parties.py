@@ -15,14 +15,14 @@ class Party:
 
     @classmethod
     def parse(cls, text: str) -> Party:
-        """``CC*PID`` (also ``CC-PID`` or ``CCPID``), as operators type it."""
+        """``CC*PID`` (also ``CC-PID``), as operators type it. ``NLXYZ`` is refused: whether it
+        means NL*XYZ or a typo cannot be told (issue 10)."""
         cleaned = text.strip().upper()
-        for sep in ("*", "-", " "):
+        cc, pid = "", ""
+        for sep in ("*", "-"):
             if sep in cleaned:
-                cc, pid = cleaned.split(sep, 1)
+                cc, pid = (part.strip() for part in cleaned.split(sep, 1))
                 break
-        else:
-            cc, pid = cleaned[:2], cleaned[2:]
         if len(cc) != 2 or not cc.isalpha() or not 1 <= len(pid) <= 3 or not pid.isalnum():
             raise ValueError(f"party must look like CC*PID (e.g. NL*FLA), got {text!r}")
         return cls(cc, pid)

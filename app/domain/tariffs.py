@@ -5,11 +5,13 @@ CPO data is often sloppy, so nothing here raises on odd input: what cannot be re
 
 Summary conventions (``tariff_summary``):
 
-* VAT: prices are shown as the CPO published them, never recomputed. 2.1.1 and 2.2.x prices are
-  excl. VAT (§4.4); the per-component ``vat`` is not applied, because it differs per component
-  and 2.1.1 has none. 2.3.0 says which via ``tax_included`` (§4.9): ``NO`` → "(excl. VAT)",
-  ``YES`` → "(incl. VAT)", ``N/A`` → no note (no tax applies). ``min_price``/``max_price`` are
-  shown on the same basis as the prices.
+* Taxes: prices are shown as the CPO published them, never recomputed. 2.1.1 and 2.2.x prices
+  are excl. VAT (§4.4): "(excl. VAT)"; the per-component ``vat`` is not applied, because it
+  differs per component and 2.1.1 has none. 2.3.0 says which via ``tax_included`` (§4.9), about
+  taxes in general (VAT, or a North American sales tax): ``NO`` → "(excl. taxes)", ``YES`` →
+  "(incl. taxes)", ``N/A`` → "(no taxes)"; any other value → "(taxes not stated)" (ingest
+  refuses such a 2.3.0 tariff). ``min_price``/``max_price`` are shown on the same basis as the
+  prices.
 * Units: ENERGY per kWh, FLAT per session ("start fee"), TIME and PARKING_TIME per hour, or per
   minute when every non-zero price of that dimension is at least 0.10/min and exact per minute
   to 4 decimals (6.00/h → 0.10/min, 7.50/h → 0.125/min; 2.00/h stays 2.00/h, since 0.0333…/min
@@ -41,6 +43,9 @@ _RESERVATION_LABELS: Final = {
     "RESERVATION": "reservation",
     "RESERVATION_EXPIRES": "expired reservation",
 }
+
+_TAX_INCLUDED: Final = {"YES": "YES", "NO": "NO", "N/A": "N/A", "NA": "N/A"}
+_TAX_NOTES: Final = {"YES": "incl. taxes", "NO": "excl. taxes", "N/A": "no taxes"}
 
 _STEP: Final = Decimal("0.0001")  # finest amount shown
 _MAX_NUMBER: Final = Decimal(10) ** 12  # larger is garbage (and would overflow quantize)
@@ -75,7 +80,7 @@ def tariff_summary(tariff: dict[str, Any]) -> str:
     currency = currency.strip() if isinstance(currency, str) else ""
     tax_note = _tax_note(tariff.get("tax_included"))
     groups = _price_groups(tariff.get("elements"))
-    incl_vat = tax_note == "incl. VAT"
+    incl_vat = tax_note == _TAX_NOTES["YES"]
     min_price = _limit("min", tariff.get("min_price"), incl_vat, currency)
     max_price = _limit("max", tariff.get("max_price"), incl_vat, currency)
     if groups and min_price is None and not any(p for e in groups.values() for p, _ in e):
@@ -293,18 +298,29 @@ def _limit(label: str, raw: Any, incl_vat: bool, currency: str) -> str | None:
     after = _decimal(raw.get("incl_vat", raw.get("after_taxes")))
     value, note = before, ""
     if incl_vat:
-        value, note = (after, "") if after is not None else (before, " excl. VAT")
+        value, note = (after, "") if after is not None else (before, " excl. taxes")
     if value is None or (label == "min" and value <= 0):
         return None
     return f"{label} {_money(value, currency)}{note}"
 
 
-def _tax_note(tax_included: Any) -> str | None:
-    if tax_included is None:
-        return "excl. VAT"  # 2.1.1 and 2.2.x: PriceComponent.price is excl. VAT (§4.4)
-    if not isinstance(tax_included, str):
+def tax_included(tariff: dict[str, Any]) -> str | None:
+    """Whether a tariff's prices include taxes: ``YES``, ``NO`` or ``N/A`` (no taxes apply), as
+    2.3.0 ``tax_included`` says (§4.9; spelling forgiven); ``NO`` for 2.1.1 and 2.2.x, whose
+    prices are excl. VAT (§4.4); None when a value says nothing we can read."""
+    value = tariff.get("tax_included")
+    if value is None:
+        return "NO"
+    if not isinstance(value, str):
         return None
-    return {"YES": "incl. VAT", "NO": "excl. VAT"}.get(tax_included.upper())  # 2.3.0 (§4.9)
+    return _TAX_INCLUDED.get(value.strip().upper())
+
+
+def _tax_note(value: Any) -> str:
+    if value is None:
+        return "excl. VAT"  # 2.1.1 and 2.2.x: PriceComponent.price is excl. VAT (§4.4)
+    treatment = _TAX_INCLUDED.get(value.strip().upper()) if isinstance(value, str) else None
+    return _TAX_NOTES.get(treatment or "", "taxes not stated")  # 2.3.0 (§4.9)
 
 
 def _alt_text(raw: Any) -> str:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from psycopg.rows import dict_row
 
 from app.domain.filters import NO_FILTERS
+from app.domain.lists import enum_list, text_list
+from app.domain.parking import read_evse_parking, read_parking_places
+from app.domain.tariffs import tax_included
 from app.store.core import Store
 from app.store.pieces import Sql, summary_columns
+
+# ``accepted_service_providers``: eMSP names, string(50) in OCPI; longer ones are cut at this.
+_MAX_NAME_CHARS = 255
 
 
 async def location_detail(
@@ -26,6 +33,7 @@ async def location_detail(
                    l.received_at, l.raw->'directions' AS directions, l.raw->'images' AS images,
                    l.raw->'operator' AS operator_details, l.raw->'suboperator' AS suboperator,
                    l.raw->'owner' AS owner, l.raw->'energy_mix' AS energy_mix,
+                   l.raw->'help_phone' AS help_phone, l.raw->'parking_places' AS parking_places,
                    n.ocpi_version, n.last_contact_at,
                    extract(epoch FROM %(now)s - n.last_contact_at)::int AS silent_s
             FROM locations l JOIN networks n ON n.id = l.network_id
@@ -41,14 +49,16 @@ async def location_detail(
             SELECT e.uid_raw, e.evse_id, e.status, e.status_bucket, e.status_updated_at,
                    extract(epoch FROM %(now)s - e.status_updated_at)::int AS status_age_s,
                    e.capabilities, e.floor_level, e.physical_reference, e.parking_restrictions,
-                   e.lat, e.lon,
+                   e.lat, e.lon, e.raw->'parking' AS parking,
+                   e.raw->'accepted_service_providers' AS accepted_service_providers,
                    coalesce((
                        SELECT jsonb_agg(jsonb_build_object(
                                   'id', c.connector_id_raw, 'standard', c.standard,
                                   'standard_raw', c.standard_raw, 'format', c.format,
                                   'power_type', c.power_type, 'max_power_kw', c.max_power_kw,
                                   'max_voltage', c.max_voltage, 'max_amperage', c.max_amperage,
-                                  'tariff_ids', c.tariff_ids) ORDER BY c.connector_id)
+                                  'tariff_ids', c.tariff_ids,
+                                  'capabilities', c.raw->'capabilities') ORDER BY c.connector_id)
                        FROM connectors c WHERE c.evse_pk = e.id AND c.visible), '[]') AS connectors
             FROM evses e
             WHERE e.location_id = %(pk)s AND e.visible
@@ -61,7 +71,7 @@ async def location_detail(
             """
             SELECT t.tariff_id_raw, t.tariff_id, t.currency, t.type, t.summary, t.elements,
                    t.min_price, t.max_price, t.alt_text, t.alt_url, t.start_date_time,
-                   t.end_date_time, t.last_updated,
+                   t.end_date_time, t.last_updated, t.raw->'tax_included' AS tax_included,
                    (t.start_date_time IS NULL OR t.start_date_time <= %(now)s)
                    AND (t.end_date_time IS NULL OR t.end_date_time > %(now)s) AS active
             FROM tariffs t
@@ -77,4 +87,31 @@ async def location_detail(
             },
         )
         tariffs = await cur.fetchall()
+    _read_raw_fields(location, evses, tariffs)
     return location, evses, tariffs
+
+
+def _read_raw_fields(
+    location: dict[str, Any], evses: list[dict[str, Any]], tariffs: list[dict[str, Any]]
+) -> None:
+    """What 2.3.0 adds is kept in the raw objects (ocpi.md §3.13, §4.9): read here the way
+    ingest checked it, into plain values (each EVSE's parking places with its position)."""
+    phone = location["help_phone"]
+    location["help_phone"] = (phone.strip() or None) if isinstance(phone, str) else None
+    places, _ = read_parking_places(location.pop("parking_places"))
+    for evse in evses:
+        links, _ = read_evse_parking(evse["parking"], places)
+        evse["parking"] = [
+            {**_plain(asdict(link.place)), "evse_position": link.evse_position} for link in links
+        ]
+        evse["accepted_service_providers"] = text_list(
+            evse["accepted_service_providers"], _MAX_NAME_CHARS
+        )
+        for connector in evse["connectors"]:
+            connector["capabilities"] = enum_list(connector["capabilities"])
+    for tariff in tariffs:
+        tariff["tax_included"] = tax_included({"tax_included": tariff["tax_included"]})
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}

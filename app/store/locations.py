@@ -483,9 +483,8 @@ async def hide_absent_after_full_sync(tx: Tx, *, network_id: int, sync_run_id: i
             """
             UPDATE locations l
             SET absent_since = now()
-            FROM network_parties p
-            WHERE p.network_id = %(network)s
-              AND (l.country_code, l.party_id) = (p.country_code, p.party_id)
+            -- Only what this network wrote: a hub knows parties whose locations others write.
+            WHERE l.network_id = %(network)s
               AND l.seen_sync_id IS DISTINCT FROM %(run)s
               AND l.absent_since IS NULL
             RETURNING l.id

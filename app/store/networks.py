@@ -19,6 +19,7 @@ from app.domain.staleness import network_silent
 from app.store.core import Db, Tx, using
 from app.store.errors import Duplicate, NotFound, StoreError
 from app.store.pieces import NETWORK_SILENT
+from app.store.pull_status import ModuleStatus, module_status
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,24 +153,35 @@ async def set_parties(
     *,
     replace: bool = True,
     owner: bool = True,
+    source: str = "credentials",
 ) -> None:
-    """The network's parties (``replace``: only these). An owned party that another network
-    owns is refused with ``PartyOwned``, whoever wins a race (the unique index decides)."""
+    """The network's parties of one ``source`` (``replace``: only these of that source; parties
+    it knows otherwise, from a hub's HubClientInfo or an operator, stay). An owned party that
+    another network owns is refused with ``PartyOwned``, whoever wins a race (the unique index
+    decides). A party the network owns is never made a non-owned one by a later source."""
     if owner:
         await owned_elsewhere(tx, network_id, parties)
     async with tx.conn.cursor() as cur:
         if replace:
-            await cur.execute("DELETE FROM network_parties WHERE network_id = %s", (network_id,))
+            await cur.execute(
+                "DELETE FROM network_parties WHERE network_id = %s AND source = %s",
+                (network_id, source),
+            )
         for party in parties:
             try:
                 async with tx.savepoint():
                     await cur.execute(
                         """
                         INSERT INTO network_parties
-                            (network_id, country_code, party_id, role, name, owner)
-                        VALUES (%s, %s, %s, %s, %s, %s)
+                            (network_id, country_code, party_id, role, name, owner, source)
+                        VALUES (%s, %s, %s, %s, %s, %s, %s)
                         ON CONFLICT (network_id, country_code, party_id)
-                        DO UPDATE SET role = EXCLUDED.role, owner = EXCLUDED.owner,
+                        DO UPDATE SET role = EXCLUDED.role,
+                                      owner = network_parties.owner OR EXCLUDED.owner,
+                                      source = CASE WHEN network_parties.owner
+                                                     AND NOT EXCLUDED.owner
+                                                    THEN network_parties.source
+                                                    ELSE EXCLUDED.source END,
                                       name = coalesce(EXCLUDED.name, network_parties.name)
                         """,
                         (
@@ -179,6 +191,7 @@ async def set_parties(
                             party.role,
                             party.name,
                             owner,
+                            source,
                         ),
                     )
             except Duplicate:
@@ -200,19 +213,42 @@ async def take_over_party(tx: Tx, network_id: int, party: Party) -> str | None:
         (network_id, party.country_code, party.party_id),
     )
     row = await cur.fetchone()
-    await set_parties(tx, network_id, [party], replace=False)
+    await set_parties(tx, network_id, [party], replace=False, source="operator")
     return str(row[0]) if row else None
 
 
-async def parties_of(db: Db, network_id: int) -> list[tuple[Party, bool]]:
-    """(party, owned) of a network, by party."""
+class KnownParty(msgspec.Struct, frozen=True):
+    """A party a network knows: whether it owns it, how it became known, and (for a party a hub
+    routes) its HubClientInfo status."""
+
+    party: Party
+    owner: bool
+    source: str
+    client_status: str | None = None
+
+
+async def parties_of(db: Db, network_id: int) -> list[KnownParty]:
     async with using(db) as conn:
         cur = await conn.execute(
-            "SELECT country_code, party_id, role, name, owner FROM network_parties"
-            " WHERE network_id = %s ORDER BY 1, 2",
+            "SELECT country_code, party_id, role, name, owner, source, client_status"
+            " FROM network_parties WHERE network_id = %s ORDER BY 1, 2",
             (network_id,),
         )
-        return [(Party(r[0], r[1], r[2], r[3]), bool(r[4])) for r in await cur.fetchall()]
+        return [
+            KnownParty(Party(r[0], r[1], r[2], r[3]), bool(r[4]), r[5], r[6])
+            for r in await cur.fetchall()
+        ]
+
+
+async def is_hub(db: Db, network_id: int) -> bool:
+    """A network whose credentials name a party with role HUB."""
+    async with using(db) as conn:
+        cur = await conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM network_parties WHERE network_id = %s AND role = 'HUB')",
+            (network_id,),
+        )
+        row = await cur.fetchone()
+    return bool(row and row[0])
 
 
 async def remove_party(tx: Tx, network_id: int, party: Party) -> bool:
@@ -253,10 +289,10 @@ async def authenticate(db: Db, candidates: list[str]) -> NetworkAuth | None:
                    t.token_sha256
             FROM network_tokens t
             JOIN networks n ON n.id = t.network_id
-            -- What it may write: the parties it owns, and those it knows (a hub routes them)
-            -- that no network owns.
+            -- What it may write: the parties it owns, and those it knows (a hub routes them,
+            -- it serves them) that no network owns and its hub did not suspend.
             LEFT JOIN network_parties p ON p.network_id = n.id AND (
-                p.owner OR NOT EXISTS (
+                p.owner OR p.client_status IS DISTINCT FROM 'SUSPENDED' AND NOT EXISTS (
                     SELECT 1 FROM network_parties o
                     WHERE o.owner AND (o.country_code, o.party_id) = (p.country_code, p.party_id)))
             WHERE t.token_sha256 = ANY(%s) AND t.revoked_at IS NULL AND n.status <> 'REVOKED'
@@ -297,7 +333,7 @@ FROM unnest(%(idx)s::int[], %(token)s::bytea[], %(cc)s::text[], %(pid)s::text[])
 JOIN network_tokens t ON t.token_sha256 = g.token AND t.revoked_at IS NULL
 JOIN networks n ON n.id = t.network_id AND n.status <> 'REVOKED'
 JOIN network_parties p ON p.network_id = n.id AND (p.country_code, p.party_id) = (g.cc, g.pid)
-WHERE p.owner OR NOT EXISTS (
+WHERE p.owner OR p.client_status IS DISTINCT FROM 'SUSPENDED' AND NOT EXISTS (
     SELECT 1 FROM network_parties o
     WHERE o.owner AND (o.country_code, o.party_id) = (p.country_code, p.party_id))
 """
@@ -325,6 +361,145 @@ async def grants_hold(tx: Tx, grants: Sequence[Grant]) -> list[bool]:
         cur = await tx.conn.execute(_GRANTS_HOLD, params)
     held = {unique[row[0]] for row in await cur.fetchall()}
     return [g in held for g in grants]
+
+
+_LEARN_SERVED = """
+INSERT INTO network_parties (network_id, country_code, party_id, role, owner, source)
+SELECT %(network)s, g.cc, g.pid, 'CPO', false, %(source)s
+FROM unnest(%(cc)s::text[], %(pid)s::text[]) AS g(cc, pid)
+WHERE NOT EXISTS (SELECT 1 FROM network_parties o
+                  WHERE o.owner AND (o.country_code, o.party_id) = (g.cc, g.pid))
+ON CONFLICT (network_id, country_code, party_id) DO NOTHING
+"""
+_REFUSED = """
+SELECT g.cc, g.pid, n.name, p.client_status
+FROM unnest(%(cc)s::text[], %(pid)s::text[]) AS g(cc, pid)
+LEFT JOIN network_parties o
+    ON o.owner AND (o.country_code, o.party_id) = (g.cc, g.pid) AND o.network_id <> %(network)s
+LEFT JOIN networks n ON n.id = o.network_id
+LEFT JOIN network_parties p
+    ON p.network_id = %(network)s AND (p.country_code, p.party_id) = (g.cc, g.pid)
+WHERE o.network_id IS NOT NULL OR (NOT coalesce(p.owner, false) AND p.client_status = 'SUSPENDED')
+ORDER BY 1, 2
+"""
+
+
+async def writable_parties(
+    tx: Tx, network_id: int, parties: Sequence[tuple[str, str]], *, source: str = "served"
+) -> dict[tuple[str, str], str]:
+    """Before a pull or a load writes objects of these parties: the ones this network may not
+    write, each with why (another network owns it; its hub suspended it). A party nobody owns
+    that the network did not know becomes one it knows without owning it (``source``): what a
+    hub serves, it may also push (issue 10). The party rows are locked until the transaction
+    ends, so an ownership move waits for the write (as ``grants_hold`` does for pushes)."""
+    unique = sorted({(cc.upper(), pid.upper()) for cc, pid in parties})
+    if not unique:
+        return {}
+    params = {
+        "network": network_id,
+        "source": source,
+        "cc": [cc for cc, _ in unique],
+        "pid": [pid for _, pid in unique],
+        "parties": [f"{cc}*{pid}" for cc, pid in unique],
+    }
+    async with tx.conn.pipeline():
+        await tx.conn.execute(_LOCK_PARTIES, params)
+        await tx.conn.execute(_LEARN_SERVED, params)
+        cur = await tx.conn.execute(_REFUSED, params)
+    refused = {}
+    for cc, pid, owner, _client_status in await cur.fetchall():
+        refused[(cc, pid)] = (
+            f"party {cc}*{pid} belongs to another network ({owner})"
+            if owner
+            else f"party {cc}*{pid} is SUSPENDED by its hub (HubClientInfo)"
+        )
+    return refused
+
+
+class ClientInfoRow(NamedTuple):
+    """A hub's ClientInfo as the store keeps it (``ingest.ocpi.hubclientinfo`` reads them)."""
+
+    country_code: str
+    party_id: str
+    role: str
+    status: str
+    last_updated: datetime
+
+
+_CLIENT_INFO = """
+INSERT INTO network_parties AS p
+    (network_id, country_code, party_id, role, owner, source, client_status, client_status_at)
+SELECT %(network)s, g.cc, g.pid, g.role, false, 'hubclientinfo', g.status, g.at
+FROM unnest(%(cc)s::text[], %(pid)s::text[], %(role)s::text[], %(status)s::text[],
+            %(at)s::timestamptz[]) AS g(cc, pid, role, status, at)
+ON CONFLICT (network_id, country_code, party_id) DO UPDATE SET
+    client_status = EXCLUDED.client_status, client_status_at = EXCLUDED.client_status_at,
+    role = CASE WHEN p.owner THEN p.role ELSE EXCLUDED.role END
+WHERE p.client_status_at IS NULL OR p.client_status_at < EXCLUDED.client_status_at
+   OR (p.client_status_at = EXCLUDED.client_status_at
+       AND p.client_status IS DISTINCT FROM EXCLUDED.client_status)
+RETURNING p.country_code, p.party_id
+"""
+
+
+class ClientInfoCounts(NamedTuple):
+    written: int
+    unchanged: int
+    older: int  # than stored: changed nothing
+
+
+async def apply_client_info(
+    tx: Tx, network_id: int, infos: Sequence[ClientInfoRow]
+) -> ClientInfoCounts:
+    """A hub's ClientInfo objects: each party becomes one the hub routes (never owns), with its
+    ConnectionStatus; an older ClientInfo than stored changes nothing. A SUSPENDED party is no
+    longer writable through the hub."""
+    newest: dict[tuple[str, str], ClientInfoRow] = {}
+    for info in infos:
+        current = newest.get((info.country_code, info.party_id))
+        if current is None or current.last_updated <= info.last_updated:
+            newest[(info.country_code, info.party_id)] = info
+    rows = [newest[key] for key in sorted(newest)]
+    if not rows:
+        return ClientInfoCounts(0, 0, 0)
+    cur = await tx.conn.execute(
+        "SELECT country_code, party_id, client_status_at FROM network_parties"
+        " WHERE network_id = %s AND country_code || '*' || party_id = ANY(%s)",
+        (network_id, [f"{r.country_code}*{r.party_id}" for r in rows]),
+    )
+    stored = {(r[0], r[1]): r[2] for r in await cur.fetchall()}
+    older = sum(
+        1
+        for r in rows
+        if stored.get((r.country_code, r.party_id)) is not None
+        and stored[(r.country_code, r.party_id)] > r.last_updated
+    ) + (len(infos) - len(rows))
+    cur = await tx.conn.execute(
+        _CLIENT_INFO,
+        {
+            "network": network_id,
+            "cc": [r.country_code for r in rows],
+            "pid": [r.party_id for r in rows],
+            "role": [r.role for r in rows],
+            "status": [r.status for r in rows],
+            "at": [r.last_updated for r in rows],
+        },
+    )
+    written = len(await cur.fetchall())
+    return ClientInfoCounts(written, len(infos) - written - older, older)
+
+
+async def client_info(db: Db, network_id: int, cc: str, pid: str) -> ClientInfoRow | None:
+    """What a hub told us about one of its parties (the receiver's GET)."""
+    async with using(db) as conn:
+        cur = await conn.execute(
+            "SELECT country_code, party_id, role, client_status, client_status_at"
+            " FROM network_parties WHERE network_id = %s AND (country_code, party_id) = (%s, %s)"
+            " AND client_status IS NOT NULL",
+            (network_id, cc.upper(), pid.upper()),
+        )
+        row = await cur.fetchone()
+    return ClientInfoRow(*row) if row else None
 
 
 async def touch(tx: Tx, network_id: int, *, push: bool = False, at: datetime | None = None) -> None:
@@ -379,11 +554,13 @@ class NetworkSummary(msgspec.Struct, kw_only=True):
     status: str
     ocpi_version: str | None
     parties: list[str]
-    last_pull_ok_at: datetime | None
-    last_full_pull_ok_at: datetime | None
+    hub: bool
+    modules: list[ModuleStatus]  # each pulled module's own status
     last_push_at: datetime | None
     last_contact_at: datetime | None
-    last_pull_error: str | None
+    last_registration_at: datetime | None
+    last_registration_initiator: str | None
+    last_registration_error: str | None
     locations: int
     visible_locations: int
     evses: int
@@ -401,6 +578,8 @@ async def list_networks(db: Db, *, stale_after_s: int) -> list[NetworkSummary]:
                    coalesce((SELECT array_agg(p.country_code || '*' || p.party_id
                                               ORDER BY p.country_code, p.party_id)
                              FROM network_parties p WHERE p.network_id = n.id), '{}') AS parties,
+                   EXISTS (SELECT 1 FROM network_parties p
+                           WHERE p.network_id = n.id AND p.role = 'HUB') AS hub,
                    (SELECT count(*) FROM locations l WHERE l.network_id = n.id) AS locations,
                    (SELECT count(*) FROM locations l WHERE l.network_id = n.id AND l.visible)
                        AS visible_locations,
@@ -416,9 +595,11 @@ async def list_networks(db: Db, *, stale_after_s: int) -> list[NetworkSummary]:
             """
         )
         rows = await cur.fetchall()
+    modules = await module_status(db, [r["id"] for r in rows])
     out = []
     for r in rows:
-        healthy, health = _health(r, stale_after_s)
+        pulled = modules.get(r["id"], [])
+        healthy, health = _health(r, pulled, stale_after_s)
         out.append(
             NetworkSummary(
                 name=r["name"],
@@ -426,11 +607,13 @@ async def list_networks(db: Db, *, stale_after_s: int) -> list[NetworkSummary]:
                 status=r["status"],
                 ocpi_version=r["ocpi_version"],
                 parties=list(r["parties"]),
-                last_pull_ok_at=r["last_pull_ok_at"],
-                last_full_pull_ok_at=r["last_full_pull_ok_at"],
+                hub=r["hub"],
+                modules=pulled,
                 last_push_at=r["last_push_at"],
                 last_contact_at=r["last_contact_at"],
-                last_pull_error=r["last_pull_error"],
+                last_registration_at=r["last_registration_at"],
+                last_registration_initiator=r["last_registration_initiator"],
+                last_registration_error=r["last_registration_error"],
                 locations=r["locations"],
                 visible_locations=r["visible_locations"],
                 evses=int(r["evses"]),
@@ -443,24 +626,45 @@ async def list_networks(db: Db, *, stale_after_s: int) -> list[NetworkSummary]:
     return out
 
 
-def _health(row: dict[str, Any], stale_after_s: int) -> tuple[bool, str]:
+def _health(
+    row: dict[str, Any], modules: list[ModuleStatus], stale_after_s: int
+) -> tuple[bool, str]:
+    """One line: whether drivers can trust this network's data now, and why not."""
     if row["status"] == "REVOKED":
         return False, "revoked"
     if row["kind"] == "file":
         return True, "static dump (statuses are a snapshot, never live)"
     if row["status"] in ("INVITED", "PENDING"):
-        return False, "registration not completed"
+        why = row["last_registration_error"]
+        return False, "registration not completed" + (f": {why}" if why else "")
+    failing = [m for m in modules if m.last_status == "failed"]
+    never_ok = [m for m in failing if m.last_ok_at is None]
     limit = row["stale_after_s"] if row["stale_after_s"] is not None else stale_after_s
     silent = row["silent_s"]
     if silent is None:
+        if never_ok:
+            return False, f"{never_ok[0].module} pull failing: {never_ok[0].last_error}"
         return False, "never in contact"
-    if row["last_pull_error"] and row["last_pull_ok_at"] is None:
-        return False, f"pull failing: {row['last_pull_error']}"
+    if any(m.module == "locations" for m in never_ok):
+        return False, f"locations pull failing: {never_ok[0].last_error}"
     if network_silent(row["last_contact_at"], row["now"], stale_after_s, row["stale_after_s"]):
         return False, f"silent for {int(silent)} s (limit {limit} s): statuses are stale"
-    if row["last_pull_error"]:
-        return True, f"live; last pull failed: {row['last_pull_error']}"
+    if failing:
+        return True, "live; last " + "; ".join(
+            f"{m.module} pull failed: {m.last_error}" for m in failing
+        )
     return True, "live"
+
+
+async def record_registration(db: Db, name: str, *, initiator: str, error: str | None) -> None:
+    """The outcome of a credentials handshake attempt (``initiator``: us | peer), for a network
+    we know by name (a failed first ``networks add`` leaves no network to record it on)."""
+    async with using(db) as conn:
+        await conn.execute(
+            "UPDATE networks SET last_registration_at = now(),"
+            " last_registration_initiator = %s, last_registration_error = %s WHERE name = %s",
+            (initiator, error, name),
+        )
 
 
 # ---- what drivers filter by ----------------------------------------------------------------

@@ -4,13 +4,17 @@ networks are due for a pull."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from psycopg.types.json import Jsonb
+
 from app.store.core import Db, Tx, using
 from app.store.errors import StoreError
 from app.store.networks import get_network
+from app.store.pull_status import PULLED_MODULES
 
 
 class PullImpossible(StoreError):
@@ -27,19 +31,23 @@ class PullTarget:
     token: str | None
     auth_encoding: str
     endpoints: list[dict[str, Any]]
-    parties: list[tuple[str, str]]
+    parties: list[tuple[str, str]]  # the parties it names in its credentials
     last_ok: dict[str, datetime]  # per module: start of the last complete run
+    # The party its functional-module requests are addressed to (OCPI-to-*): its hub party,
+    # else its first CPO party (ocpi.md §1.9: "GET All via hub" goes to the hub).
+    addressed: tuple[str, str] | None = None
 
 
 async def pull_target(db: Db, network_id: int) -> PullTarget:
     row = await get_network(db, network_id)
     async with using(db) as conn:
         cur = await conn.execute(
-            "SELECT country_code, party_id FROM network_parties WHERE network_id = %s"
-            " ORDER BY 1, 2",
+            "SELECT country_code, party_id, role FROM network_parties WHERE network_id = %s"
+            " AND owner ORDER BY role <> 'HUB', role <> 'CPO', 1, 2",
             (network_id,),
         )
-        parties = [(r[0], r[1]) for r in await cur.fetchall()]
+        rows = await cur.fetchall()
+        parties = sorted((r[0], r[1]) for r in rows)
         cur = await conn.execute(
             "SELECT module, max(started_at) FROM sync_runs WHERE network_id = %s"
             " AND status = 'complete' GROUP BY module",
@@ -57,6 +65,7 @@ async def pull_target(db: Db, network_id: int) -> PullTarget:
         endpoints=list(row["endpoints"] or []),
         parties=parties,
         last_ok=last_ok,
+        addressed=(rows[0][0], rows[0][1]) if rows else None,
     )
 
 
@@ -113,83 +122,115 @@ async def start_run(
     )
     row = await cur.fetchone()
     assert row is not None
-    await tx.conn.execute(
-        "UPDATE networks SET last_pull_attempt_at = now() WHERE id = %s", (network_id,)
-    )
     return Run(row[0], row[1], None, date_from)
 
 
+@dataclass
+class PageCounts:
+    """What one applied page did with its objects: ``accepted + unchanged + skipped_older +
+    quarantined = objects``."""
+
+    objects: int = 0
+    accepted: int = 0
+    unchanged: int = 0
+    skipped_older: int = 0
+    quarantined: int = 0
+    evses: int = 0
+
+
 async def record_page(
-    tx: Tx,
-    run_id: int,
-    *,
-    objects: int,
-    accepted: int,
-    quarantined: int,
-    evses: int,
-    next_url: str | None,
+    tx: Tx, run_id: int, counts: PageCounts, *, next_url: str | None, notes: Sequence[str] = ()
 ) -> None:
     """One applied page: its counts, and where the run goes on (in the page's transaction)."""
     await tx.conn.execute(
         """
         UPDATE sync_runs SET pages = pages + 1, objects = objects + %s,
-            accepted = accepted + %s, quarantined = quarantined + %s, evses = evses + %s,
-            next_url = %s
+            accepted = accepted + %s, unchanged = unchanged + %s,
+            skipped_older = skipped_older + %s, quarantined = quarantined + %s,
+            evses = evses + %s, next_url = %s, notes = notes || %s
         WHERE id = %s
         """,
-        (objects, accepted, quarantined, evses, next_url, run_id),
+        (
+            counts.objects,
+            counts.accepted,
+            counts.unchanged,
+            counts.skipped_older,
+            counts.quarantined,
+            counts.evses,
+            next_url,
+            Jsonb(list(notes)),
+            run_id,
+        ),
     )
 
 
-async def mark_failed(tx: Tx, run_id: int, network_id: int, error: str) -> None:
+async def add_note(tx: Tx, run_id: int, note: str) -> None:
+    """Something the run worked around (a broken ``Link`` header, a missing endpoint)."""
+    await tx.conn.execute(
+        "UPDATE sync_runs SET notes = notes || %s WHERE id = %s", (Jsonb([note]), run_id)
+    )
+
+
+async def mark_failed(tx: Tx, run_id: int, error: str) -> None:
     """A run that stopped early keeps its next_url: the next full run resumes from there."""
     await tx.conn.execute(
         "UPDATE sync_runs SET status = 'failed', finished_at = now(), error = %s WHERE id = %s",
         (error, run_id),
     )
-    await tx.conn.execute(
-        "UPDATE networks SET last_pull_error = %s WHERE id = %s", (error, network_id)
-    )
 
 
-async def complete_run(
-    tx: Tx, run: Run, *, network_id: int, full: bool, hidden_absent: int
-) -> None:
+async def complete_run(tx: Tx, run: Run, *, network_id: int, hidden_absent: int) -> None:
     await tx.conn.execute(
         "UPDATE sync_runs SET status = 'complete', finished_at = now(), next_url = NULL,"
         " hidden_absent = %s WHERE id = %s",
         (hidden_absent, run.id),
     )
     await tx.conn.execute(
-        """
-        UPDATE networks SET last_pull_ok_at = %(started)s, last_pull_error = NULL,
-            last_full_pull_ok_at = CASE WHEN %(full)s THEN %(started)s
-                                        ELSE last_full_pull_ok_at END,
-            last_contact_at = greatest(last_contact_at, now())
-        WHERE id = %(id)s
-        """,
-        {"started": run.started_at, "full": full, "id": network_id},
+        "UPDATE networks SET last_contact_at = greatest(last_contact_at, now()) WHERE id = %s",
+        (network_id,),
     )
 
 
 _DUE = """
-SELECT n.id, n.name,
-       n.last_full_pull_ok_at IS NULL
-       OR n.last_full_pull_ok_at < now() - make_interval(secs => coalesce(n.full_pull_interval_s,
-                                                                         %(full)s)) AS full,
-       EXISTS (SELECT 1 FROM jsonb_array_elements(n.endpoints) e
-               WHERE e->>'identifier' = 'tariffs' AND coalesce(e->>'role', 'SENDER') = 'SENDER')
-           AS has_tariffs
-FROM networks n
-WHERE n.kind = 'ocpi' AND n.status IN ('REGISTERED', 'STATIC') AND n.outbound_token IS NOT NULL
-  AND EXISTS (SELECT 1 FROM jsonb_array_elements(n.endpoints) e
-              WHERE e->>'identifier' = 'locations' AND coalesce(e->>'role', 'SENDER') = 'SENDER')
-  AND (n.last_pull_attempt_at IS NULL
-       OR (n.last_pull_error IS NOT NULL
-           AND n.last_pull_attempt_at < now() - make_interval(secs => %(retry)s))
-       OR n.last_pull_attempt_at < now() - make_interval(secs => coalesce(n.pull_interval_s,
-                                                                         %(incremental)s)))
-ORDER BY n.last_pull_attempt_at NULLS FIRST
+WITH modules AS (
+    -- What each pullable network serves: its SENDER endpoints of the modules we pull (an
+    -- endpoint without a role is one: 2.1.1 lists none).
+    SELECT n.id AS network_id, n.name, n.pull_interval_s, n.full_pull_interval_s, e.module
+    FROM networks n
+    CROSS JOIN LATERAL (
+        SELECT DISTINCT lower(x->>'identifier') AS module
+        FROM jsonb_array_elements(n.endpoints) x
+        WHERE lower(x->>'identifier') = ANY(%(modules)s)
+          AND upper(coalesce(x->>'role', 'SENDER')) = 'SENDER') e
+    WHERE n.kind = 'ocpi' AND n.status IN ('REGISTERED', 'STATIC')
+      AND n.outbound_token IS NOT NULL
+), state AS (
+    SELECT m.*, last.started_at AS last_attempt_at, last.status AS last_status,
+           (SELECT max(started_at) FROM sync_runs r
+            WHERE r.network_id = m.network_id AND r.module = m.module
+              AND r.status = 'complete' AND r.kind = 'full') AS last_full_ok_at
+    FROM modules m
+    LEFT JOIN LATERAL (
+        SELECT started_at, status FROM sync_runs r
+        WHERE r.network_id = m.network_id AND r.module = m.module
+        ORDER BY started_at DESC LIMIT 1) last ON true
+), verdict AS (
+    SELECT network_id, name, module, last_attempt_at,
+           last_full_ok_at IS NULL
+           OR last_full_ok_at < now() - make_interval(secs => coalesce(full_pull_interval_s,
+                                                                       %(full)s)) AS full_due,
+           last_attempt_at IS NULL
+           OR (last_status <> 'complete'
+               AND last_attempt_at < now() - make_interval(secs => %(retry)s))
+           OR last_attempt_at < now() - make_interval(secs => coalesce(pull_interval_s,
+                                                                      %(incremental)s)) AS due
+    FROM state
+)
+SELECT network_id, name, bool_or(full_due), array_agg(module ORDER BY module)
+FROM verdict
+GROUP BY network_id, name
+HAVING bool_or(due) AND bool_or(module = 'locations')
+ORDER BY min(last_attempt_at) NULLS FIRST
 """
 
 
@@ -198,14 +239,21 @@ class DuePull:
     network_id: int
     name: str
     full: bool
-    has_tariffs: bool
+    modules: tuple[str, ...]  # every module it serves that we pull
 
 
 async def due(db: Db, *, full_s: int, incremental_s: int, retry_s: int) -> list[DuePull]:
-    """Networks due for a pull: never pulled, a failed pull ``retry_s`` ago, or their interval
-    (their own, else the given defaults) passed; most overdue first."""
+    """Networks due for a pull: one of its modules never pulled, failed ``retry_s`` ago, or
+    its interval (the network's own, else the given defaults) passed; most overdue first. A
+    full pull when any module's last complete full pull is older than the full interval."""
     async with using(db) as conn:
         cur = await conn.execute(
-            _DUE, {"full": full_s, "incremental": incremental_s, "retry": retry_s}
+            _DUE,
+            {
+                "full": full_s,
+                "incremental": incremental_s,
+                "retry": retry_s,
+                "modules": list(PULLED_MODULES),
+            },
         )
-        return [DuePull(*row) for row in await cur.fetchall()]
+        return [DuePull(r[0], r[1], bool(r[2]), tuple(r[3])) for r in await cur.fetchall()]

@@ -5,6 +5,7 @@ or by their absence from a complete pull (ocpi.md §4.1, P26). Connectors link t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,9 +33,29 @@ ON CONFLICT (country_code, party_id, tariff_id) DO UPDATE SET
     end_date_time = EXCLUDED.end_date_time, summary = EXCLUDED.summary,
     last_updated = EXCLUDED.last_updated, received_at = EXCLUDED.received_at, deleted_at = NULL,
     seen_sync_id = coalesce(EXCLUDED.seen_sync_id, t.seen_sync_id), raw = EXCLUDED.raw
-WHERE t.last_updated <= EXCLUDED.last_updated
+WHERE t.last_updated < EXCLUDED.last_updated
+   OR (t.last_updated = EXCLUDED.last_updated
+       AND (t.raw IS DISTINCT FROM EXCLUDED.raw OR t.deleted_at IS NOT NULL
+            OR t.network_id <> EXCLUDED.network_id))
 RETURNING (xmax = 0) AS created
 """
+_STORED_NEWER = """
+SELECT last_updated > %s FROM tariffs WHERE (country_code, party_id, tariff_id) = (%s, %s, %s)
+"""
+
+
+@dataclass
+class TariffCounts:
+    """What ``apply_tariffs`` did with each tariff given (they add up to the number given)."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0  # the same version as stored
+    stale: int = 0  # older than stored
+
+    @property
+    def accepted(self) -> int:
+        return self.created + self.updated
 
 
 def _jsonb(value: Any) -> Jsonb | None:
@@ -48,9 +69,10 @@ async def apply_tariffs(
     network_id: int,
     received_at: datetime,
     sync_run_id: int | None = None,
-) -> tuple[int, int, int]:
-    """Upsert ordered by last_updated; returns (created, updated, stale)."""
-    created = updated = stale = 0
+) -> TariffCounts:
+    """Upsert ordered by last_updated: a tariff older than stored, or the same version again,
+    is left as it is."""
+    counts = TariffCounts()
     await locks.lock_objects(
         tx, (locks.object_key("tariff", t.country_code, t.party_id, t.tariff_id) for t in tariffs)
     )
@@ -87,13 +109,21 @@ async def apply_tariffs(
                 },
             )
             row = await cur.fetchone()
-            if row is None:
-                stale += 1
-            elif row[0]:
-                created += 1
+            if row is not None:
+                if row[0]:
+                    counts.created += 1
+                else:
+                    counts.updated += 1
+                continue
+            await cur.execute(
+                _STORED_NEWER, (t.last_updated, t.country_code, t.party_id, t.tariff_id)
+            )
+            newer = await cur.fetchone()
+            if newer is not None and newer[0]:
+                counts.stale += 1
             else:
-                updated += 1
-    return created, updated, stale
+                counts.unchanged += 1
+    return counts
 
 
 async def hide_absent_tariffs(tx: Tx, *, network_id: int, sync_run_id: int) -> int:
@@ -101,9 +131,8 @@ async def hide_absent_tariffs(tx: Tx, *, network_id: int, sync_run_id: int) -> i
     cur = await tx.conn.execute(
         """
         UPDATE tariffs t SET deleted_at = now()
-        FROM network_parties p
-        WHERE p.network_id = %(network)s
-          AND (t.country_code, t.party_id) = (p.country_code, p.party_id)
+        -- Only what this network wrote: a hub knows parties whose tariffs others write.
+        WHERE t.network_id = %(network)s
           AND t.seen_sync_id IS DISTINCT FROM %(run)s AND t.deleted_at IS NULL
         """,
         {"network": network_id, "run": sync_run_id},

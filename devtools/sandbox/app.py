@@ -70,7 +70,10 @@ class Sandbox:
     push_rate: float = 0.0
     rng: random.Random = field(default_factory=lambda: random.Random(7))  # noqa: S311 - simulation
     faults: dict[str, deque[Fault]] = field(default_factory=dict)
+    # by network, or by "network/module" for one module only
     fail_from_page: dict[str, int] = field(default_factory=dict)
+    # The last requests each network received (method, path, OCPI headers), for tests.
+    requests: dict[str, deque[dict[str, Any]]] = field(default_factory=dict)
     stats: PushStats = field(default_factory=PushStats)
     http: httpx.AsyncClient | None = None
 
@@ -110,6 +113,14 @@ def _network(request: AnyRequest, name: str, *, registration: bool = False) -> S
         tokens.add(network.credentials.token_a)
     if not any(c in tokens for c in transport.token_candidates(authorization)):
         raise _Stop(_answer(None, 2000, "unknown token", 401))
+    seen = _sandbox(request).requests.setdefault(name, deque(maxlen=200))
+    seen.append(
+        {
+            "method": request.method,
+            "path": request.url.path,
+            "headers": {k: v for k, v in request.headers.items() if k.lower().startswith("ocpi-")},
+        }
+    )
     return network
 
 
@@ -157,12 +168,18 @@ async def details(
         return stop.response
     base = f"{_sandbox(request).network_url(name)}/{version}"
     endpoints = []
-    for module, role in (("credentials", "SENDER"), ("locations", "SENDER"), ("tariffs", "SENDER")):
+    modules = [
+        ("credentials", network.credentials_role),
+        ("locations", "SENDER"),
+        ("tariffs", "SENDER"),
+    ]
+    if network.clients and version != "2.1.1":
+        modules.append(("hubclientinfo", "SENDER"))
+    for module, role in modules:
         endpoint = {"identifier": module, "url": f"{base}/{module}"}
         if version != "2.1.1":
             endpoint["role"] = role
         endpoints.append(endpoint)
-    del network
     return _answer({"version": version, "endpoints": endpoints})
 
 
@@ -179,19 +196,26 @@ def _our_credentials(
             "country_code": cc,
             "party_id": pid,
         }
-    return {
+    # A 2.2.1 hub names only itself, with role HUB (its parties are in its HubClientInfo).
+    roles = [("HUB", *network.hub_role)] if network.hub_role else [
+        ("CPO", cc, pid, business) for cc, pid, business in network.parties
+    ]  # fmt: skip
+    credentials: dict[str, Any] = {
         "token": token,
         "url": url,
         "roles": [
             {
-                "role": "CPO",
+                "role": role,
                 "business_details": {"name": business},
                 "country_code": cc,
                 "party_id": pid,
             }
-            for cc, pid, business in network.parties
+            for role, cc, pid, business in roles
         ],
     }
+    if version == "2.3.0" and network.hub_party:
+        credentials["hub_party_id"] = network.hub_party  # roles: every party it reaches
+    return credentials
 
 
 @post("/{name:str}/ocpi/{version:str}/credentials", status_code=200)
@@ -217,6 +241,7 @@ async def post_credentials(
     network.credentials.outbound_token = peer.token
     network.credentials.outbound_version = version
     network.credentials.outbound_endpoints = endpoints
+    network.credentials.outbound_party = _party_of(peer.parties)
     sandbox.save()
     log.info("sandbox.registered", network=name, initiator="wattlas", version=version)
     return _answer(_our_credentials(sandbox, network, token_c, version))
@@ -281,8 +306,13 @@ async def register_with_wattlas(request: AnyRequest, name: FromPath[str]) -> dic
     network.credentials.outbound_token = theirs.token
     network.credentials.outbound_version = version
     network.credentials.outbound_endpoints = endpoints
+    network.credentials.outbound_party = _party_of(theirs.parties)
     sandbox.save()
     return {"ok": True, "version": version}
+
+
+def _party_of(parties: list[Any]) -> tuple[str, str] | None:
+    return (parties[0].country_code, parties[0].party_id) if parties else None
 
 
 @get("/_control/{name:str}/credentials")
@@ -327,24 +357,36 @@ def _filtered(
 
 
 def _paginated(
-    request: AnyRequest, name: str, objects: list[dict[str, Any]], page_size: int
+    request: AnyRequest,
+    name: str,
+    objects: list[dict[str, Any]],
+    page_size: int,
+    module: str = "locations",
 ) -> Response[bytes]:
     query = request.query_params
     offset = max(0, int(query.get("offset", "0") or 0))
     limit = min(page_size, max(1, int(query.get("limit", str(page_size)) or page_size)))
     selected = _filtered(objects, query.get("date_from"), query.get("date_to"))
     page = selected[offset : offset + limit]
-    failing_from = _sandbox(request).fail_from_page.get(name)
+    failing = _sandbox(request).fail_from_page
+    failing_from = failing.get(f"{name}/{module}", failing.get(name))
     if failing_from is not None and offset // page_size + 1 >= failing_from:
         return Response(b"upstream unavailable", status_code=503, media_type="text/plain")
     headers = {"X-Total-Count": str(len(selected)), "X-Limit": str(page_size)}
-    if offset + limit < len(selected):
+    network = _sandbox(request).networks[name]
+    if offset + limit < len(selected) and network.link_mode != "none":
         params = {"offset": str(offset + limit), "limit": str(limit)}
         for key in ("date_from", "date_to"):
             if query.get(key):
                 params[key] = query[key]
-        url = f"{str(request.url).split('?', 1)[0]}?{urlencode(params)}"
-        headers["Link"] = f'<{url}>; rel="next"'
+        base = str(request.url).split("?", 1)[0]
+        if network.link_mode == "loop":
+            params["offset"] = str(offset)
+        elif network.link_mode == "broken":
+            # As a real library builds it (an enum's repr in the path, https hard-coded).
+            host = request.url.netloc
+            base = f"https://{host}/ocpi/cpo/VersionNumber.v_2_2_1/ModuleID.{module}/"
+        headers["Link"] = f'<{base}?{urlencode(params)}>; rel="next"'
     return _answer(page, headers=headers)
 
 
@@ -410,7 +452,21 @@ async def list_tariffs(
     fault = _fault(request, name)
     if fault is not None:
         return fault
-    return _paginated(request, name, network.tariffs, network.page_size)
+    return _paginated(request, name, network.tariffs, network.page_size, "tariffs")
+
+
+@get(["/{name:str}/ocpi/{version:str}/hubclientinfo"])
+async def list_client_info(
+    request: AnyRequest, name: FromPath[str], version: FromPath[str]
+) -> Response[bytes]:
+    """A hub's Sender interface of HubClientInfo: the parties it routes (ocpi.md §2.6)."""
+    try:
+        network = _network(request, name)
+    except _Stop as stop:
+        return stop.response
+    if not network.clients:
+        return _answer(None, 2000, "no hubclientinfo here", 404)
+    return _paginated(request, name, network.clients, network.page_size, "hubclientinfo")
 
 
 # ---- test and demo controls --------------------------------------------------------------------
@@ -425,14 +481,64 @@ async def add_faults(request: AnyRequest, name: FromPath[str]) -> dict[str, int]
 
 @put("/_control/{name:str}/fail-from-page", status_code=200)
 async def fail_from_page(request: AnyRequest, name: FromPath[str]) -> dict[str, int | None]:
-    """Every page from this one on answers 503, until cleared with ``{"page": null}``."""
-    page = msgspec.json.decode(await request.body()).get("page")
+    """Every page from this one on answers 503, until cleared with ``{"page": null}``; with
+    ``"module"`` (locations, tariffs, hubclientinfo), only that module's pages."""
+    body = msgspec.json.decode(await request.body())
+    page = body.get("page")
+    key = f"{name}/{body['module']}" if body.get("module") else name
     sandbox = _sandbox(request)
     if page is None:
-        sandbox.fail_from_page.pop(name, None)
+        sandbox.fail_from_page.pop(key, None)
     else:
-        sandbox.fail_from_page[name] = int(page)
+        sandbox.fail_from_page[key] = int(page)
     return {"page": page}
+
+
+@put("/_control/{name:str}/peer-quirks", status_code=200)
+async def peer_quirks(request: AnyRequest, name: FromPath[str]) -> dict[str, str]:
+    """Behave as some real peers do: ``link_mode`` (ok | broken | loop | none),
+    ``credentials_role`` (SENDER | RECEIVER)."""
+    body = msgspec.json.decode(await request.body())
+    network = _sandbox(request).networks[name]
+    network.link_mode = str(body.get("link_mode", network.link_mode))
+    network.credentials_role = str(body.get("credentials_role", network.credentials_role))
+    return {"link_mode": network.link_mode, "credentials_role": network.credentials_role}
+
+
+@get("/_control/{name:str}/requests")
+async def seen_requests(request: AnyRequest, name: FromPath[str]) -> list[dict[str, Any]]:
+    """The last requests this network received, oldest first, with their OCPI-* headers."""
+    return list(_sandbox(request).requests.get(name, ()))
+
+
+@post("/_control/{name:str}/client-info", status_code=200)
+async def push_client_info(request: AnyRequest, name: FromPath[str]) -> dict[str, Any]:
+    """A hub tells Wattlas about one of its parties: PUT ClientInfo to Wattlas' hubclientinfo
+    receiver (the body is the ClientInfo; it is also what the hub serves from now on)."""
+    info = msgspec.json.decode(await request.body())
+    sandbox = _sandbox(request)
+    network = sandbox.networks[name]
+    key = (info["country_code"], info["party_id"])
+    network.clients = [c for c in network.clients if (c["country_code"], c["party_id"]) != key] + [
+        info
+    ]
+    creds = network.credentials
+    url = endpoint_url(creds.outbound_endpoints, "hubclientinfo", "RECEIVER")
+    if not creds.outbound_token or url is None:
+        return {"ok": False, "error": "not registered, or no hubclientinfo receiver"}
+    assert sandbox.http is not None
+    response = await sandbox.http.put(
+        f"{url.rstrip('/')}/{key[0]}/{key[1]}",
+        json=info,
+        headers={
+            "Authorization": transport.authorization_header(
+                creds.outbound_token, transport.default_auth_encoding(creds.outbound_version)
+            )
+        },
+    )
+    env = transport.decode_envelope(response.content)
+    return {"ok": env.status_code == 1000, "status_code": env.status_code,
+            "message": env.status_message}  # fmt: skip
 
 
 @post("/_control/{name:str}/drop", status_code=200)
@@ -507,6 +613,10 @@ async def push_change(sandbox: Sandbox, network: SandboxNetwork) -> dict[str, An
         ),
         "X-Request-ID": secrets.token_hex(8),
     }
+    if creds.outbound_version != "2.1.1":
+        # From the party whose data it is (a hub forwards its CPO's push), to Wattlas.
+        to = tuple(creds.outbound_party) if creds.outbound_party else None
+        headers.update(transport.routing_headers((cc, pid), to))  # type: ignore[arg-type]
     sandbox.stats.sent += 1
     outcome: dict[str, Any] = {
         "location_id": loc["id"],
@@ -595,8 +705,12 @@ def create_sandbox_app(
             list_locations,
             one_location,
             list_tariffs,
+            list_client_info,
             add_faults,
             fail_from_page,
+            peer_quirks,
+            seen_requests,
+            push_client_info,
             drop_location,
             push_now,
             stats,

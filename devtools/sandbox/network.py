@@ -55,6 +55,7 @@ class Credentials:
     outbound_token: str | None = None  # token we call Wattlas with
     outbound_version: str | None = None
     outbound_endpoints: list[dict[str, Any]] = field(default_factory=list)
+    outbound_party: tuple[str, str] | None = None  # Wattlas' party, the OCPI-to-* of pushes
 
 
 @dataclass(frozen=True)
@@ -91,11 +92,25 @@ class SandboxNetwork:
     credentials: Credentials
     page_size: int = 100
     dataset: DatasetPages | None = None
+    # A 2.3.0 hub names itself in its credentials (``hub_party_id``, e.g. NLHUB).
+    hub_party: str | None = None
+    # A 2.2.1 roaming hub: its credentials name only itself, with role HUB; the parties it
+    # routes are in its HubClientInfo (``clients``), their locations in its Sender interface.
+    hub_role: tuple[str, str, str] | None = None
+    clients: list[dict[str, Any]] = field(default_factory=list)
+    # How its version details list credentials: SENDER (the errata) or RECEIVER (what several
+    # real peers do).
+    credentials_role: str = "SENDER"
+    # Its Link header: ok | broken (another scheme and a path that does not exist, as a real
+    # library builds it) | loop (points back to the same page) | none (no Link at all).
+    link_mode: str = "ok"
 
     @property
     def versions(self) -> list[str]:
         # A peer usually offers its current version and what it supported before.
         offered = [self.version]
+        if self.version == "2.3.0":
+            offered.append("2.2.1")
         if self.version != "2.1.1":
             offered.append("2.1.1")
         return offered
@@ -185,7 +200,39 @@ def load_networks(
         )
     if hub and (names is None or "hub" in names):
         out["hub"] = hub_network(page_size=page_size)
+    # Only when asked for by name: they serve the parties of the spec's examples, as the hub does.
+    for name in ("spec230", "hub230"):
+        if names is not None and name in names:
+            out[name] = spec230_network(name, page_size=page_size)
+    if names is not None and "roaminghub" in names:
+        out["roaminghub"] = roaming_hub_network(page_size=page_size)
     return out
+
+
+def roaming_hub_network(*, page_size: int = 100) -> SandboxNetwork:
+    """A 2.2.1 roaming hub (NL*RHB, role HUB) routing two real operators, Zepto (PL*ZEP) and
+    EVIO (PT*EVI): it serves their locations (GET All via the hub), lists them CONNECTED in its
+    HubClientInfo, and pushes their status changes with routing headers (ocpi.md §1.9, §2.6)."""
+    locations: list[dict[str, Any]] = []
+    for file in ("ocpi_2_2_locations-zepto.json", "ocpi_2_2_locations-evio.json"):
+        locations += _objects(OCPI_FIXTURES / file)
+    stamp = "2026-11-01T00:00:00Z"
+    clients = [
+        {"country_code": cc, "party_id": pid, "role": "CPO", "status": "CONNECTED",
+         "last_updated": stamp}
+        for cc, pid, _ in _parties_of(locations, None)
+    ]  # fmt: skip
+    return SandboxNetwork(
+        name="roaminghub",
+        version="2.2.1",
+        parties=_parties_of(locations, None),
+        locations=locations,
+        tariffs=[],
+        credentials=Credentials(token_a=secrets.token_urlsafe(24)),
+        page_size=page_size,
+        hub_role=("NL", "RHB", "Sandbox Roaming Hub"),
+        clients=clients,
+    )
 
 
 def hub_network(*, page_size: int = 100) -> SandboxNetwork:
@@ -216,6 +263,44 @@ def hub_network(*, page_size: int = 100) -> SandboxNetwork:
         tariffs=list(unique.values()),
         credentials=Credentials(token_a=secrets.token_urlsafe(24)),
         page_size=page_size,
+    )
+
+
+def spec230_network(name: str = "spec230", *, page_size: int = 100) -> SandboxNetwork:
+    """An OCPI 2.3.0 platform serving the spec's 2.3.0 example Locations (parking places) and
+    Tariffs (``tax_included``); as ``hub230``, a 2.3.0 hub (``hub_party_id`` NLHUB) listing
+    every party it reaches."""
+    folder = SPEC_EXAMPLES / "2.3.0"
+    locations = [
+        json.loads((folder / f"{example}.json").read_text())
+        for example in (
+            "location_example",
+            "location_example_parking_garage_opening_hours",
+            "location_example_uc2_destination_charger",  # uc3 is the same site, unpublished
+            "location_example_uc4_limited_visibility",
+            "location_example_uc5_home_charge_point",
+        )
+    ]
+    unique: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for path in sorted(folder.glob("tariff_*.json")):
+        tariff = json.loads(path.read_text())
+        if "last_updated" in tariff:  # tariff_put_example is a PUT body without it
+            key = (tariff["country_code"], tariff["party_id"], str(tariff["id"]))
+            unique.setdefault(key, tariff)
+    tariffs = list(unique.values())
+    parties = {(cc, pid): (cc, pid, business) for cc, pid, business in _parties_of(locations, None)}
+    for tariff in tariffs:
+        cc, pid = tariff["country_code"], tariff["party_id"]
+        parties.setdefault((cc, pid), (cc, pid, pid))
+    return SandboxNetwork(
+        name=name,
+        version="2.3.0",
+        parties=[parties[key] for key in sorted(parties)],
+        locations=locations,
+        tariffs=tariffs,
+        credentials=Credentials(token_a=secrets.token_urlsafe(24)),
+        page_size=page_size,
+        hub_party="NLHUB" if name == "hub230" else None,
     )
 
 

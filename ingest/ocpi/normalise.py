@@ -26,6 +26,7 @@ from app.domain.connectors import (
     normalise_standard,
     power_class,
 )
+from app.domain.parking import ParkingPlace, read_evse_parking, read_parking_places
 from app.domain.status import (
     AVAILABLE,
     BUCKETS,
@@ -318,6 +319,10 @@ class Normaliser:
         fmt, note = normalise_format(obj.format)
         if note:
             problems.append(Problem("connector", key, note, "note"))
+        if not isinstance(obj.capabilities, list | None):  # 2.3.0, kept in the raw object
+            problems.append(
+                Problem("connector", key, "capabilities is not a list; ignored", "note")
+            )
         voltage = _plausible(
             obj.max_voltage if obj.max_voltage is not None else obj.voltage,
             "max_voltage", "V", MAX_VOLTAGE, key, problems,
@@ -365,7 +370,12 @@ class Normaliser:
 
     # ---- EVSE -----------------------------------------------------------------------------------
     def evse(
-        self, raw: bytes, location_key_: str, problems: list[Problem], parent_updated: datetime
+        self,
+        raw: bytes,
+        location_key_: str,
+        problems: list[Problem],
+        parent_updated: datetime,
+        parking_places: dict[str, ParkingPlace] | None = None,
     ) -> EvseRecord | None:
         try:
             obj = wire.evse_decoder.decode(raw)
@@ -390,6 +400,14 @@ class Normaliser:
         status, note = normalise_status(obj.status)
         if note:
             problems.append(Problem("evse", key, note, "note"))
+        # 2.3.0 fields are kept in the raw object and read from it for the detail: here they
+        # are only checked, so that what cannot be read is said (ocpi.md §3.13).
+        _, notes = read_evse_parking(obj.parking, parking_places or {})
+        problems.extend(Problem("evse", key, n, "note") for n in notes)
+        if not isinstance(obj.accepted_service_providers, list | None):
+            problems.append(
+                Problem("evse", key, "accepted_service_providers is not a list; ignored", "note")
+            )
         connectors: list[ConnectorRecord] = []
         seen: set[str] = set()
         for connector_raw in obj.connectors or ():
@@ -555,10 +573,12 @@ class Normaliser:
                 )
             )
         last_updated = self._last_updated(obj.last_updated, "location", key, problems, None)
+        parking_places, notes = read_parking_places(obj.parking_places)
+        problems.extend(Problem("location", key, n, "note") for n in notes)
         evses: list[EvseRecord] = []
         seen: set[str] = set()
         for evse_raw in obj.evses or ():
-            evse = self.evse(bytes(evse_raw), key, problems, last_updated)
+            evse = self.evse(bytes(evse_raw), key, problems, last_updated, parking_places)
             if evse is None:
                 continue
             if evse.uid in seen:

@@ -1,6 +1,10 @@
 """Tariffs: decode and normalise (ocpi.md §4); the store applies them. Connectors link to them
 softly by ``tariff_ids`` of the same party (2.1.1: ``tariff_id``); a tariff may arrive before or
-after the locations that use it, and a DELETE hides it."""
+after the locations that use it, and a DELETE hides it.
+
+A 2.3.0 tariff must say whether its prices include taxes (``tax_included``, §4.9): without it
+they could be incl. or excl. taxes, so it is refused rather than shown (or priced) wrongly.
+Its ``min_price``/``max_price`` (PriceLimit) are kept as sent, like 2.2.x Price."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from app.domain.tariffs import tariff_summary
+from app.domain.tariffs import tariff_summary, tax_included
 from app.domain.timestamps import parse_timestamp
 from app.store.records import Problem, TariffRecord
 from ingest.ocpi import storable, wire
@@ -23,6 +27,7 @@ def normalise_tariff(
     party_id: str | None,
     received_at: datetime,
     problems: list[Problem],
+    ocpi_version: str | None = None,
 ) -> TariffRecord | None:
     try:
         wire.tariff_decoder.decode(raw)
@@ -56,6 +61,19 @@ def normalise_tariff(
     if len(currency) != 3:
         problems.append(
             Problem("tariff", key, f"currency {obj.get('currency')!r} is not ISO 4217", raw=raw)
+        )
+        return None
+    if ocpi_version == "2.3.0" and (obj.get("tax_included") is None or tax_included(obj) is None):
+        given = obj.get("tax_included")
+        what = "missing" if given is None else f"{given!r} is not YES, NO or N/A"
+        problems.append(
+            Problem(
+                "tariff",
+                key,
+                f"tax_included {what} (required in OCPI 2.3.0: without it the prices could be "
+                "incl. or excl. taxes)",
+                raw=raw,
+            )
         )
         return None
     elements = obj.get("elements")

@@ -11,7 +11,7 @@ from typing import Any, Final
 import msgspec
 
 # Highest first: the handshake picks the first one both sides support (ocpi.md §2.1).
-SUPPORTED_VERSIONS: Final = ("2.2.1", "2.2", "2.1.1")
+SUPPORTED_VERSIONS: Final = ("2.3.0", "2.2.1", "2.2", "2.1.1")
 
 SUCCESS: Final = 1000
 CLIENT_ERROR: Final = 2000
@@ -103,3 +103,32 @@ def authorization_header(token: str, encoding: str) -> str:
 
 def default_auth_encoding(version: str | None) -> str:
     return "base64" if is_22_or_later(version) else "raw"
+
+
+# ---- message routing (2.2+, ocpi.md §1.9) ----------------------------------------------------
+# On every request and response of a functional module (locations, tariffs, …), never on the
+# configuration modules (versions, credentials, hubclientinfo).
+FUNCTIONAL_MODULES: Final = frozenset(
+    {"locations", "tariffs", "sessions", "cdrs", "tokens", "commands", "chargingprofiles"}
+)
+
+
+def routing_headers(
+    from_party: tuple[str, str], to_party: tuple[str, str] | None
+) -> dict[str, str]:
+    """``OCPI-from-*`` (the sending party) and ``OCPI-to-*`` (the party addressed)."""
+    headers = {"OCPI-from-country-code": from_party[0], "OCPI-from-party-id": from_party[1]}
+    if to_party is not None:
+        headers["OCPI-to-country-code"] = to_party[0]
+        headers["OCPI-to-party-id"] = to_party[1]
+    return headers
+
+
+def header_party(headers: Any, direction: str) -> tuple[str, str] | None:
+    """The (country code, party id) of a request's ``OCPI-{direction}-*`` headers, if both are
+    there (upper-cased: CiString)."""
+    cc = headers.get(f"ocpi-{direction}-country-code")
+    pid = headers.get(f"ocpi-{direction}-party-id")
+    if not cc or not pid:
+        return None
+    return str(cc).strip().upper(), str(pid).strip().upper()

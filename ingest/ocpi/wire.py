@@ -42,6 +42,7 @@ class Connector(msgspec.Struct, kw_only=True):
     tariff_ids: list[Scalar] | Scalar = None
     tariff_id: Scalar = None  # 2.1.1
     terms_and_conditions: str | None = None
+    capabilities: Any = None  # 2.3.0 ConnectorCapability (OpenEnum) list
     last_updated: str | None = None
 
 
@@ -55,6 +56,10 @@ class Evse(msgspec.Struct, kw_only=True):
     coordinates: GeoLocation | None = None
     physical_reference: Scalar = None
     parking_restrictions: list[Any] | None = None
+    # 2.3.0: the parking places it serves (EVSEParking) and the eMSPs whose contracts it
+    # accepts; read in ``normalise`` (a bad value costs a note, not the EVSE).
+    parking: Any = None
+    accepted_service_providers: Any = None
     last_updated: str | None = None
 
 
@@ -80,6 +85,8 @@ class Location(msgspec.Struct, kw_only=True):
     time_zone: str | None = None
     opening_times: msgspec.Raw = msgspec.Raw()
     charging_when_closed: bool | str | None = None
+    parking_places: Any = None  # 2.3.0 Parking objects, read in ``normalise``
+    help_phone: Scalar = None  # 2.3.0
     last_updated: str | None = None
 
 

@@ -18,14 +18,21 @@ class TokenCache:
         self._ttl_s = ttl_s
         self._entries: dict[str, tuple[float, networks.NetworkAuth | None]] = {}
 
-    async def authenticate(self, authorization: str | None) -> networks.NetworkAuth | None:
+    async def authenticate(
+        self, authorization: str | None, *, max_age_s: float | None = None
+    ) -> networks.NetworkAuth | None:
+        """The token's network; from the cache unless the entry is older than ``max_age_s``
+        (a refusal asks again: a hub's new party may have arrived since, in another process)."""
         candidates = transport.token_candidates(authorization)
         if not candidates:
             return None
         key = "\x00".join(candidates)
         now = time.monotonic()
         cached = self._entries.get(key)
-        if cached is not None and cached[0] > now:
+        fresh_enough = (
+            max_age_s is None or cached is None or (now - (cached[0] - self._ttl_s) <= max_age_s)
+        )
+        if cached is not None and cached[0] > now and fresh_enough:
             return cached[1]
         auth = await networks.authenticate(self._store, candidates)
         # A registration in progress changes within seconds (its parties arrive with the

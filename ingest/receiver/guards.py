@@ -65,16 +65,32 @@ def answer(
     http_status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response[bytes]:
-    """An OCPI envelope, with the request's X-Request-ID and X-Correlation-ID echoed."""
+    """An OCPI envelope, with the request's X-Request-ID and X-Correlation-ID echoed and, on a
+    functional module of 2.2+, the routing headers of the answer (from us, to the party that
+    asked: its ``OCPI-from-*``, else the party in the path; ocpi.md §1.9)."""
     body = transport.envelope_encoder.encode(transport.envelope(data, status_code, message))
     request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
     correlation_id = request.headers.get("x-correlation-id") or request_id
-    return Response(
-        body,
-        status_code=http_status,
-        media_type="application/json",
-        headers={"X-Request-ID": request_id, "X-Correlation-ID": correlation_id, **(headers or {})},
-    )
+    out = {"X-Request-ID": request_id, "X-Correlation-ID": correlation_id}
+    out.update(_answer_routing(request))
+    out.update(headers or {})
+    return Response(body, status_code=http_status, media_type="application/json", headers=out)
+
+
+def _answer_routing(request: AnyRequest) -> dict[str, str]:
+    params = request.path_params
+    version = params.get("version")
+    parts = request.url.path.split("/")
+    if not transport.is_22_or_later(version) or not transport.FUNCTIONAL_MODULES & set(parts):
+        return {}
+    receiver: Receiver | None = getattr(request.app.state, "receiver", None)
+    if receiver is None:
+        return {}
+    settings = receiver.services.settings
+    asked_by = transport.header_party(request.headers, "from")
+    if asked_by is None and "cc" in params and "pid" in params:
+        asked_by = (str(params["cc"]).upper(), str(params["pid"]).upper())
+    return transport.routing_headers((settings.ocpi_country_code, settings.ocpi_party_id), asked_by)
 
 
 # ---- dependencies ------------------------------------------------------------------------------
@@ -144,7 +160,12 @@ async def _registrant(request: AnyRequest, ocpi_version: NamedDependency[str]) -
     return await _authenticate(request, ocpi_version)
 
 
-def _push(
+# A refusal for a party the cached answer does not list asks the database again if the answer
+# is older than this: a hub's new party (its ClientInfo, a pull) may have arrived meanwhile.
+RECHECK_REFUSAL_AFTER_S = 1.0
+
+
+async def _push(
     request: AnyRequest,
     registrant: NamedDependency[Caller],
     cc: FromPath[str],
@@ -158,6 +179,12 @@ def _push(
         raise OcpiRefusal(
             transport.CLIENT_ERROR, "token A is only valid for versions and credentials", 401
         )
+    _check_addressed_to_us(request, registrant)
+    if not auth.may_write(cc, pid):
+        again = await registrant.receiver.tokens.authenticate(
+            request.headers.get("authorization"), max_age_s=RECHECK_REFUSAL_AFTER_S
+        )
+        auth = again if again is not None else auth
     if not auth.may_write(cc, pid):
         log.warning(
             "push.refused_foreign_party",
@@ -191,6 +218,30 @@ def _push(
     return Push(pusher, registrant.receiver, grant, objects)
 
 
+def _check_addressed_to_us(request: AnyRequest, registrant: Caller) -> None:
+    """A 2.2+ request whose ``OCPI-to-*`` headers name another party is not for us: a hub that
+    misroutes it is told so, nothing is written (ocpi.md §1.9). Without the headers (a direct
+    peer, 2.1.1) it is ours."""
+    if not transport.is_22_or_later(registrant.version):
+        return
+    addressed = transport.header_party(request.headers, "to")
+    settings = registrant.receiver.services.settings
+    us = (settings.ocpi_country_code, settings.ocpi_party_id)
+    if addressed is not None and addressed != us:
+        log.warning(
+            "push.misrouted",
+            network=registrant.auth.name,
+            to="*".join(addressed),
+            path=request.url.path,
+        )
+        raise OcpiRefusal(
+            transport.INVALID_PARAMETERS,
+            f"the OCPI-to-* headers address party {'*'.join(addressed)}; this platform is "
+            f"{'*'.join(us)}",
+            _invalid_http(registrant.version),
+        )
+
+
 def _invalid_http(version: str) -> int:
     # 2.2+: a request that reached the OCPI layer is answered with HTTP 200 (ocpi.md §1.5).
     return 200 if transport.is_22_or_later(version) else 400
@@ -220,7 +271,7 @@ REGISTRATION = {
 }
 MODULES = {
     **REGISTRATION,
-    "push": Provide(_push, sync_to_thread=False),
+    "push": Provide(_push),
     "payload": Provide(_payload),
 }
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import msgspec
 from litestar import Litestar, Request, Router, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath
@@ -16,13 +17,15 @@ from litestar.response import Response
 
 from app.logs import get_logger
 from app.services import services_of
-from app.store import Tx
+from app.store import Tx, networks
 from app.store.locations import fetch_location
 from app.store.networks import PartyOwned
+from app.store.records import Problem
 from app.store.tariffs import fetch_tariff
 from ingest import credentials
 from ingest.credentials import HandshakeError
 from ingest.ocpi import transport
+from ingest.ocpi.hubclientinfo import read_client_info
 from ingest.receiver import tariffs as tariff_ops
 from ingest.receiver.auth import TokenCache
 from ingest.receiver.guards import (
@@ -373,6 +376,80 @@ async def delete_tariff_handler(
     )
 
 
+# ---- HubClientInfo receiver (2.2+, ocpi.md §2.6) -----------------------------------------------
+CLIENT_INFO = "/{version:str}/hubclientinfo/{cc:str}/{pid:str}"
+
+
+async def _hub(registrant: Caller) -> None:
+    """Only a hub (a party with role HUB in its credentials) tells us about the parties it
+    routes; HubClientInfo is a 2.2+ configuration module (no routing headers)."""
+    auth, version = registrant.auth, registrant.version
+    if not transport.is_22_or_later(version):
+        raise OcpiRefusal(transport.CLIENT_ERROR, "OCPI 2.1.1 has no hubclientinfo module", 404)
+    if auth.token_kind == "A":  # noqa: S105 - a kind, not a secret
+        raise OcpiRefusal(
+            transport.CLIENT_ERROR, "token A is only valid for versions and credentials", 401
+        )
+    if not await networks.is_hub(registrant.receiver.services.store, auth.network_id):
+        raise OcpiRefusal(
+            transport.CLIENT_ERROR,
+            f"only a hub sends ClientInfo: the credentials of {auth.name} name no party with "
+            "role HUB",
+        )
+
+
+@get(_paths(CLIENT_INFO), dependencies=REGISTRATION)
+async def get_client_info(
+    request: AnyRequest, registrant: Registrant, cc: Segment, pid: Segment
+) -> Any:
+    await _hub(registrant)
+    info = await networks.client_info(
+        registrant.receiver.services.store, registrant.auth.network_id, cc, pid
+    )
+    if info is None:
+        raise OcpiRefusal(transport.CLIENT_ERROR, f"no ClientInfo for {cc}*{pid}", 404)
+    return answer(
+        request,
+        {
+            "country_code": info.country_code,
+            "party_id": info.party_id,
+            "role": info.role,
+            "status": info.status,
+            "last_updated": transport.format_timestamp(info.last_updated),
+        },
+    )
+
+
+@put(_paths(CLIENT_INFO), dependencies=REGISTRATION)
+async def put_client_info(
+    request: AnyRequest, registrant: Registrant, cc: Segment, pid: Segment
+) -> Any:
+    await _hub(registrant)
+    body = decode_object(await request.body())
+    if body is None:
+        raise OcpiRefusal(transport.INVALID_PARAMETERS, "body is not a JSON object", 400)
+    for field, in_url in (("country_code", cc), ("party_id", pid)):
+        value = body.setdefault(field, in_url)
+        if not isinstance(value, str) or value.strip().upper() != in_url.strip().upper():
+            raise OcpiRefusal(
+                transport.INVALID_PARAMETERS,
+                f"{field} {value!r} in the body differs from {in_url!r} in the URL",
+            )
+    problems: list[Problem] = []
+    info = read_client_info(transport.envelope_encoder.encode(body), problems)
+    if info is None:
+        raise OcpiRefusal(transport.INVALID_PARAMETERS, problems[0].reason)
+    auth, services = registrant.auth, registrant.receiver.services
+    async with services.store.transaction() as tx:
+        await networks.apply_client_info(
+            tx, auth.network_id, [networks.ClientInfoRow(*msgspec.structs.astuple(info))]
+        )
+        await networks.touch(tx, auth.network_id)
+    registrant.receiver.tokens.forget(auth.network_id)  # its parties changed
+    log.info("hub.client_info", network=auth.name, party=info.key, status=info.status)
+    return answer(request)
+
+
 ocpi_router = Router(
     path="/ocpi",
     route_handlers=[
@@ -393,6 +470,8 @@ ocpi_router = Router(
         put_tariff_handler,
         patch_tariff_handler,
         delete_tariff_handler,
+        get_client_info,
+        put_client_info,
     ],
     exception_handlers=EXCEPTION_HANDLERS,
     include_in_schema=False,

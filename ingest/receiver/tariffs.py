@@ -38,17 +38,18 @@ async def put_tariff(
         party_id=pid,
         received_at=pusher.received_at,
         problems=problems,
+        ocpi_version=pusher.version,
     )
     await record_problems(tx, problems, network_id=pusher.network_id, source="push")
     if tariff is None:
         reasons = "; ".join(p.reason for p in problems if p.severity == "rejected")
         return invalid(f"tariff rejected: {reasons}", pusher.version)
-    created, _, stale = await tariff_store.apply_tariffs(
+    counts = await tariff_store.apply_tariffs(
         tx, [tariff], network_id=pusher.network_id, received_at=pusher.received_at
     )
-    if stale:
+    if counts.stale:
         return ignored("tariff")
-    return Outcome(http_status=201 if created else 200)
+    return Outcome(http_status=201 if counts.created else 200)
 
 
 async def patch_tariff(

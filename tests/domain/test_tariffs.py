@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from app.domain.tariffs import active_tariffs, display_tariff, tariff_summary
+from app.domain.tariffs import active_tariffs, display_tariff, tariff_summary, tax_included
 
 SPEC_EXAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "spec-examples"
 
@@ -21,7 +21,8 @@ TARIFF_4 = (
 )
 RESERVATION_BASE = "0.25 EUR/kWh + 0.50 EUR start fee"
 
-# 2.2.1 examples; the 2.3.0 copies differ only by tax_included "NO" and PriceLimit, same text.
+# 2.2.1 examples; the 2.3.0 copies differ only by tax_included "NO" and PriceLimit: the same
+# text, with the 2.3.0 word for what is left out (taxes: VAT, or a sales tax, §4.9).
 SPEC_SUMMARIES = {
     "tariff_1_simple_2hour.json": "2.00 EUR/h (excl. VAT)",
     # AD_HOC_PAYMENT; alt text ("2.00 euro p/hour including VAT") is extra info, not used
@@ -68,9 +69,9 @@ SPEC_SUMMARIES = {
     ),
 }
 SPEC_SUMMARIES_230 = {
-    **SPEC_SUMMARIES,
-    "tariff_19_simple_north_american_exclusive.json": "2.00 CAD/h (excl. VAT)",
-    "tariff_20_simple_north_american_inclusive.json": "2.10 CAD/h (incl. VAT)",
+    **{name: text.replace("(excl. VAT)", "(excl. taxes)") for name, text in SPEC_SUMMARIES.items()},
+    "tariff_19_simple_north_american_exclusive.json": "2.00 CAD/h (excl. taxes)",
+    "tariff_20_simple_north_american_inclusive.json": "2.10 CAD/h (incl. taxes)",
 }
 SPEC_SUMMARIES_211 = {
     "tariffs_01_example_new_tariff_2_euro_per_hour.json": "2.00 EUR/h (excl. VAT)",
@@ -301,17 +302,35 @@ def test_free(given: dict[str, Any], expected: str) -> None:
     ("fields", "expected"),
     [
         ({}, "2.00 CAD/h (excl. VAT)"),  # 2.1.1 / 2.2.x: excl. VAT by definition (§4.4)
-        ({"tax_included": "NO"}, "2.00 CAD/h (excl. VAT)"),
-        ({"tax_included": "YES"}, "2.00 CAD/h (incl. VAT)"),
-        ({"tax_included": "yes"}, "2.00 CAD/h (incl. VAT)"),
-        ({"tax_included": "N/A"}, "2.00 CAD/h"),  # no tax applies
-        ({"tax_included": "MAYBE"}, "2.00 CAD/h"),
-        ({"tax_included": ["YES"]}, "2.00 CAD/h"),
+        # 2.3.0 (§4.9): taxes, not only VAT (a North American sales tax is not one)
+        ({"tax_included": "NO"}, "2.00 CAD/h (excl. taxes)"),
+        ({"tax_included": "YES"}, "2.00 CAD/h (incl. taxes)"),
+        ({"tax_included": "yes"}, "2.00 CAD/h (incl. taxes)"),
+        ({"tax_included": " n/a"}, "2.00 CAD/h (no taxes)"),  # no tax applies
+        # a 2.3.0 tariff that does not say: nothing is claimed (ingest refuses such a tariff)
+        ({"tax_included": "MAYBE"}, "2.00 CAD/h (taxes not stated)"),
+        ({"tax_included": ["YES"]}, "2.00 CAD/h (taxes not stated)"),
     ],
 )
 def test_tax_included(fields: dict[str, Any], expected: str) -> None:
     given = tariff(element(("TIME", 2)), currency="CAD", **fields)
     assert tariff_summary(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({}, "NO"),  # 2.1.1 / 2.2.x prices are excl. VAT (§4.4)
+        ({"tax_included": "NO"}, "NO"),
+        ({"tax_included": "yes "}, "YES"),
+        ({"tax_included": "N/A"}, "N/A"),
+        ({"tax_included": "na"}, "N/A"),
+        ({"tax_included": "MAYBE"}, None),
+        ({"tax_included": 1}, None),
+    ],
+)
+def test_tax_treatment_of_a_tariff(fields: dict[str, Any], expected: str | None) -> None:
+    assert tax_included(tariff(element(("TIME", 2)), **fields)) == expected
 
 
 @pytest.mark.parametrize(
@@ -324,16 +343,16 @@ def test_tax_included(fields: dict[str, Any], expected: str) -> None:
             "min 0.50 EUR; max 10.00 EUR (excl. VAT)",
         ),
         # 2.3.0 PriceLimit, on the prices' tax basis
-        ({"max_price": {"before_taxes": 10}, "tax_included": "NO"}, "max 10.00 EUR (excl. VAT)"),
+        ({"max_price": {"before_taxes": 10}, "tax_included": "NO"}, "max 10.00 EUR (excl. taxes)"),
         (
             {"max_price": {"before_taxes": 10, "after_taxes": 12}, "tax_included": "YES"},
-            "max 12.00 EUR (incl. VAT)",
+            "max 12.00 EUR (incl. taxes)",
         ),
         (
             {"max_price": {"before_taxes": 10}, "tax_included": "YES"},
-            "max 10.00 EUR excl. VAT (incl. VAT)",
+            "max 10.00 EUR excl. taxes (incl. taxes)",
         ),
-        ({"max_price": {"before_taxes": 10}, "tax_included": "N/A"}, "max 10.00 EUR"),
+        ({"max_price": {"before_taxes": 10}, "tax_included": "N/A"}, "max 10.00 EUR (no taxes)"),
         # unreadable or meaningless limits are left out
         ({"max_price": 10}, "(excl. VAT)"),
         ({"max_price": {"excl_vat": "ten"}}, "(excl. VAT)"),

@@ -192,7 +192,7 @@ async def test_a_static_token_cannot_claim_an_owned_party_and_a_move_is_explicit
         new = await fresh.put(BASE, json=_location(), headers=b64("new-token-0123456789"))
         assert new.json()["status_code"] == 1000
     listed = await asyncio.to_thread(cli.invoke, main, ["networks", "parties", "netnew", "list"])
-    assert listed.stdout.splitlines() == ["DE*BBB owner", "DE*NEW owner"]
+    assert listed.stdout.splitlines() == ["DE*BBB owner (operator)", "DE*NEW owner (credentials)"]
 
 
 async def test_two_networks_claiming_one_party_at_once_one_wins(
@@ -251,3 +251,32 @@ async def test_no_token_reaches_another_partys_data_on_any_path(
     assert answer.json()["status_message"] == "party DE*BBB is not registered for this token"
     assert _stored(sync_conn) == before
     assert sync_conn.execute("SELECT count(*) FROM quarantine").fetchone() == quarantined
+
+
+async def test_a_loaded_dump_never_writes_a_party_an_ocpi_network_owns(
+    service: AsyncTestClient[Litestar], store: Store, sync_conn: psycopg.Connection, tmp_path: Any
+) -> None:
+    from ingest.loader import load_file
+
+    before = _stored(sync_conn)
+    other = _location()
+    other.update(id="BLOC2", name="Not theirs")
+    dump = tmp_path / "dump.json"
+    dump.write_text(json.dumps({"data": [{**_location(), "name": "Overwritten?"}, other]}))
+    report = await load_file(store, dump, network_name="somedump", check_geography=False)
+    assert (report.objects, report.accepted, report.quarantined) == (2, 0, 2)
+    assert _stored(sync_conn) == before
+    assert sync_conn.execute(
+        "SELECT object_key, reason FROM quarantine WHERE severity = 'rejected' ORDER BY 1"
+    ).fetchall() == [
+        ("DE*BBB*BLOC1", "party DE*BBB belongs to another network (bbb): not written"),
+        ("DE*BBB*BLOC2", "party DE*BBB belongs to another network (bbb): not written"),
+    ]
+    assert sync_conn.execute("SELECT count(*) FROM locations").fetchone() == (1,)
+    # A party nobody owns is written from a file, and known to the dump's network, not owned.
+    free = _location()
+    free.update(party_id="FRE", id="F1")
+    dump.write_text(json.dumps({"data": [free]}))
+    report = await load_file(store, dump, network_name="somedump", check_geography=False)
+    assert (report.accepted, report.quarantined) == (1, 0)
+    assert ("somedump", "DE*FRE", False) in _owned(sync_conn)

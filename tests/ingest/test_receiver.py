@@ -188,7 +188,7 @@ async def test_base64_and_raw_tokens_are_both_accepted(cpo: AsyncTestClient[Lite
     for headers in (b64(TOKEN), raw(TOKEN)):
         response = await cpo.get("/ocpi/versions", headers=headers)
         assert response.status_code == 200
-        assert [v["version"] for v in body(response)["data"]] == ["2.2.1", "2.2", "2.1.1"]
+        assert [v["version"] for v in body(response)["data"]] == ["2.3.0", "2.2.1", "2.2", "2.1.1"]
     refused = await cpo.get("/ocpi/versions", headers=raw("wrong"))
     assert (refused.status_code, body(refused)["status_code"]) == (401, 2000)
     assert (await cpo.get("/ocpi/versions")).status_code == 401
@@ -213,9 +213,9 @@ async def test_paths_with_and_without_trailing_slash(
     base_url = "http://127.0.0.1:8000/ocpi"  # the suite's public URL (settings' default)
     expected = {
         BASE: ("LOC1", [(e["uid"], e["status"]) for e in example["evses"]]),
-        "/ocpi/2.2.1": ("2.2.1", ["credentials", "locations", "tariffs"]),
+        "/ocpi/2.2.1": ("2.2.1", ["credentials", "locations", "tariffs", "hubclientinfo"]),
         "/ocpi/versions": [
-            {"version": v, "url": f"{base_url}/{v}"} for v in ("2.2.1", "2.2", "2.1.1")
+            {"version": v, "url": f"{base_url}/{v}"} for v in ("2.3.0", "2.2.1", "2.2", "2.1.1")
         ],
     }
 

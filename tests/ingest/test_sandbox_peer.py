@@ -284,9 +284,10 @@ async def test_scheduler_pulls_registered_networks(
         for _ in range(100):
             await asyncio.sleep(0.1)
             row = sync_conn.execute(
-                "SELECT last_full_pull_ok_at IS NOT NULL FROM networks"
+                "SELECT count(*) FROM sync_runs WHERE module = 'locations' AND kind = 'full'"
+                " AND status = 'complete'"
             ).fetchone()
-            if row == (True,):
+            if row == (1,):
                 break
     finally:
         task.cancel()

@@ -1,0 +1,1 @@
+"""Third-party OCPI implementations used as test peers (each runs in its own environment)."""
