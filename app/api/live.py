@@ -13,11 +13,13 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from litestar.response import Response, ServerSentEvent, ServerSentEventMessage
 
+from app.api import caching
 from app.api import params as p
 from app.api.errors import ApiError, InvalidParameter
+from app.api.schemas import Timestamp
 from app.domain.filters import Filters
 from app.live.events import cell_hex
-from app.live.hub import Area, StreamHub, Subscriber, is_before
+from app.live.hub import Area, StreamHub, Subscriber, is_before, is_stream_id
 from app.logs import get_logger
 from app.services import Services
 from app.store import clusters as cluster_store
@@ -46,16 +48,19 @@ class Clusters(msgspec.Struct):
     resolution: int
     cells: list[Cluster]
     locations: int
-    generated_at: datetime
+    generated_at: Timestamp
 
 
 @get(
     "/v1/clusters",
     summary="Locations clustered by H3 cell for a map view",
+    operation_id="getClusters",
     tags=["map"],
     dependencies={"filters": Provide(p.provide_filters)},
+    guards=[p.no_unknown_parameters],
 )
 async def get_clusters(
+    request: AnyRequest,
     services: NamedDependency[Services],
     filters: NamedDependency[Filters],
     bbox: Annotated[str, QueryParameter(description="minLon,minLat,maxLon,maxLat")],
@@ -91,7 +96,7 @@ async def get_clusters(
         for r in rows
     ]
     body = Clusters(zoom, resolution, cells, sum(c.locations for c in cells), datetime.now(UTC))
-    return Response(body, headers={"Cache-Control": "public, max-age=5"})
+    return caching.answer(request, _encoder.encode(body), media_type="application/json")
 
 
 def _area(bbox: str) -> Area:
@@ -100,7 +105,11 @@ def _area(bbox: str) -> Area:
 
 
 @get(
-    "/v1/stream", summary="Live availability changes in an area (Server-Sent Events)", tags=["map"]
+    "/v1/stream",
+    summary="Live availability changes in an area (Server-Sent Events)",
+    operation_id="streamAvailability",
+    tags=["map"],
+    guards=[p.no_unknown_parameters],
 )
 async def stream(
     request: AnyRequest,
@@ -112,6 +121,13 @@ async def stream(
             description="Resume after this event id (the Last-Event-ID header works too)."
         ),
     ] = None,
+    api_key: Annotated[
+        str | None,
+        QueryParameter(
+            description="The API key, for browsers' EventSource, which cannot send headers "
+            "(elsewhere send it as Authorization: Bearer or X-Api-Key)."
+        ),
+    ] = None,
 ) -> Response[Any]:
     """``event: availability`` with a location's new counts and changed EVSEs, ``id`` = the
     event's position in the stream. Reconnecting with ``Last-Event-ID`` replays what was missed;
@@ -121,6 +137,11 @@ async def stream(
     if services.redis is None:
         raise ApiError(503, "unavailable", "live stream unavailable: no Redis configured")
     resume_from = request.headers.get("last-event-id") or last_event_id
+    if resume_from is not None and not (len(resume_from) <= 41 and is_stream_id(resume_from)):
+        raise InvalidParameter(
+            "last_event_id",
+            f"must be an event id this stream sent (ms-seq), got {resume_from!r:.60}",
+        )
     # Subscribed before the position is known: nothing can fall between the two.
     subscriber = hub.subscribe(area)
     try:

@@ -25,6 +25,7 @@ from app.logs import get_logger
 log = get_logger(__name__)
 
 QUEUE_SIZE = 1000
+NO_EVENTS_YET = "0-0"  # the position of a client that started on an empty stream
 POSITION_TIMEOUT_S = 2.0
 # How long one XREAD waits for news: below the Redis client's socket timeout (1 s), so that a
 # quiet second is an empty answer, not a timeout that costs a retry pause.
@@ -123,18 +124,27 @@ class StreamHub:
             await cancel_and_wait([self._task])
 
     async def replay(self, after_id: str, area: Area) -> list[tuple[str, AvailabilityEvent]] | None:
-        """Events after ``after_id`` inside the area; None if some of them were trimmed from the
-        stream already (the client must reload instead)."""
+        """Events after ``after_id`` inside the area; None if the client may have missed some
+        that cannot be replayed (the client must reload instead): they were trimmed from the
+        stream already, or ``after_id`` is not in this stream at all (Redis restarted empty,
+        and what changed while it was down was never published)."""
         assert self._client is not None
+        known_position = after_id != NO_EVENTS_YET
         try:
             info: Any = await self._client.xinfo_stream(STREAM_KEY)
-        except redis_exceptions.ResponseError:  # no stream yet: nothing to replay, none lost
-            return []
+        except redis_exceptions.ResponseError:  # no stream: only a client that saw none is whole
+            return None if known_position else []
         first = info.get("first-entry")
         # Entries are trimmed oldest first: a client from before the first one left has missed
         # some, if any were trimmed at all (a young stream has lost nothing).
         lost = int(info.get("entries-added") or 0) > int(info.get("length") or 0)
         if lost and first and is_before(after_id, _text(first[0])):
+            return None
+        # Every id we hand out is an entry of the stream (or "0-0" for an empty one): one that
+        # is not there and was not trimmed comes from a stream that is gone.
+        if known_position and not await self._client.xrange(
+            STREAM_KEY, min=after_id, max=after_id, count=1
+        ):
             return None
         entries: Any = await self._client.xrange(STREAM_KEY, min=f"({after_id}")
         out = []
@@ -161,7 +171,7 @@ class StreamHub:
     async def _stream_end(self) -> str:
         assert self._client is not None
         last: Any = await self._client.xrevrange(STREAM_KEY, count=1)
-        return _text(last[0][0]) if last else "0-0"
+        return _text(last[0][0]) if last else NO_EVENTS_YET
 
     async def _read(self) -> None:
         assert self._client is not None
@@ -237,6 +247,12 @@ class StreamHub:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def is_stream_id(value: str) -> bool:
+    """A Redis stream id as we hand them out (``ms-seq``)."""
+    ms, dash, seq = value.partition("-")
+    return bool(dash) and ms.isascii() and ms.isdigit() and seq.isascii() and seq.isdigit()
 
 
 def is_before(a: str, b: str) -> bool:

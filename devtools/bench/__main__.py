@@ -13,12 +13,15 @@ from typing import Any
 import click
 import psycopg
 
-from devtools.bench import pull, push, queries
+from devtools.bench import outages, pull, push, queries
 from devtools.bench.dataset import generate
 from devtools.bench.harness import ROOT, STATE, dump, environment
 from devtools.bench.report import machine, table
 
 PROGRESS_STEPS = 20  # a progress line every 5 %
+PARTS = ("pull", "push", "queries", "outages")
+# The parts on the 300k dataset; ``outages`` brings its own services and small dataset.
+DATASET_PARTS = frozenset({"pull", "push", "queries"})
 
 
 @click.group()
@@ -102,9 +105,9 @@ def _loaded(database_url: str) -> bool:
 @main.command("run")
 @click.option(
     "--only",
-    type=click.Choice(["pull", "push", "queries"]),
+    type=click.Choice(PARTS),
     multiple=True,
-    help="Run only these parts (default: all three).",
+    help="Run only these parts (default: all four).",
 )
 @click.option(
     "--fresh/--reuse",
@@ -146,17 +149,46 @@ def run_command(
     connections: int,
     out_dir: Path,
 ) -> None:
-    """Pull, push and query benchmarks on private services; results and plans in --out."""
-    parts = set(only or ("pull", "push", "queries"))
-    dataset = _dataset(STATE / "dataset", locations, evses)
+    """Pull, push, query and outage benchmarks on private services; results and plans in
+    --out."""
+    parts = set(only or PARTS)
     results: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "dataset": json.loads((dataset / "manifest.json").read_text()),
     }
+    if parts & DATASET_PARTS:
+        dataset = _dataset(STATE / "dataset", locations, evses)
+        results["dataset"] = json.loads((dataset / "manifest.json").read_text())
     previous = out_dir / "results.json"
     if only and previous.exists():  # a partial run keeps the other parts' last figures
-        results = {**json.loads(previous.read_text()), **results}
+        kept = json.loads(previous.read_text())
+        # The top-level time and machine are the dataset parts'; outages carry their own.
+        results = {**kept, **results} if parts & DATASET_PARTS else kept
+    if parts & DATASET_PARTS:
+        _dataset_parts(parts, fresh, dataset, results, workers, seconds, connections, out_dir)
+    if "outages" in parts:
+        click.echo("bench: outages under load (PostgreSQL, Redis, a worker) ...")
+        results["outages"] = outages.run(outages.Config(workers=workers))
+        click.echo(f"bench: outages {results['outages']['seconds']} s")
+    dump(out_dir / "results.json", results)
+    report = table(results) + "\n"
+    if outages.table(results):
+        report += "\n" + outages.table(results) + "\n"
+    (out_dir / "results.md").write_text(report)
+    click.echo(report)
+    click.echo(f"bench: results in {out_dir}")
+
+
+def _dataset_parts(
+    parts: set[str],
+    fresh: bool,
+    dataset: Path,
+    results: dict[str, Any],
+    workers: int,
+    seconds: int,
+    connections: int,
+    out_dir: Path,
+) -> None:
     with environment(fresh=fresh or "pull" in parts) as env:
         if "pull" in parts or not _loaded(env.database_url):
             click.echo("bench: full pull of the dataset over OCPI ...")
@@ -175,10 +207,6 @@ def run_command(
                     env, workers=workers, seconds=seconds, connections=connections, out_dir=out_dir
                 )
             )
-    dump(out_dir / "results.json", results)
-    (out_dir / "results.md").write_text(table(results) + "\n")
-    click.echo(table(results))
-    click.echo(f"bench: results in {out_dir}")
 
 
 if __name__ == "__main__":

@@ -312,6 +312,31 @@ async def test_stream_sends_changes_in_the_area_and_replays_after_a_reconnect(
         quiet_after=True,
     )
     assert [(e["event"], e.get("id")) for e in at_edge] == [("hello", events[2]["id"])]
+    # Redis restarted empty (its stream is gone; what changed meanwhile was never published): a
+    # client from the old stream is told to reload, before and after the new stream has events.
+    gone = redis_sync.Redis.from_url(settings.redis_url or "")
+    try:
+        assert gone.delete(STREAM_KEY) == 1
+    finally:
+        gone.close()
+    resumed = await _read_events(
+        api_server.url, gent, 2, headers={"Last-Event-ID": events[2]["id"]}
+    )
+    assert [e["event"] for e in resumed] == ["hello", "reset"]
+    async with httpx.AsyncClient(base_url=api_server.url) as client:
+        changed = await client.patch(
+            f"{base}/3256",
+            headers=b64(TOKEN),
+            json={"status": "CHARGING", "last_updated": "2026-01-01T00:00:09Z"},
+        )
+        assert changed.json()["status_code"] == 1000
+        resumed = await _read_events(
+            api_server.url, gent, 2, headers={"Last-Event-ID": events[2]["id"]}
+        )
+        assert [e["event"] for e in resumed] == ["hello", "reset"]
+        # Not an id the stream sent: named, not a stream that fails after its start.
+        bad = await client.get("/v1/stream", params={"bbox": gent, "last_event_id": "12;DROP"})
+        assert bad.status_code == 400 and bad.json()["error"]["parameter"] == "last_event_id"
 
 
 async def test_networks_list_what_the_network_filter_takes(
