@@ -181,6 +181,9 @@ class StreamHub:
             try:
                 if last_id is None:
                     last_id = await self._stream_end()
+                    # Known now: clients waiting for it need not wait for the first XREAD (up
+                    # to BLOCK_MS on a quiet stream); what comes after it is read from here.
+                    self._set_position(last_id)
                 answer: Any = await self._client.xread(
                     {STREAM_KEY: last_id}, block=BLOCK_MS, count=500
                 )

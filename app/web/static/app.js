@@ -420,6 +420,7 @@ function filtersChanged({ fromHash = false } = {}) {
   if (!fromHash) writeHash();
   refresh();
   if (route.current) route.query(false);
+  if (detail.openId) detail.refresh(); // "reported within" decides which of its statuses are stale
 }
 
 function showFilterError(error) {

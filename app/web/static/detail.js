@@ -1,12 +1,13 @@
-// The detail panel of one location (GET /v1/locations/{id}): EVSEs with status and status age,
-// connectors with power, price, opening hours in words, operator, network and freshness.
+// The detail panel of one location (GET /v1/locations/{id}): EVSEs with status and status age
+// (identical ones grouped, a stale status shown as unknown), connectors with power, price, opening
+// hours in words, operator, network, freshness and links to navigate there.
 // Live events for the open location refetch it; ages tick without refetching.
 
 import { getJSON, isAbort } from "./api.js";
 import { h, icon } from "./dom.js";
 import {
-  STATUS_LABELS, bucketOfStatus, connectorName, countsSentence, formatAge, formatDuration,
-  formatPower, locationStatus, openingHours, powerTypeName,
+  bucketOfStatus, connectorName, connectorsSummary, countsSentence, formatAge, formatDuration,
+  formatPower, locationStatus, openingHours, powerTypeName, statusAge, statusLabel,
 } from "./format.js";
 
 const AGE_TICK_MS = 15_000;
@@ -24,6 +25,43 @@ function safeHttpUrl(text) {
   }
 }
 
+/** What makes two EVSEs the same to a driver: their connectors and capabilities, as shown. */
+function evseKind(evse) {
+  const connectors = (evse.connectors || []).map((c) => JSON.stringify(
+    [c.standard, c.format, c.power_type, c.max_power_kw, [...(c.capabilities || [])].sort()]));
+  return JSON.stringify([connectors.sort(), [...(evse.capabilities || [])].sort()]);
+}
+
+/** EVSEs of the same kind together, kinds in the order they first appear: [[kind, evses]]. */
+function groupByKind(evses) {
+  const groups = new Map();
+  for (const evse of evses) {
+    const kind = evseKind(evse);
+    if (!groups.has(kind)) groups.set(kind, []);
+    groups.get(kind).push(evse);
+  }
+  return [...groups];
+}
+
+/** "AC 3-phase socket · reservable": what the group's one-line summary leaves out. */
+function kindDetails(evse) {
+  const connectors = (evse.connectors || []).map((c) =>
+    [powerTypeName(c.power_type), c.format ? words(c.format) : null].filter(Boolean).join(" "));
+  return [...new Set(connectors), ...(evse.capabilities || []).map(words)].filter(Boolean).join(" · ");
+}
+
+/** Where to drive: a geo: URI (the device's own maps app) first, then the usual map sites. */
+function navigationLinks({ lat, lon }, name) {
+  const at = `${lat},${lon}`;
+  const label = encodeURIComponent(String(name || "Charging station").replace(/[()]/g, ""));
+  return [
+    { key: "geo", text: "Navigate", href: `geo:${at}?q=${at}(${label})` },
+    { key: "google", text: "Google Maps", href: `https://www.google.com/maps/dir/?api=1&destination=${at}` },
+    { key: "apple", text: "Apple Maps", href: `https://maps.apple.com/?daddr=${at}` },
+    { key: "osm", text: "OpenStreetMap", href: `https://www.openstreetmap.org/directions?to=${at}` },
+  ];
+}
+
 export class DetailPanel {
   constructor(root, { onClose, onLocate, getMaxStatusAge }) {
     this.root = root;
@@ -36,6 +74,7 @@ export class DetailPanel {
     this.controller = null;
     this.refreshTimer = null;
     this.returnFocus = null;
+    this.openGroups = new Set(); // kinds whose charge points the driver unfolded
     setInterval(() => this.tickAges(), AGE_TICK_MS);
     root.addEventListener("keydown", (event) => {
       if (event.key === "Escape") this.close();
@@ -126,9 +165,15 @@ export class DetailPanel {
     return null;
   }
 
+  bucketOf(evse) {
+    return this.staleReason(evse) ? "stale" : bucketOfStatus(evse.status);
+  }
+
   render() {
     const d = this.data;
     const scroll = this.root.querySelector(".detail-body")?.scrollTop ?? 0;
+    // A refetch redraws the panel: groups the driver unfolded stay unfolded.
+    this.openGroups = new Set([...this.root.querySelectorAll("details[data-kind][open]")].map((el) => el.dataset.kind));
     this.root.dataset.state = "ready";
     const counts = d.availability;
     const status = locationStatus(counts);
@@ -141,6 +186,7 @@ export class DetailPanel {
       d.open_now === false ? h("span", { class: "chip-plain closed" }, "Closed now") : null,
     ];
 
+    const [geo, ...sites] = navigationLinks(d.coordinates, d.name);
     const body = h("div", { class: "detail-body" },
       h("p", { class: "address" }, place || "Address not published"),
       h("div", { class: "chips-row" }, chips),
@@ -149,11 +195,13 @@ export class DetailPanel {
           counts.stale_reason ? ` (stale: ${counts.stale_reason})` : "")
         : null,
       h("div", { class: "actions-row" },
+        h("a", { class: "secondary small", href: geo.href, "data-testid": "navigate-geo" }, icon("navigate"), geo.text),
         h("button", { type: "button", class: "secondary small", onclick: () => this.onLocate(d) }, icon("pin"), "Show on map"),
         h("button", {
           type: "button", class: "secondary small", "data-testid": "detail-share",
           onclick: (event) => this.share(event.currentTarget),
         }, icon("link"), "Copy link")),
+      this.directions(sites),
       this.priceSection(d),
       this.evseSection(d),
       this.hoursSection(d),
@@ -161,6 +209,14 @@ export class DetailPanel {
     );
     this.root.replaceChildren(this.header(d.name || "Charging station"), body);
     body.scrollTop = scroll;
+  }
+
+  /** "Directions: Google Maps · Apple Maps · OpenStreetMap", each opening beside the map. */
+  directions(sites) {
+    return h("p", { class: "small directions", "data-testid": "directions" }, "Directions: ", sites.map((site, i) => [
+      i ? " · " : "",
+      h("a", { href: site.href, target: "_blank", rel: "noopener noreferrer", "data-testid": `navigate-${site.key}` }, site.text),
+    ]));
   }
 
   priceSection(d) {
@@ -181,13 +237,36 @@ export class DetailPanel {
     const evses = d.evses || [];
     return h("section", { class: "detail-section", "aria-labelledby": "evse-title" },
       h("h3", { id: "evse-title" }, icon("bolt"), `Charge points (${evses.length})`),
-      h("ul", { class: "evse-list", "data-testid": "evse-list" }, evses.map((e) => this.evseItem(e))));
+      h("ul", { class: "evse-list", "data-testid": "evse-list" }, groupByKind(evses).map(([kind, group]) =>
+        (group.length > 1 ? this.evseGroup(kind, group) : this.evseItem(group[0])))));
+  }
+
+  /** One line for identical charge points ("6 × Type 2, 11 kW, 4 free"), each one unfoldable. */
+  evseGroup(kind, evses) {
+    const counts = { available: 0, occupied: 0, out_of_service: 0, unknown: 0, planned: 0, stale: 0 };
+    for (const evse of evses) counts[this.bucketOf(evse)] += 1;
+    const status = locationStatus(counts);
+    const details = kindDetails(evses[0]);
+    return h("li", {
+      class: `evse evse-group status-${status}`,
+      "data-testid": "evse-group",
+      "data-count": evses.length,
+      "data-free": counts.available,
+      "data-bucket": status,
+    },
+    h("div", { class: "evse-head" },
+      h("span", { class: "dot", "aria-hidden": "true" }),
+      h("strong", { "data-testid": "evse-group-summary" },
+        `${evses.length} × ${connectorsSummary(evses[0].connectors || [])}, ${counts.available} free`)),
+    details ? h("div", { class: "evse-meta muted small" }, details) : null,
+    h("details", { class: "evse-each", "data-kind": kind, open: this.openGroups.has(kind) },
+      h("summary", { class: "small", "data-testid": "evse-group-toggle" }, `Each charge point: ${countsSentence(counts)}`),
+      h("ul", { class: "evse-list" }, evses.map((e) => this.evseItem(e)))));
   }
 
   evseItem(evse) {
     const reason = this.staleReason(evse);
-    const bucket = reason ? "stale" : bucketOfStatus(evse.status);
-    const label = STATUS_LABELS[evse.status] || evse.status;
+    const bucket = this.bucketOf(evse);
     const connectors = (evse.connectors || []).map((c) => h("li", { "data-testid": "connector" },
       h("strong", {}, connectorName(c.standard)),
       ` · ${[powerTypeName(c.power_type), formatPower(c.max_power_kw), c.format ? words(c.format) : null].filter(Boolean).join(" · ")}`));
@@ -203,8 +282,9 @@ export class DetailPanel {
     },
     h("div", { class: "evse-head" },
       h("span", { class: "dot", "aria-hidden": "true" }),
-      h("strong", { class: "evse-status", "data-testid": "evse-status" }, label),
-      h("span", { class: "evse-age", "data-age-s": String(evse.status_age_s) }, ` · ${formatAge(this.ageOf(evse))}`),
+      h("strong", { class: "evse-status", "data-testid": "evse-status" }, statusLabel(evse.status, Boolean(reason))),
+      h("span", { class: "evse-age", "data-age-s": String(evse.status_age_s), "data-stale": reason ? "true" : null },
+        ` · ${statusAge(this.ageOf(evse), Boolean(reason))}`),
       reason ? h("span", { class: "stale-tag", title: `Stale: ${reason}` }, `stale · ${reason}`) : null),
     h("div", { class: "evse-meta muted small" },
       [evse.evse_id ? `ID ${evse.evse_id}` : `Charge point ${evse.uid}`, where].filter(Boolean).join(" · ")),
@@ -260,7 +340,7 @@ export class DetailPanel {
     if (!this.data || this.root.hidden) return;
     for (const el of this.root.querySelectorAll(".evse-age[data-age-s]")) {
       const base = Number(el.dataset.ageS);
-      el.textContent = ` · ${formatAge(base + (Date.now() - this.fetchedAt) / 1000)}`;
+      el.textContent = ` · ${statusAge(base + (Date.now() - this.fetchedAt) / 1000, el.dataset.stale === "true")}`;
     }
   }
 

@@ -38,6 +38,7 @@ const ICONS = {
   euro: "M16 6.5A6 6 0 0 0 7 12a6 6 0 0 0 9 5.5M5 10.5h7M5 13.5h7",
   link: "M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1",
   info: "M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18zM12 11v6M12 7.5v.01",
+  navigate: "M3 11 21 3l-8 18-2-8z",
 };
 
 export function icon(name, className = "icon") {

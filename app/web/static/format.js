@@ -92,6 +92,22 @@ export const STATUS_LABELS = {
   REMOVED: "Removed",
 };
 
+/** A status as the page shows it: a stale one is not known now, whatever it last said. */
+export function statusLabel(status, stale) {
+  return stale ? "Unknown" : STATUS_LABELS[status] || status;
+}
+
+/** "3 min ago"; for a stale status "last reported 17 months ago". */
+export function statusAge(seconds, stale) {
+  return stale ? `last reported ${formatAge(seconds)}` : formatAge(seconds);
+}
+
+/** One kind of charge point in words: "Type 2, 11 kW", several connectors joined by " + ". */
+export function connectorsSummary(connectors) {
+  return connectors.map((c) => `${connectorName(c.standard)}, ${formatPower(c.max_power_kw)}`).join(" + ")
+    || "no connector listed";
+}
+
 /** OCPI status → the bucket the API uses (architecture.md). */
 export function bucketOfStatus(status) {
   switch (status) {
