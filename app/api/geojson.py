@@ -6,15 +6,22 @@ from typing import Any
 
 import msgspec
 
+from app.api.errors import InvalidParameter
 from app.api.schemas import LocationSummary, Results
 
 GEOJSON = "application/geo+json"
 _encoder = msgspec.json.Encoder()
 
 
+FORMATS = ("json", "geojson")
+
+
 def wants_geojson(accept: str | None, format_: str | None) -> bool:
+    """``format`` when it is given (json or geojson, else a 400), else the Accept header."""
     if format_ is not None:
-        return format_.strip().lower() == "geojson"
+        if format_ not in FORMATS:
+            raise InvalidParameter("format", f"must be json or geojson, got {format_[:40]!r}")
+        return format_ == "geojson"
     return accept is not None and GEOJSON in accept
 
 

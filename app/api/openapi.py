@@ -122,6 +122,18 @@ BODY_BOUNDS: dict[str, dict[str, Any]] = {
     "limit": {"minimum": 1, "maximum": p.MAX_LIMIT},
     "cursor": {"maxLength": p.MAX_CURSOR_CHARS},
 }
+OTHER_FEATURE = {
+    "title": "OtherFeature",
+    "description": "Any other GeoJSON Feature of a FeatureCollection route (a waypoint, …): "
+    "ignored. Exactly one Feature of the collection is the route's LineString.",
+    "type": "object",
+    "properties": {
+        "type": {"enum": ["Feature"]},
+        "geometry": {"description": "Ignored unless it is the route's LineString."},
+        "properties": {"description": "Ignored (any JSON value)."},
+    },
+    "required": ["type"],
+}
 # One enum for every operation's ``format`` (Litestar writes a nullable enum per operation,
 # from which generators make three identical enum classes per operation).
 FORMAT_REF = {"$ref": REF.format(name="ResponseFormat")}
@@ -152,6 +164,10 @@ def _components() -> dict[str, Any]:
     }
     for name, bounds in BODY_BOUNDS.items():
         _bound(components["AlongRouteRequest"]["properties"][name], bounds)
+    # A collection's other features (waypoints) are any Features, ignored (app.domain.route).
+    features = components["FeatureCollection"]["properties"]["features"]
+    features["items"] = {"anyOf": [features["items"], {"$ref": REF.format(name="OtherFeature")}]}
+    components["OtherFeature"] = OTHER_FEATURE
     components["ResponseFormat"] = RESPONSE_FORMAT
     return components
 

@@ -99,7 +99,7 @@ class Feature(msgspec.Struct, tag_field="type", tag="Feature"):
     """A GeoJSON Feature whose geometry is the route's LineString (properties are ignored)."""
 
     geometry: LineString
-    properties: dict[str, Any] | None = None
+    properties: Annotated[Any, Meta(description="Ignored (any JSON value).")] = None
 
 
 class FeatureCollection(msgspec.Struct, tag_field="type", tag="FeatureCollection"):

@@ -90,6 +90,9 @@ def line_geometry(route: Any) -> Any:
         features = route.get("features")
         if not isinstance(features, list):
             raise RouteError("route.features must be an array of GeoJSON Features")
+        for i, item in enumerate(features):  # RFC 7946 §3.3: each one a Feature
+            if not isinstance(item, dict) or item.get("type") != "Feature":
+                raise RouteError(f"route.features[{i}] is not a GeoJSON Feature")
         lines = [
             f["geometry"]
             for f in features
