@@ -19,9 +19,10 @@ from typing import Any
 import httpx
 import psycopg
 
+from app.access.keys import key_hash, new_key, shown
 from app.domain.filters import NO_FILTERS, Bbox, Filters
 from app.domain.route import Pieces, pieces, validate
-from app.store import Store, detail, discovery, search
+from app.store import Store, api_keys, detail, discovery, search
 from app.store import clusters as clusters_store
 from devtools.bench.explain import explained
 from devtools.bench.harness import ROOT, STATE, Environment, rss_mb
@@ -43,7 +44,13 @@ Call = Callable[[Store], Awaitable[Any]]
 
 # ---- load generators ----------------------------------------------------------------------------
 def wrk(
-    paths: list[str], name: str, base: str, *, connections: int, seconds: int
+    paths: list[str],
+    name: str,
+    base: str,
+    *,
+    connections: int,
+    seconds: int,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """GET the paths round-robin at full rate with wrk; requests/s and latency percentiles."""
     script = STATE / f"{name}.lua"
@@ -54,7 +61,17 @@ def wrk(
         "  return wrk.format('GET', paths[(i % #paths) + 1])\nend\n"
     )
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), base],
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            *(arg for k, v in (headers or {}).items() for arg in ("-H", f"{k}: {v}")),
+            base,
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -213,6 +230,21 @@ class Queries:
         return call
 
 
+async def _bench_key(database_url: str) -> str:
+    """A fresh key with limits the benchmark cannot reach."""
+    key = new_key()
+    async with Store(database_url, max_size=1, name="bench-keys") as store:
+        await api_keys.create(
+            store,
+            name=f"bench-{time.time_ns()}",
+            key_sha256=key_hash(key),
+            key_prefix=shown(key),
+            rate_per_min=100_000_000,
+            daily_quota=1_000_000_000,
+        )
+    return key
+
+
 async def run(
     env: Environment, *, workers: int, seconds: int, connections: int, out_dir: Path
 ) -> dict[str, Any]:
@@ -249,6 +281,22 @@ async def run(
         api.url,
         connections=connections,
         seconds=seconds,
+    )
+    # The same questions with an API key: looked up (cached per process) and counted in Redis
+    # (per-minute window and daily quota) on every call; limits high enough never to refuse.
+    key = await _bench_key(env.database_url)
+    results["nearby_http_database_keyed"] = wrk(
+        [f"{path}&exclude_network=ZZ*ZZZ" for path in nearby_paths],
+        "nearby_db_keyed",
+        api.url,
+        connections=connections,
+        seconds=seconds,
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    keyed = results["nearby_http_database_keyed"]
+    plain = results["nearby_http_database"]
+    results["api_key_cost_percent"] = round(
+        100 * (1 - keyed["requests_per_s"] / plain["requests_per_s"]), 1
     )
     results["bare_endpoint_http"] = wrk(
         ["/v1/ping"], "ping", api.url, connections=connections, seconds=seconds
