@@ -106,6 +106,7 @@ async def test_a_database_outage_answers_503_and_3000_and_recovers_without_resta
         client.patch(f"{LOCATION}/3256", json=STATUS, headers=b64("someone-else-0123456789"))
     )
     assert (stranger.status_code, stranger.json()["status_code"]) == (503, 3000)
+    assert stranger.headers["retry-after"] == "5"
     assert took_s < ANSWER_WITHIN_S
 
     own_postgres.start_postgres()

@@ -79,6 +79,7 @@ async def get(client: Client, path: str, **params: Any) -> dict[str, Any]:
         (AMSTERDAM, 50000, 200),
         (MOSCOW, 5000, 50),
         (KUALA_LUMPUR, 20000, 500),
+        (AMSTERDAM, 50000, 7),  # the limit binds: exactly the seven closest
     ],
 )
 async def test_nearby_returns_the_closest_in_true_distance_order(
@@ -91,8 +92,11 @@ async def test_nearby_returns_the_closest_in_true_distance_order(
     body = await get(
         api, "/v1/locations/nearby", lat=point[0], lon=point[1], radius_m=radius_m, limit=limit
     )
-    expected = brute_force_nearby(db, point[0], point[1], radius_m)[:limit]
+    in_range = brute_force_nearby(db, point[0], point[1], radius_m)
+    expected = in_range[:limit]
     assert len(expected) > 0
+    if limit == 7:
+        assert len(in_range) > limit  # the case is there to bind the limit
     assert [r["id"] for r in body["results"]] == [e[0] for e in expected]
     for result, (_, distance) in zip(body["results"], expected, strict=True):
         assert result["distance_m"] == pytest.approx(distance, abs=0.1)
