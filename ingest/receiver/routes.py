@@ -1,5 +1,5 @@
-"""The OCPI endpoints networks call (ocpi.md §2, §3.3, §4.2; Appendix A), for 2.2.1, 2.2 and
-2.1.1, with and without trailing slash. The checks every request needs (version, token, party,
+"""The OCPI endpoints networks call (ocpi.md §2, §3.3, §4.2; Appendix A), for 2.3.0, 2.2.1, 2.2
+and 2.1.1, with and without trailing slash (Litestar drops it before routing). The checks every request needs (version, token, party,
 body) are dependencies (``guards``); a refusal or failure anywhere becomes an OCPI envelope in
 one exception handler. What is left here is what differs per endpoint."""
 
@@ -85,10 +85,6 @@ async def _write(request: AnyRequest, push: Push, write: Write) -> Any:
     return outcome_answer(request, await push.write(write))
 
 
-def _paths(path: str) -> list[str]:
-    return [path, path + "/"]
-
-
 # ---- versions and credentials ------------------------------------------------------------------
 Registrant = NamedDependency[Caller]
 Checked = NamedDependency[Push]
@@ -96,18 +92,18 @@ Payload = NamedDependency[dict[str, Any]]
 Segment = FromPath[str]
 
 
-@get(_paths("/versions"), dependencies=VERSIONS)
+@get("/versions", dependencies=VERSIONS)
 async def versions(request: AnyRequest, registrant: Registrant) -> Any:
     return answer(request, credentials.our_versions(registrant.receiver.services.settings))
 
 
-@get(_paths("/{version:str}"), dependencies=REGISTRATION)
+@get("/{version:str}", dependencies=REGISTRATION)
 async def version_details(request: AnyRequest, registrant: Registrant) -> Any:
     settings = registrant.receiver.services.settings
     return answer(request, credentials.our_version_details(settings, registrant.version))
 
 
-CREDENTIALS = _paths("/{version:str}/credentials")
+CREDENTIALS = "/{version:str}/credentials"
 
 
 @get(CREDENTIALS, dependencies=REGISTRATION)
@@ -178,7 +174,7 @@ EVSE = LOCATION + "/{evse_uid:str}"
 CONNECTOR = EVSE + "/{connector_id:str}"
 
 
-@get(_paths(LOCATION) + _paths(EVSE) + _paths(CONNECTOR), dependencies=MODULES)
+@get([LOCATION, EVSE, CONNECTOR], dependencies=MODULES)
 async def get_location_object(
     request: AnyRequest,
     push: Checked,
@@ -207,7 +203,7 @@ async def get_location_object(
     return answer(request, connector)
 
 
-@put(_paths(LOCATION), dependencies=MODULES)
+@put(LOCATION, dependencies=MODULES)
 async def put_location_handler(
     request: AnyRequest,
     push: Checked,
@@ -221,7 +217,7 @@ async def put_location_handler(
     )
 
 
-@put(_paths(EVSE), dependencies=MODULES)
+@put(EVSE, dependencies=MODULES)
 async def put_evse_handler(
     request: AnyRequest,
     push: Checked,
@@ -238,7 +234,7 @@ async def put_evse_handler(
     )
 
 
-@put(_paths(CONNECTOR), dependencies=MODULES)
+@put(CONNECTOR, dependencies=MODULES)
 async def put_connector_handler(
     request: AnyRequest,
     push: Checked,
@@ -258,7 +254,7 @@ async def put_connector_handler(
     )
 
 
-@patch(_paths(LOCATION), dependencies=MODULES)
+@patch(LOCATION, dependencies=MODULES)
 async def patch_location_handler(
     request: AnyRequest,
     push: Checked,
@@ -272,7 +268,7 @@ async def patch_location_handler(
     )
 
 
-@patch(_paths(EVSE), dependencies=MODULES)
+@patch(EVSE, dependencies=MODULES)
 async def patch_evse_handler(
     request: AnyRequest,
     push: Checked,
@@ -294,7 +290,7 @@ async def patch_evse_handler(
     )
 
 
-@patch(_paths(CONNECTOR), dependencies=MODULES)
+@patch(CONNECTOR, dependencies=MODULES)
 async def patch_connector_handler(
     request: AnyRequest,
     push: Checked,
@@ -318,7 +314,7 @@ async def patch_connector_handler(
 TARIFF = "/{version:str}/tariffs/{cc:str}/{pid:str}/{tariff_id:str}"
 
 
-@get(_paths(TARIFF), dependencies=MODULES)
+@get(TARIFF, dependencies=MODULES)
 async def get_tariff_handler(
     request: AnyRequest, push: Checked, cc: Segment, pid: Segment, tariff_id: Segment
 ) -> Any:
@@ -328,7 +324,7 @@ async def get_tariff_handler(
     return answer(request, raw)
 
 
-@put(_paths(TARIFF), dependencies=MODULES)
+@put(TARIFF, dependencies=MODULES)
 async def put_tariff_handler(
     request: AnyRequest,
     push: Checked,
@@ -344,7 +340,7 @@ async def put_tariff_handler(
     )
 
 
-@patch(_paths(TARIFF), dependencies=MODULES)
+@patch(TARIFF, dependencies=MODULES)
 async def patch_tariff_handler(
     request: AnyRequest,
     push: Checked,
@@ -367,7 +363,7 @@ async def patch_tariff_handler(
     )
 
 
-@delete(_paths(TARIFF), dependencies=MODULES, status_code=200)
+@delete(TARIFF, dependencies=MODULES, status_code=200)
 async def delete_tariff_handler(
     request: AnyRequest, push: Checked, cc: Segment, pid: Segment, tariff_id: Segment
 ) -> Any:
@@ -398,7 +394,7 @@ async def _hub(registrant: Caller) -> None:
         )
 
 
-@get(_paths(CLIENT_INFO), dependencies=REGISTRATION)
+@get(CLIENT_INFO, dependencies=REGISTRATION)
 async def get_client_info(
     request: AnyRequest, registrant: Registrant, cc: Segment, pid: Segment
 ) -> Any:
@@ -420,7 +416,7 @@ async def get_client_info(
     )
 
 
-@put(_paths(CLIENT_INFO), dependencies=REGISTRATION)
+@put(CLIENT_INFO, dependencies=REGISTRATION)
 async def put_client_info(
     request: AnyRequest, registrant: Registrant, cc: Segment, pid: Segment
 ) -> Any:
