@@ -1,7 +1,8 @@
 """The OCPI endpoints networks call (ocpi.md §2, §3.3, §4.2; Appendix A), for 2.3.0, 2.2.1, 2.2
-and 2.1.1, with and without trailing slash (Litestar drops it before routing). The checks every request needs (version, token, party,
-body) are dependencies (``guards``); a refusal or failure anywhere becomes an OCPI envelope in
-one exception handler. What is left here is what differs per endpoint."""
+and 2.1.1, with and without trailing slash (Litestar drops it before routing). The checks every
+request needs (version, token, party, body) are dependencies (``guards``); a refusal or failure
+anywhere becomes an OCPI envelope in one exception handler. What is left here is what differs
+per endpoint."""
 
 from __future__ import annotations
 
