@@ -12,10 +12,9 @@ from typing import Any, TypeVar
 import click
 import msgspec
 import redis.asyncio as aioredis
-from limits.errors import StorageError
 
 from app.access.keys import key_hash, new_key, shown
-from app.access.quota import Quotas
+from app.access.quota import Quotas, QuotaUnavailable
 from app.services import redis_client
 from app.settings import Settings
 from app.store import Duplicate, NotFound, Store
@@ -165,5 +164,5 @@ def usage(name: str, days: int) -> None:
         _print(_run(settings, work))
     except NotFound as exc:
         _fail(str(exc))
-    except StorageError as exc:
+    except QuotaUnavailable as exc:
         _fail(f"Redis does not answer, usage is counted there: {exc}")

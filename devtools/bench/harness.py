@@ -84,6 +84,34 @@ def tree_rss_mb(pid: int) -> float:
     return total
 
 
+def _children() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    return children
+
+
+def tree_cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system, with reaped children's) of these processes and all their
+    descendants: what serving a load cost, whatever else runs on the machine."""
+    children = _children()
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo, seen = 0.0, list(pids), set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            # utime, stime, cutime, cstime are fields 14–17 of stat(5); [0] here is field 3.
+            total += sum(int(f) for f in fields[11:15]) / tick
+        todo.extend(children.get(current, []))
+    return total
+
+
 @dataclass
 class Environment:
     services: LocalServices
@@ -94,6 +122,16 @@ class Environment:
     def database_url(self) -> str:
         assert self.settings.database_url is not None
         return self.settings.database_url
+
+    def service_pids(self) -> list[int]:
+        """PostgreSQL's postmaster and Redis (their process trees serve every request)."""
+        pids = []
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pg = self.services.pg_data / "postmaster.pid"
+            pids.append(int(pg.read_text().split()[0]))
+        with contextlib.suppress(OSError, ValueError):
+            pids.append(int((self.services.redis_dir / "redis.pid").read_text().strip()))
+        return pids
 
     def env(self, **extra: str) -> dict[str, str]:
         return {
