@@ -22,7 +22,7 @@ from app.store.core import database_url
 from wattlas import context
 from wattlas.local import ensure_system_packages, port_is_free
 from wattlas.migrate import upgrade
-from wattlas.serving import Child, start_server
+from wattlas.serving import Child, start_bundled_import, start_server
 
 log = get_logger(__name__)
 
@@ -100,7 +100,11 @@ def supervise(children: list[Child]) -> int:
         time.sleep(0.5)
         for child in children:
             code = child.poll()
-            if code is None:
+            if code is None or (child.once and child.process is None):
+                continue
+            if child.once:
+                (log.info if code == 0 else log.error)("run.job_ended", child=child.name, code=code)
+                child.process = None  # ended: not started again
                 continue
             now = time.monotonic()
             restarts = [t for t in restarts if now - t < 60]
@@ -143,7 +147,12 @@ def run_everything(settings: Settings, *, sandbox: bool, push_rate: float) -> in
         server = start_server(settings)
         children.append(server)
         _wait_healthy(settings.base_url, server)
-        extra: list[str] = []
+        children.append(start_bundled_import(settings))
+        extra: list[str] = [
+            "    registries the US, German, British and Berlin registries are imported in the",
+            "               background on the first start (under a minute; the API answers",
+            "               meanwhile): `wattlas sources list` shows what each source holds",
+        ]
         if sandbox:
             from wattlas.demo import start_demo_network
 

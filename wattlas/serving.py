@@ -91,6 +91,7 @@ class Child:
     args: list[str]
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
+    once: bool = False  # a job that ends (the bundled import), not a server to keep running
 
     def start(self) -> Child:
         self.process = subprocess.Popen(
@@ -140,6 +141,14 @@ def server_environment(
     env = child_environment(settings, dict(os.environ))
     env.update(extra_env or {})
     return env
+
+
+def start_bundled_import(settings: Settings) -> Child:
+    """``wattlas sources import-bundled`` in the background: the API answers meanwhile."""
+    args = [sys.executable, "-c", "from wattlas.cli import main; main()"]
+    return Child(
+        "registries", [*args, "sources", "import-bundled"], server_environment(settings), once=True
+    ).start()
 
 
 def start_server(

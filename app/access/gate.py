@@ -49,6 +49,7 @@ PUBLIC: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("/v1/search", ("GET",)),
     ("/v1/clusters", ("GET",)),
     ("/v1/networks", ("GET",)),
+    ("/v1/sources", ("GET",)),
     ("/v1/stream", ("GET",)),
 )
 REQUEST_HEADERS = b"Accept, Authorization, Content-Type, If-None-Match, Last-Event-ID, X-Api-Key"

@@ -51,6 +51,27 @@ class ConnectorGroup(msgspec.Struct):
     stale: int = 0
 
 
+class SourceRecord(msgspec.Struct, omit_defaults=True):
+    """One source's record of the location (issue 12): the location's own record first, then
+    each record of another source merged into it, with what that record says."""
+
+    source: str  # ocpi:<network> | afdc | bnetza | ukncr | ocm
+    record_id: str  # the source's own id (or its documented stable key)
+    name: str | None
+    coordinates: Coordinates
+    licence: str
+    updated_at: Timestamp
+    location_id: str | None = None  # a merged record's own id (it answers as this location)
+    address: str | None = None
+    postal_code: str | None = None
+    operator: str | None = None
+    evse_count: int | None = None  # None: the source lists the site, not its charge points
+    max_power_kw: float | None = None
+    connector_standards: list[str] = msgspec.field(default_factory=list)
+    match_score: float | None = None  # how alike it is to the location's own record
+    distance_m: float | None = None
+
+
 class LocationSummary(msgspec.Struct, omit_defaults=True):
     id: str
     name: str | None
@@ -71,6 +92,9 @@ class LocationSummary(msgspec.Struct, omit_defaults=True):
     route_offset_m: float | None = None
     distance_from_route_m: float | None = None
     score: float | None = None
+    sources: list[SourceRecord] = msgspec.field(default_factory=list)
+    # Fields the location's own record does not say, filled from a merged record: which source.
+    field_sources: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class Results(msgspec.Struct, omit_defaults=True):

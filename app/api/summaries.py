@@ -18,11 +18,16 @@ from app.api.schemas import (
     Counts,
     LocationSummary,
     NetworkRef,
+    SourceRecord,
 )
 from app.domain.filters import Filters
+from app.domain.sources import licence_of, source_name
 from app.domain.status import BUCKETS
 
 _groups_decoder = msgspec.json.Decoder(list[ConnectorGroup])
+_sources_decoder = msgspec.json.Decoder(list[SourceRecord])
+# Filled from a merged record when the location's own record does not say them (issue 12).
+FILLABLE = ("name", "address", "postal_code", "operator")
 
 
 def _stale_groups(groups: list[ConnectorGroup]) -> list[ConnectorGroup]:
@@ -115,17 +120,18 @@ def summarise(row: dict[str, Any], filters: Filters) -> LocationSummary:
         updated_at=row["status_updated_at"],
         stale_reason=reason,
     )
+    sources, fields, filled = _provenance(row)
     return LocationSummary(
         id=row["public_id"],
-        name=row["name"],
-        address=row["address"],
+        name=fields["name"],
+        address=fields["address"],
         city=row["city"],
-        postal_code=row["postal_code"],
+        postal_code=fields["postal_code"],
         country=row["country"],
         coordinates=Coordinates(row["lat"], row["lon"]),
         network=NetworkRef(row["country_code"], row["party_id"], row["network_name"]),
         ocpi_id=row["ocpi_id_raw"],
-        operator=row["operator_name"],
+        operator=fields["operator"],
         max_power_kw=row["max_power_kw"],
         open_now=row["open_now"],
         connector_groups=groups,
@@ -135,7 +141,44 @@ def summarise(row: dict[str, Any], filters: Filters) -> LocationSummary:
         route_offset_m=_round(row.get("offset_m")),
         distance_from_route_m=_round(row.get("distance_from_route_m")),
         score=round(row["score"], 3) if row.get("score") is not None else None,
+        sources=sources,
+        field_sources=filled,
     )
+
+
+def _provenance(
+    row: dict[str, Any],
+) -> tuple[list[SourceRecord], dict[str, str | None], dict[str, str]]:
+    """The location's sources (its own record, then the merged ones), its static fields (its
+    own; what it does not say, from the most recent merged record that does) and which source
+    each filled field came from."""
+    own_source = source_name(row["network_name"], row["network_kind"])
+    own = SourceRecord(
+        source=own_source,
+        record_id=row["ocpi_id_raw"],
+        name=row["name"],
+        coordinates=Coordinates(row["lat"], row["lon"]),
+        licence=licence_of(row["network_name"], row["network_kind"]),
+        updated_at=row["own_updated_at"],
+    )
+    fields: dict[str, str | None] = {
+        "name": row["name"],
+        "address": row["address"],
+        "postal_code": row["postal_code"],
+        "operator": row["operator_name"],
+    }
+    merged_json = row.get("merged_sources_json")
+    if not merged_json:
+        return [own], fields, {}
+    merged = _sources_decoder.decode(merged_json)
+    filled: dict[str, str] = {}
+    for other in sorted(merged, key=lambda m: m.updated_at, reverse=True):
+        for name in FILLABLE:
+            value = getattr(other, name)
+            if fields[name] is None and value:
+                fields[name] = value
+                filled[name] = other.source
+    return [own, *merged], fields, filled
 
 
 def _round(value: float | None) -> float | None:

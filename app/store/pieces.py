@@ -154,6 +154,7 @@ def summary_columns(q: Sql, filters: Filters) -> str:
     columns = f"""
         l.id AS pk, l.public_id, l.name, l.address, l.city, l.postal_code, l.country,
         l.lat, l.lon, l.country_code, l.party_id, n.name AS network_name, l.ocpi_id_raw,
+        n.kind AS network_kind, l.own_updated_at, l.merged_sources::text AS merged_sources_json,
         l.operator_name, l.max_power_kw,
         CASE WHEN l.open_24_7 THEN true
              ELSE wattlas_open_now(l.opening_times, l.time_zone, %(now)s) END AS open_now,

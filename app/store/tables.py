@@ -54,7 +54,8 @@ networks = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", Text, nullable=False, unique=True),
-    # ocpi: a peer we talk OCPI with; file: a source of dumps loaded with `wattlas load`.
+    # ocpi: a peer we talk OCPI with; file: a source of dumps loaded with `wattlas load`;
+    # registry: an open register imported with `wattlas import` (migration 0007).
     Column("kind", Text, nullable=False, server_default="ocpi"),
     # INVITED (token A issued) | PENDING (our POST in flight) | REGISTERED | STATIC | REVOKED | FILE
     Column("status", Text, nullable=False),
@@ -77,7 +78,7 @@ networks = Table(
     Column("last_registration_error", Text),
     Column("created_at", TS, nullable=False, server_default=NOW),
     Column("revoked_at", TS),
-    CheckConstraint("kind IN ('ocpi', 'file')", name="kind"),
+    CheckConstraint("kind IN ('ocpi', 'file', 'registry')", name="kind"),
     CheckConstraint(
         "status IN ('INVITED', 'PENDING', 'REGISTERED', 'STATIC', 'REVOKED', 'FILE')", name="status"
     ),
@@ -200,7 +201,18 @@ locations = Table(
     # BLAKE2b of the raw object as received: an unchanged re-pull is skipped (ocpi.md P10).
     Column("content_hash", LargeBinary, nullable=False),
     Column("raw", JSONB, nullable=False),
+    # One station once (issue 12, migration 0007): a record of another source describing the
+    # same site points at the site's head and is hidden; the head lists what each merged record
+    # says in merged_sources.
+    Column("merged_into", BigInteger, ForeignKey("locations.id", ondelete="SET NULL")),
+    Column("merge_score", Double),
+    Column("merged_sources", JSONB),
     UniqueConstraint("country_code", "party_id", "ocpi_id"),
+    Index(
+        "ix_locations_merged_into",
+        "merged_into",
+        postgresql_where=text("merged_into IS NOT NULL"),
+    ),
     Index(
         "ix_locations_geog_visible",
         "geog",
@@ -385,6 +397,27 @@ sync_runs = Table(
     CheckConstraint("kind IN ('full', 'incremental')", name="kind"),
     CheckConstraint("status IN ('running', 'complete', 'failed')", name="status"),
     Index(None, "network_id", "module", "started_at"),
+)
+
+# One row per `wattlas import` run of a registry (issue 12, migration 0007).
+source_imports = Table(
+    "source_imports",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("network_id", Integer, ForeignKey("networks.id", ondelete="CASCADE"), nullable=False),
+    Column("files", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("status", Text, nullable=False, server_default="running"),
+    Column("started_at", TS, nullable=False, server_default=NOW),
+    Column("finished_at", TS),
+    Column("rows", Integer, nullable=False, server_default="0"),
+    Column("records", Integer, nullable=False, server_default="0"),
+    Column("accepted", Integer, nullable=False, server_default="0"),
+    Column("unchanged", Integer, nullable=False, server_default="0"),
+    Column("skipped_older", Integer, nullable=False, server_default="0"),
+    Column("quarantined", Integer, nullable=False, server_default="0"),
+    Column("error", Text),
+    CheckConstraint("status IN ('running', 'complete', 'failed')", name="status"),
+    Index(None, "network_id", "started_at"),
 )
 
 # Keys of the public API (issue 11, migration 0005). Only the SHA-256 of a key is stored; the

@@ -69,11 +69,13 @@ UPDATE locations l SET
     power_types = a.power_types,
     connector_groups = a.groups,
     last_updated = greatest(l.last_updated, a.bump),
-    visible = l.publish AND l.absent_since IS NULL AND a.evse_count > 0,
+    visible = l.publish AND l.absent_since IS NULL AND a.evse_count > 0
+              AND l.merged_into IS NULL,
     hidden_reason = CASE
         WHEN NOT l.publish THEN 'publish is false'
         WHEN l.absent_since IS NOT NULL THEN 'absent from a complete full pull'
         WHEN a.evse_count = 0 THEN 'no visible EVSE'
+        WHEN l.merged_into IS NOT NULL THEN 'merged into another source''s record of the site'
     END
 FROM agg a
 WHERE l.id = a.id

@@ -74,8 +74,13 @@ WITH upserted AS (
         connector_groups = EXCLUDED.connector_groups,
         sort_key = EXCLUDED.sort_key,
         status_updated_at = EXCLUDED.status_updated_at,
-        visible = EXCLUDED.visible,
-        hidden_reason = EXCLUDED.hidden_reason,
+        -- A record merged into another source's record of its site stays hidden (issue 12).
+        visible = EXCLUDED.visible AND l.merged_into IS NULL,
+        hidden_reason = CASE
+            WHEN EXCLUDED.visible AND l.merged_into IS NOT NULL
+            THEN 'merged into another source''s record of the site'
+            ELSE EXCLUDED.hidden_reason
+        END,
         last_updated = greatest(l.last_updated, EXCLUDED.last_updated),
         own_updated_at = EXCLUDED.own_updated_at,
         received_at = EXCLUDED.received_at,

@@ -1,0 +1,111 @@
+"""Registry imports (issue 12): the registry networks and one row per ``wattlas import`` run,
+and what ``GET /v1/sources`` reports per source."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from psycopg.rows import dict_row
+
+from app.store.core import Db, using
+
+
+async def ensure_registry_network(db: Db, name: str) -> int:
+    async with using(db) as conn, conn.cursor() as cur:
+        await cur.execute(
+            """
+            INSERT INTO networks (name, kind, status) VALUES (%s, 'registry', 'FILE')
+            ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+            RETURNING id, kind
+            """,
+            (name,),
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    if row[1] != "registry":
+        raise ValueError(f"network {name!r} exists and is not a registry ({row[1]})")
+    return int(row[0])
+
+
+async def start(db: Db, network_id: int, files: list[dict[str, Any]]) -> int:
+    async with using(db) as conn, conn.cursor() as cur:
+        await cur.execute(
+            "INSERT INTO source_imports (network_id, files) VALUES (%s, %s::jsonb) RETURNING id",
+            (network_id, msgspec.json.encode(files).decode()),
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def finish(db: Db, import_id: int, *, error: str | None = None, **counts: int) -> None:
+    async with using(db) as conn:
+        await conn.execute(
+            """
+            UPDATE source_imports SET
+                status = CASE WHEN %(error)s::text IS NULL THEN 'complete' ELSE 'failed' END,
+                finished_at = now(), error = %(error)s, rows = %(rows)s, records = %(records)s,
+                accepted = %(accepted)s, unchanged = %(unchanged)s,
+                skipped_older = %(skipped_older)s, quarantined = %(quarantined)s
+            WHERE id = %(id)s
+            """,
+            {"id": import_id, "error": error, **counts},
+        )
+
+
+async def last_complete_files(db: Db, network_id: int) -> list[dict[str, Any]] | None:
+    async with using(db) as conn, conn.cursor() as cur:
+        await cur.execute(
+            "SELECT files FROM source_imports WHERE network_id = %s AND status = 'complete' "
+            "ORDER BY started_at DESC LIMIT 1",
+            (network_id,),
+        )
+        row = await cur.fetchone()
+    return row[0] if row else None
+
+
+class SourceCounts(msgspec.Struct):
+    name: str
+    kind: str
+    locations: int  # records stored
+    visible: int  # shown (not merged, not hidden)
+    merged: int  # merged into another source's record of the site
+    quarantined: int  # rejected records and rows
+    last_import_at: datetime | None
+    last_import_status: str | None
+    last_import_files: list[Any] | None
+
+
+async def counts(db: Db) -> list[SourceCounts]:
+    """Every source (registries and OCPI networks) with its record counts and last import."""
+    async with using(db) as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            """
+            SELECT n.name, n.kind,
+                   coalesce(l.locations, 0) AS locations, coalesce(l.visible, 0) AS visible,
+                   coalesce(l.merged, 0) AS merged, coalesce(q.quarantined, 0) AS quarantined,
+                   coalesce(i.finished_at, i.started_at) AS last_import_at,
+                   i.status AS last_import_status, i.files AS last_import_files
+            FROM networks n
+            LEFT JOIN LATERAL (
+                SELECT count(*) AS locations, count(*) FILTER (WHERE visible) AS visible,
+                       count(*) FILTER (WHERE merged_into IS NOT NULL) AS merged
+                FROM locations WHERE network_id = n.id
+            ) l ON true
+            LEFT JOIN LATERAL (
+                SELECT count(*) AS quarantined FROM quarantine
+                WHERE network_id = n.id AND severity = 'rejected'
+                  AND object_kind IN ('location', 'row', 'page')
+            ) q ON true
+            LEFT JOIN LATERAL (
+                SELECT started_at, finished_at, status, files FROM source_imports
+                WHERE network_id = n.id ORDER BY started_at DESC LIMIT 1
+            ) i ON true
+            WHERE n.status <> 'REVOKED'
+            ORDER BY n.kind = 'registry' DESC, n.name
+            """
+        )
+        rows = await cur.fetchall()
+    return [msgspec.convert(r, SourceCounts) for r in rows]
