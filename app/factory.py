@@ -16,7 +16,7 @@ from litestar.types import ControllerRouterHandler
 
 from app.access.gate import AccessGate
 from app.api.errors import EXCEPTION_HANDLERS
-from app.api.health import health, ping
+from app.api.health import health, ping, ready
 from app.api.live import get_clusters, stream
 from app.api.locations import locations_router, search_router
 from app.api.networks import list_networks
@@ -99,6 +99,7 @@ def create_app(
         settings=settings,
         route_handlers=[
             health,
+            ready,
             ping,
             locations_router,
             search_router,

@@ -6,6 +6,7 @@ scheduler)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,7 +16,7 @@ from redis.asyncio import Redis
 from app.live.tasks import cancel_and_wait
 from app.logs import get_logger
 from app.services import services_of
-from app.store import Store, StoreError, pulls
+from app.store import Store, StoreError, pulls, sites
 from ingest.sync import US, SyncBusy, SyncImpossible, sync
 
 log = get_logger(__name__)
@@ -25,6 +26,7 @@ DEFAULT_FULL_PULL_INTERVAL_S = 86400
 RETRY_AFTER_FAILURE_S = 300
 MAX_PARALLEL = 4
 TICK_S = 10.0
+MERGE_EVERY_S = 600.0  # sites are merged after pulls, and at least this often
 
 
 async def pull_network(
@@ -68,9 +70,19 @@ async def _schedule(
     running: dict[int, asyncio.Task[None]],
     us: tuple[str, str],
 ) -> None:
+    merge_due = True
+    last_merge = 0.0
     while True:
         for key in [k for k, t in running.items() if t.done()]:
             del running[key]
+            merge_due = True  # a pull ended: its new locations may be a registry's sites
+        if not running and (merge_due or time.monotonic() - last_merge > MERGE_EVERY_S):
+            # Pushes bring new locations too: every MERGE_EVERY_S at the latest.
+            merge_due, last_merge = False, time.monotonic()
+            try:
+                await sites.merge_sites(store)
+            except StoreError as exc:
+                log.warning("scheduler.merge_failed", error=str(exc))
         try:
             due = await pulls.due(
                 store,

@@ -47,6 +47,14 @@ async def test_unreachable_database_is_named(settings: Settings) -> None:
     assert body["database"]["ok"] is False
     assert "no connection to 127.0.0.1" in body["database"]["error"]
     assert body["redis"]["ok"] is True
+    async with AsyncTestClient(app=make_app(broken)) as client:
+        ready = await client.get("/health/ready")
+    assert (ready.status_code, ready.json()["status"]) == (503, "unavailable")
+
+
+async def test_ready_when_all_is_well(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+    ready = await client.get("/health/ready")
+    assert (ready.status_code, ready.json()["status"]) == (200, "ok")
 
 
 def _start_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
@@ -128,6 +136,10 @@ async def test_redis_outage_is_reported_and_recovered_without_restart(
             assert down.status_code == 503
             assert down.json()["redis"]["ok"] is False
             assert down.json()["database"]["ok"] is True
+            # Ready all the same: a load balancer draining on readiness keeps this node.
+            ready = await client.get("/health/ready")
+            assert ready.status_code == 200
+            assert (ready.json()["status"], ready.json()["redis"]["ok"]) == ("degraded", False)
             # The rest of the service keeps answering from PostgreSQL: discovery, exactly...
             assert await _nearby_statuses(client, lat, lon) == before
             search = await client.get("/v1/search", params={"q": "gent zuid"})

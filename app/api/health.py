@@ -1,5 +1,8 @@
 """``GET /health``: 200 when the database, Redis and the schema are as they should be; 503
-naming the broken dependency otherwise. Never raises: a dead dependency is an answer."""
+naming the broken dependency otherwise (for monitoring). ``GET /health/ready``: whether this
+process can serve (for load balancers): 503 only when the database or the schema is not right;
+Redis down is reported but ready, since queries and pushes are answered without it (issue 9).
+``GET /v1/ping``: liveness, touching nothing. Never raises: a dead dependency is an answer."""
 
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ class SchemaHealth(msgspec.Struct, omit_defaults=True):
 
 
 class HealthReport(msgspec.Struct):
-    status: str  # ok | degraded
+    status: str  # ok | degraded (something is down) | unavailable (/health/ready: cannot serve)
     database: DependencyHealth
     redis: DependencyHealth
     schema: SchemaHealth
@@ -96,6 +99,25 @@ async def health(services: NamedDependency[Services]) -> Response[HealthReport]:
     ok = database.ok and redis.ok and schema.ok
     report = HealthReport("ok" if ok else "degraded", database, redis, schema)
     return Response(report, status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
+
+
+@get(
+    "/health/ready",
+    summary="Readiness: can this process serve (database and schema; Redis may be down)",
+    tags=["service"],
+    operation_id="getReadiness",
+)
+async def ready(services: NamedDependency[Services]) -> Response[HealthReport]:
+    """200 while drivers' questions and pushes can be answered; 503 naming what stops them."""
+    (database, schema), redis = await asyncio.gather(
+        check_database(services), check_redis(services)
+    )
+    serving = database.ok and schema.ok
+    status = "ok" if serving and redis.ok else "degraded" if serving else "unavailable"
+    report = HealthReport(status, database, redis, schema)
+    return Response(
+        report, status_code=200 if serving else 503, headers={"Cache-Control": "no-store"}
+    )
 
 
 @get(

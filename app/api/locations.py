@@ -358,6 +358,14 @@ async def detail(
         now=datetime.now(UTC),
         stale_after_s=services.settings.stale_after_s,
     )
+    if found is None and (head := await detail_store.merged_head(services.store, location_id)):
+        # A record merged into another source's record of its site answers as that site.
+        found = await detail_store.location_detail(
+            services.store,
+            head,
+            now=datetime.now(UTC),
+            stale_after_s=services.settings.stale_after_s,
+        )
     if found is None:
         raise ApiError(404, "not_found", f"no location {location_id}", parameter="location_id")
     body = _detail(*found)

@@ -115,3 +115,15 @@ def _read_raw_fields(
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+
+
+async def merged_head(store: Store, public_id: str) -> str | None:
+    """The id of the site a merged record belongs to (issue 12), or None."""
+    async with store.discovery_connection() as conn, conn.cursor() as cur:
+        await cur.execute(
+            "SELECT h.public_id FROM locations l JOIN locations h ON h.id = l.merged_into "
+            "WHERE l.public_id = %s AND h.visible",
+            (public_id,),
+        )
+        row = await cur.fetchone()
+    return str(row[0]) if row else None

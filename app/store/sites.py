@@ -27,6 +27,7 @@ from app.domain import matching
 from app.domain.matching import Match, SiteRecord
 from app.domain.sources import licence_of, source_name
 from app.logs import get_logger
+from app.store import locks
 from app.store.core import Db, Store, Tx, using
 from app.store.locations import refresh_projection
 
@@ -49,6 +50,7 @@ class MergeReport:
     merged: int = 0  # records merged into another
     changed: int = 0  # rows whose merge changed in this run
     seconds: float = 0.0
+    busy: bool = False  # another process was merging: nothing done
 
 
 def _record(row: dict[str, Any]) -> SiteRecord:
@@ -132,28 +134,37 @@ async def _rows(db: Db, where: str = "", params: Sequence[Any] = ()) -> list[dic
 
 
 async def merge_sites(store: Store) -> MergeReport:
+    """Recompute every merge, in one transaction, one process at a time."""
     started = time.perf_counter()
     report = MergeReport()
-    rows = await _rows(store)
-    by_pk = {row["id"]: row for row in rows}
-    records = [_record(row) for row in rows]
-    cells = {row["id"]: row["h3_r9"] for row in rows}
-    matches = candidate_matches(records, cells)
-    report.records, report.candidates = len(records), len(matches)
-    best: dict[frozenset[int], Match] = {frozenset((m.a.pk, m.b.pk)): m for m in matches}
-    wanted_into: dict[int, tuple[int, float]] = {}
-    wanted_sources: dict[int, list[dict[str, Any]]] = {}
-    for site in matching.clusters(records, matches):
-        head, *others = site
-        report.sites += 1
-        claims = []
-        for other in others:
-            link = best.get(frozenset((head.pk, other.pk))) or matching.score(head, other)
-            wanted_into[other.pk] = (head.pk, link.score)
-            claims.append(claim(other, by_pk[other.pk], link))
-        wanted_sources[head.pk] = claims
-    report.merged = len(wanted_into)
     async with store.transaction() as tx:
+        if not await locks.try_transaction_lock(tx, locks.SITE_MERGE):
+            report.busy = True
+            return report
+        # The registries' records, then every other record in or around their cells.
+        rows = await _rows(tx, " AND n.kind = 'registry'")
+        near = {h3.str_to_int(c) for row in rows for c in h3.grid_disk(_cell(row["h3_r9"]), 1)}
+        if rows:
+            around = " AND n.kind <> 'registry' AND l.h3_r9 = ANY(%s)"
+            rows += await _rows(tx, around, (list(near),))
+        by_pk = {row["id"]: row for row in rows}
+        records = [_record(row) for row in rows]
+        cells = {row["id"]: row["h3_r9"] for row in rows}
+        matches = candidate_matches(records, cells)
+        report.records, report.candidates = len(records), len(matches)
+        best: dict[frozenset[int], Match] = {frozenset((m.a.pk, m.b.pk)): m for m in matches}
+        wanted_into: dict[int, tuple[int, float]] = {}
+        wanted_sources: dict[int, list[dict[str, Any]]] = {}
+        for site in matching.clusters(records, matches):
+            head, *others = site
+            report.sites += 1
+            claims = []
+            for other in others:
+                link = best.get(frozenset((head.pk, other.pk))) or matching.score(head, other)
+                wanted_into[other.pk] = (head.pk, link.score)
+                claims.append(claim(other, by_pk[other.pk], link))
+            wanted_sources[head.pk] = claims
+        report.merged = len(wanted_into)
         report.changed = await _write(tx, wanted_into, wanted_sources)
     report.seconds = round(time.perf_counter() - started, 2)
     log.info("sites.merged", **vars(report))

@@ -21,6 +21,7 @@ from litestar.response import File, Response
 from litestar.static_files import create_static_files_router
 from shapely.geometry import mapping, shape
 
+from app.domain.sources import REGISTRIES
 from app.geo.antimeridian import split_antimeridian
 from app.geo.topojson import features
 from app.settings import Settings
@@ -73,6 +74,14 @@ async def index(settings: NamedDependency[Settings]) -> File:
     )
 
 
+# What the map shows under the data: every source, as its licence asks (issue 12).
+ATTRIBUTION = (
+    "Countries: Natural Earth. Charging data: the networks, via OCPI; "
+    + "; ".join(meta.attribution for meta in REGISTRIES.values())
+    + "."
+)
+
+
 class MapConfig(msgspec.Struct):
     basemap_style: str | None
     countries_url: str
@@ -89,7 +98,7 @@ async def map_config(settings: NamedDependency[Settings]) -> MapConfig:
     return MapConfig(
         basemap_style=settings.basemap_style,
         countries_url="/vendor/countries.geojson",
-        attribution="Countries: Natural Earth. Charging data: the networks, via OCPI.",
+        attribution=ATTRIBUTION,
     )
 
 

@@ -180,7 +180,7 @@ def environment(database: str = "wattlas_bench", *, fresh: bool) -> Iterator[Env
     url = services.database_url.rsplit("/", 1)[0] + f"/{database}"
     if fresh:
         url = services.create_database(database)
-        upgrade(url)
+    upgrade(url)  # a reused dataset gets the migrations written since it was made
     settings = load_settings(
         {},
         database_url=url,

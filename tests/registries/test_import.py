@@ -196,3 +196,25 @@ def test_a_merge_is_explained(registry_db: str, registry_conn: psycopg.Connectio
     verdict = next(line for line in lines if line.startswith(f"  {head} "))
     assert ": same site" in verdict
     assert any(line.strip().startswith("distance") for line in lines)
+
+
+async def test_the_map_names_every_registry_as_its_licence_asks(
+    registry_api: AsyncTestClient[Litestar],
+) -> None:
+    config = (await registry_api.get("/v1/map-config")).json()
+    for meta in REGISTRIES.values():
+        assert meta.attribution in config["attribution"]
+
+
+async def test_a_merged_records_id_answers_as_its_site(
+    registry_api: AsyncTestClient[Litestar], registry_conn: psycopg.Connection
+) -> None:
+    member, head = registry_conn.execute(
+        "SELECT m.public_id, h.public_id FROM locations m JOIN locations h ON h.id = m.merged_into "
+        "ORDER BY m.public_id DESC LIMIT 1"
+    ).fetchone()
+    answer = await registry_api.get(f"/v1/locations/{member}")
+    assert answer.status_code == 200
+    detail = answer.json()
+    assert detail["id"] == head
+    assert member in {s.get("location_id") for s in detail["sources"]}
