@@ -24,7 +24,7 @@ from litestar.testing import AsyncTestClient
 
 from app.domain.parties import Party
 from app.settings import Settings
-from app.store import Store
+from app.store import Store, StoreUnavailable
 from ingest import credentials
 from tests.conftest import make_app
 from tests.ingest.helpers import TOKEN, b64, location_example
@@ -124,3 +124,47 @@ async def test_a_database_outage_answers_503_and_3000_and_recovers_without_resta
         "3256": "CHARGING",
         "3257": "RESERVED",
     }
+
+
+@pytest.mark.slow
+async def test_callers_already_waiting_hear_of_the_outage_and_the_pool_comes_back_soon(
+    own_postgres: LocalServices,
+) -> None:
+    url = own_postgres.create_database("wattlas_outage_pool")
+    async with Store(url, max_size=1, min_size=1, name="test-pool") as store:
+
+        async def hold() -> None:
+            async with store.connection() as conn:
+                await conn.execute("SELECT pg_sleep(30)")
+
+        async def wait_for_one() -> float:
+            with pytest.raises(StoreUnavailable):
+                async with store.connection() as conn:
+                    await conn.execute("SELECT 1")
+            return time.monotonic()
+
+        holder = asyncio.create_task(hold())
+        await asyncio.sleep(0.5)  # the only connection is busy
+        waiter = asyncio.create_task(wait_for_one())
+        await asyncio.sleep(0.5)  # the second caller is queued for it
+        stopped_at = time.monotonic()
+        own_postgres.stop_postgres()
+        with pytest.raises(StoreUnavailable):
+            await holder
+        heard_at = await waiter
+        # Without the periodic look, the waiter kept its whole 5 s wait.
+        assert heard_at - stopped_at < 1.5
+
+        await asyncio.sleep(20)  # psycopg_pool alone would now wait up to 16 s between tries
+        own_postgres.start_postgres()
+        back_at = time.monotonic()
+        while True:
+            try:
+                async with store.connection() as conn:
+                    await conn.execute("SELECT 1")
+                break
+            except StoreUnavailable:
+                assert time.monotonic() - back_at < 6, "the pool did not reconnect within 6 s"
+                await asyncio.sleep(0.2)
+        back_s = time.monotonic() - back_at
+        print(f"\nwaiter heard in {heard_at - stopped_at:.2f} s; back {back_s:.2f} s after restart")

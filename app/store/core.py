@@ -14,7 +14,8 @@ Two pools, so that each kind of work has its own limits:
 
 While the database is known to be down, a connection is waited for at most
 ``DOWN_ACQUIRE_TIMEOUT_S``: callers hear "unavailable" within a second instead of queueing for
-the pool's whole timeout (issue 9, "outages answer clearly").
+the pool's whole timeout (issue 9, "outages answer clearly"). A caller already waiting when the
+database goes down looks again every ``DOWN_ACQUIRE_TIMEOUT_S``, so it hears it too.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from app.logs import get_logger
 from app.settings import Settings
@@ -36,6 +37,11 @@ log = get_logger(__name__)
 # driver is answered in seconds or told to retry.
 ACQUIRE_TIMEOUT_S = 5.0
 DOWN_ACQUIRE_TIMEOUT_S = 0.5
+# psycopg_pool doubles the delay between reconnection attempts without a cap (1, 2, 4 … 32 s):
+# after a 40 s outage the next attempt could come 30 s after the database was back. A chain of
+# attempts gives up after this long instead, and the next caller that waits starts a new chain
+# from a 1 s delay, so the pool is back within a few seconds of the database.
+RECONNECT_GIVE_UP_S = 8.0
 WRITE_STATEMENT_TIMEOUT_S = 30.0
 DISCOVERY_STATEMENT_TIMEOUT_S = 5.0
 
@@ -90,6 +96,11 @@ def _configure(statement_timeout_s: float, extra: Configure | None) -> Configure
     return configure
 
 
+def _reconnect_gave_up(pool: AsyncConnectionPool) -> None:
+    # Not the end: the next caller that finds the pool short starts a new chain of attempts.
+    log.warning("store.reconnect_retrying", pool=pool.name, after_s=RECONNECT_GIVE_UP_S)
+
+
 class Store:
     def __init__(
         self,
@@ -130,9 +141,8 @@ class Store:
             open=False,
             name=name,
             timeout=ACQUIRE_TIMEOUT_S,
-            # Retry a lost database for ever (the default gives up after 5 minutes and leaves
-            # the pool empty until a restart): it comes back when PostgreSQL does.
-            reconnect_timeout=3600 * 24 * 365,
+            reconnect_timeout=RECONNECT_GIVE_UP_S,
+            reconnect_failed=_reconnect_gave_up,
             kwargs={"autocommit": True, "application_name": name},
         )
 
@@ -170,12 +180,28 @@ class Store:
     def _timeout_s(self) -> float:
         return DOWN_ACQUIRE_TIMEOUT_S if self._down_since is not None else ACQUIRE_TIMEOUT_S
 
+    async def _getconn(self, pool: AsyncConnectionPool) -> AsyncConnection:
+        """A connection within the acquire timeout, asking again every
+        ``DOWN_ACQUIRE_TIMEOUT_S`` so that a caller waiting when the database goes down hears
+        it then, not at the end of the whole timeout. Free connections are taken at once."""
+        deadline = time.monotonic() + self._timeout_s()
+        while True:
+            wait_s = min(deadline - time.monotonic(), DOWN_ACQUIRE_TIMEOUT_S)
+            try:
+                return await pool.getconn(timeout=max(wait_s, 0.001))
+            except PoolTimeout:
+                if self._down_since is not None or time.monotonic() >= deadline:
+                    raise
+
     @asynccontextmanager
     async def _acquire(self, pool: AsyncConnectionPool) -> AsyncIterator[AsyncConnection]:
         try:
             with translate():
-                async with pool.connection(timeout=self._timeout_s()) as conn:
+                conn = await self._getconn(pool)
+                try:
                     yield conn
+                finally:
+                    await pool.putconn(conn)
         except StoreUnavailable as exc:
             if self._down_since is None:
                 self._down_since = time.monotonic()
