@@ -7,6 +7,7 @@ counted as ``stale``, never as available, occupied or out of service.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import msgspec
@@ -120,7 +121,14 @@ def summarise(row: dict[str, Any], filters: Filters) -> LocationSummary:
         updated_at=row["status_updated_at"],
         stale_reason=reason,
     )
-    sources, fields, filled = _provenance(row)
+    coordinates = Coordinates(row["lat"], row["lon"])
+    sources, filled_fields, filled = _provenance(row, coordinates)
+    fields = filled_fields or {
+        "name": row["name"],
+        "address": row["address"],
+        "postal_code": row["postal_code"],
+        "operator": row["operator_name"],
+    }
     return LocationSummary(
         id=row["public_id"],
         name=fields["name"],
@@ -128,7 +136,7 @@ def summarise(row: dict[str, Any], filters: Filters) -> LocationSummary:
         city=row["city"],
         postal_code=fields["postal_code"],
         country=row["country"],
-        coordinates=Coordinates(row["lat"], row["lon"]),
+        coordinates=coordinates,
         network=NetworkRef(row["country_code"], row["party_id"], row["network_name"]),
         ocpi_id=row["ocpi_id_raw"],
         operator=fields["operator"],
@@ -146,30 +154,30 @@ def summarise(row: dict[str, Any], filters: Filters) -> LocationSummary:
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _source_of(network_name: str, kind: str) -> tuple[str, str]:
+    return source_name(network_name, kind), licence_of(network_name, kind)
+
+
 def _provenance(
-    row: dict[str, Any],
-) -> tuple[list[SourceRecord], dict[str, str | None], dict[str, str]]:
-    """The location's sources (its own record, then the merged ones), its static fields (its
-    own; what it does not say, from the most recent merged record that does) and which source
-    each filled field came from."""
-    own_source = source_name(row["network_name"], row["network_kind"])
+    row: dict[str, Any], coordinates: Coordinates
+) -> tuple[list[SourceRecord], dict[str, str | None] | None, dict[str, str]]:
+    """The location's sources (its own record, then the merged ones); when records were merged,
+    its static fields (its own; what it does not say, from the most recent merged record that
+    does) and which source each filled field came from (None: the row's own fields)."""
+    source, licence = _source_of(row["network_name"], row["network_kind"])
     own = SourceRecord(
-        source=own_source,
-        record_id=row["ocpi_id_raw"],
-        name=row["name"],
-        coordinates=Coordinates(row["lat"], row["lon"]),
-        licence=licence_of(row["network_name"], row["network_kind"]),
-        updated_at=row["own_updated_at"],
+        source, row["ocpi_id_raw"], row["name"], coordinates, licence, row["own_updated_at"]
     )
+    merged_json = row.get("merged_sources_json")
+    if not merged_json:
+        return [own], None, {}
     fields: dict[str, str | None] = {
         "name": row["name"],
         "address": row["address"],
         "postal_code": row["postal_code"],
         "operator": row["operator_name"],
     }
-    merged_json = row.get("merged_sources_json")
-    if not merged_json:
-        return [own], fields, {}
     merged = _sources_decoder.decode(merged_json)
     filled: dict[str, str] = {}
     for other in sorted(merged, key=lambda m: m.updated_at, reverse=True):
