@@ -21,11 +21,9 @@ from ingest.registries import Record, Rejected, bnetza
 
 ROOT = Path(__file__).resolve().parents[2]
 NATIONAL = ROOT / "fixtures" / "registries" / "Ladesaeulenregister_2019-07-19.csv"
-BERLIN = ROOT.parent / "shared" / "data" / "berlin" / "netzagentur_final.csv"
+BERLIN = ROOT / "fixtures" / "registries" / "berlin" / "netzagentur_final.csv"
 NATIONAL_STAMP = "2019-07-19T00:00:00Z"
 BERLIN_STAMP = "2018-08-10T00:00:00Z"  # the newest Inbetriebnahmedatum of the extract
-
-needs_berlin = pytest.mark.skipif(not BERLIN.exists(), reason="../shared/data not present")
 
 
 # --- an independent reading of the files -------------------------------------------------
@@ -190,7 +188,7 @@ def test_every_plug_value_of_the_files_is_mapped() -> None:
     ("path", "rows", "rejected"),
     [
         (NATIONAL, 9690, 1),
-        pytest.param(BERLIN, 330, 0, marks=needs_berlin),
+        (BERLIN, 330, 0),
     ],
 )
 def test_counts(path: Path, rows: int, rejected: int) -> None:
@@ -246,7 +244,6 @@ def test_national_counts_in_numbers() -> None:
     assert _site(NATIONAL, 873).lines == (873, 874, 875, 876, 877, 878, 879)
 
 
-@needs_berlin
 def test_berlin_counts_in_numbers() -> None:
     records, rejects = _read(BERLIN)
     assert (len(records), len(rejects)) == (323, 0)
@@ -285,7 +282,6 @@ def test_a_second_site_at_the_same_address_gets_its_number() -> None:
     )
 
 
-@needs_berlin
 def test_a_berlin_row_and_the_national_rows_of_the_same_site_share_the_key() -> None:
     berlin, national = _site(BERLIN, 329), _site(NATIONAL, 3916)
     assert national.lines == (3916, 3917)  # the national file lists the device twice
@@ -587,7 +583,6 @@ def test_the_normaliser_takes_the_national_sites() -> None:
     assert (schuko_clamped, t2_clamped, phases_unknown, cee_unrated) == (2926, 24, 258, 42)
 
 
-@needs_berlin
 def test_the_normaliser_takes_every_berlin_site() -> None:
     accepted, problems = _normalised(BERLIN)
     assert accepted == len(_read(BERLIN)[0])

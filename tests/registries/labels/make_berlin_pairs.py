@@ -40,7 +40,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
-DATA = (REPO / ".." / "shared" / "data" / "berlin").resolve()
+DATA = REPO / "fixtures" / "registries" / "berlin"  # unchanged copies of ../shared/data/berlin
 OCM_FILE = DATA / "openchargemap_final.json"
 BNETZA_FILE = DATA / "netzagentur_final.csv"
 OUT_FILE = HERE / "berlin_ocm_bnetza.csv"
