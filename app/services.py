@@ -68,6 +68,7 @@ class Services:
     nearby_cache: NearbyCache | None = None
     schema_head: str | None = None
     networks_memo: Memo = field(default_factory=lambda: Memo(30.0))
+    sources_memo: Memo = field(default_factory=lambda: Memo(30.0))
 
     @classmethod
     def create(cls, settings: Settings, *, schema_head: str | None = None) -> Services:

@@ -27,6 +27,7 @@ RETRY_AFTER_FAILURE_S = 300
 MAX_PARALLEL = 4
 TICK_S = 10.0
 MERGE_EVERY_S = 600.0  # sites are merged after pulls, and at least this often
+MERGE_AT_MOST_EVERY_S = 60.0
 
 
 async def pull_network(
@@ -71,13 +72,15 @@ async def _schedule(
     us: tuple[str, str],
 ) -> None:
     merge_due = True
-    last_merge = 0.0
+    last_merge = -MERGE_EVERY_S
     while True:
         for key in [k for k, t in running.items() if t.done()]:
             del running[key]
             merge_due = True  # a pull ended: its new locations may be a registry's sites
-        if not running and (merge_due or time.monotonic() - last_merge > MERGE_EVERY_S):
-            # Pushes bring new locations too: every MERGE_EVERY_S at the latest.
+        since_s = time.monotonic() - last_merge
+        if (merge_due and since_s > MERGE_AT_MOST_EVERY_S) or since_s > MERGE_EVERY_S:
+            # After pulls (at most once a minute, whatever runs), and every MERGE_EVERY_S at the
+            # latest: pushes bring new locations too.
             merge_due, last_merge = False, time.monotonic()
             try:
                 await sites.merge_sites(store)

@@ -67,7 +67,9 @@ def format_report(r: ImportReport) -> str:
     ]
     for reason, count in r.reasons.most_common():
         lines.append(f"    rejected {count:6,} × {reason}")
-    if r.merge is not None:
+    if r.merge is not None and r.merge.busy:
+        lines.append("    sites: another process is merging; this import's sites join its next run")
+    elif r.merge is not None:
         m = r.merge
         lines.append(
             f"    sites: {m.records:,} records, {m.candidates:,} candidate pairs, {m.sites:,} "

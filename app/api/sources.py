@@ -46,8 +46,22 @@ _encoder = msgspec.json.Encoder()
 async def list_sources(
     request: Request[Any, Any, Any], services: NamedDependency[Services]
 ) -> Response[list[SourceSummary]]:
-    """Registries first, then OCPI networks; ``attribution`` is what the map shows."""
-    rows = await source_imports.counts(services.store)
+    """Registries first, then OCPI networks with locations; ``attribution`` is what the map
+    shows; ``quarantined`` is a registry's last import's. Recomputed at most every 30 seconds
+    per process."""
+    memo = services.sources_memo
+    if not memo.fresh():
+        memo.keep(_summaries(await source_imports.counts(services.store)))
+    answer: list[SourceSummary] = memo.value
+    return caching.answer(
+        request,
+        _encoder.encode(answer),
+        media_type="application/json",
+        cache_control=caching.NETWORKS_CACHE_CONTROL,
+    )
+
+
+def _summaries(rows: list[source_imports.SourceCounts]) -> list[SourceSummary]:
     answer = []
     for r in rows:
         meta = REGISTRIES.get(r.name) if r.kind == "registry" else None
@@ -67,9 +81,4 @@ async def list_sources(
                 last_import_status=r.last_import_status,
             )
         )
-    return caching.answer(
-        request,
-        _encoder.encode(answer),
-        media_type="application/json",
-        cache_control=caching.NETWORKS_CACHE_CONTROL,
-    )
+    return answer

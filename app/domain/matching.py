@@ -168,6 +168,8 @@ def parse_address(text: str | None) -> list[Address]:
 
 def _postcode(text: str | None) -> str | None:
     cleaned = re.sub(r"\s+", "", (text or "").upper())
+    if re.fullmatch(r"\d{5}-\d{4}", cleaned):  # a US ZIP+4 is its ZIP
+        return cleaned[:5]
     return cleaned[:5] if cleaned.isdigit() else cleaned or None
 
 
@@ -300,14 +302,19 @@ class _Cluster:
 
 
 def clusters(records: list[SiteRecord], matches: list[Match]) -> list[list[SiteRecord]]:
-    """Sites from the matches that reach the threshold, best first; a site never holds two
-    records of one network or two live records (no chains of "alike" through a third)."""
+    """Sites from the matches that reach the threshold, best first. Two sites join only when
+    every record of one is the same site as every record of the other (complete linkage), so
+    no record is merged through a third it does not match itself; and a site never holds two
+    records of one network or two live records."""
+    same = {frozenset((m.a.pk, m.b.pk)) for m in matches if m.same_site}
     of: dict[int, _Cluster] = {r.pk: _Cluster([r], {r.network_id}, int(r.live)) for r in records}
     for match in sorted(matches, key=lambda m: (-m.score, m.distance_m, m.a.pk, m.b.pk)):
         if not match.same_site:
             break
         ca, cb = of[match.a.pk], of[match.b.pk]
         if ca is cb or ca.networks & cb.networks or ca.live + cb.live > 1:
+            continue
+        if any(frozenset((x.pk, y.pk)) not in same for x in ca.members for y in cb.members):
             continue
         ca.members.extend(cb.members)
         ca.networks |= cb.networks

@@ -13,6 +13,7 @@ projection is refreshed, so a second run over unchanged data writes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -133,8 +134,40 @@ async def _rows(db: Db, where: str = "", params: Sequence[Any] = ()) -> list[dic
         return await cur.fetchall()
 
 
+def _near_cells(rows: list[dict[str, Any]]) -> list[int]:
+    return list({h3.str_to_int(c) for row in rows for c in h3.grid_disk(_cell(row["h3_r9"]), 1)})
+
+
+Wanted = tuple[dict[int, tuple[int, float]], dict[int, list[dict[str, Any]]]]
+
+
+def _plan(rows: list[dict[str, Any]], report: MergeReport) -> Wanted:
+    """Who is merged into whom, and what each head lists (pure CPU work)."""
+    by_pk = {row["id"]: row for row in rows}
+    records = [_record(row) for row in rows]
+    cells = {row["id"]: row["h3_r9"] for row in rows}
+    matches = candidate_matches(records, cells)
+    report.records, report.candidates = len(records), len(matches)
+    best: dict[frozenset[int], Match] = {frozenset((m.a.pk, m.b.pk)): m for m in matches}
+    wanted_into: dict[int, tuple[int, float]] = {}
+    wanted_sources: dict[int, list[dict[str, Any]]] = {}
+    for site in matching.clusters(records, matches):
+        head, *others = site
+        report.sites += 1
+        claims = []
+        for other in others:
+            link = best[frozenset((head.pk, other.pk))]  # every pair of a site matched
+            wanted_into[other.pk] = (head.pk, link.score)
+            claims.append(claim(other, by_pk[other.pk], link))
+        wanted_sources[head.pk] = claims
+    report.merged = len(wanted_into)
+    return wanted_into, wanted_sources
+
+
 async def merge_sites(store: Store) -> MergeReport:
-    """Recompute every merge, in one transaction, one process at a time."""
+    """Recompute every merge, in one transaction, one process at a time. The scoring runs in a
+    thread: in an API process, the event loop keeps answering meanwhile (the GIL is handed
+    over every few milliseconds) instead of stalling for the whole merge."""
     started = time.perf_counter()
     report = MergeReport()
     async with store.transaction() as tx:
@@ -143,28 +176,11 @@ async def merge_sites(store: Store) -> MergeReport:
             return report
         # The registries' records, then every other record in or around their cells.
         rows = await _rows(tx, " AND n.kind = 'registry'")
-        near = {h3.str_to_int(c) for row in rows for c in h3.grid_disk(_cell(row["h3_r9"]), 1)}
         if rows:
+            near = await asyncio.to_thread(_near_cells, rows)
             around = " AND n.kind <> 'registry' AND l.h3_r9 = ANY(%s)"
-            rows += await _rows(tx, around, (list(near),))
-        by_pk = {row["id"]: row for row in rows}
-        records = [_record(row) for row in rows]
-        cells = {row["id"]: row["h3_r9"] for row in rows}
-        matches = candidate_matches(records, cells)
-        report.records, report.candidates = len(records), len(matches)
-        best: dict[frozenset[int], Match] = {frozenset((m.a.pk, m.b.pk)): m for m in matches}
-        wanted_into: dict[int, tuple[int, float]] = {}
-        wanted_sources: dict[int, list[dict[str, Any]]] = {}
-        for site in matching.clusters(records, matches):
-            head, *others = site
-            report.sites += 1
-            claims = []
-            for other in others:
-                link = best.get(frozenset((head.pk, other.pk))) or matching.score(head, other)
-                wanted_into[other.pk] = (head.pk, link.score)
-                claims.append(claim(other, by_pk[other.pk], link))
-            wanted_sources[head.pk] = claims
-        report.merged = len(wanted_into)
+            rows += await _rows(tx, around, (near,))
+        wanted_into, wanted_sources = await asyncio.to_thread(_plan, rows, report)
         report.changed = await _write(tx, wanted_into, wanted_sources)
     report.seconds = round(time.perf_counter() - started, 2)
     log.info("sites.merged", **vars(report))
@@ -193,6 +209,13 @@ async def _write(
             encoded = msgspec.json.decode(msgspec.json.encode(want_sources))
             if sources != encoded:
                 sources_changed.append((pk, msgspec.json.encode(want_sources).decode()))
+        touched = sorted({c[0] for c in into_changed} | {c[0] for c in sources_changed})
+        if touched:
+            # Rows locked in id order first, as one statement: no deadlock with a writer that
+            # locks the same rows in another order mid-way through our updates.
+            await cur.execute(
+                "SELECT id FROM locations WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (touched,)
+            )
         if into_changed:
             await cur.execute(
                 """

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 from psycopg.rows import dict_row
 
-from app.store.core import Db, using
+from app.store.core import Db, Store, using
 
 
 async def ensure_registry_network(db: Db, name: str) -> int:
@@ -78,14 +78,18 @@ class SourceCounts(msgspec.Struct):
     last_import_files: list[Any] | None
 
 
-async def counts(db: Db) -> list[SourceCounts]:
-    """Every source (registries and OCPI networks) with its record counts and last import."""
-    async with using(db) as conn, conn.cursor(row_factory=dict_row) as cur:
+async def counts(store: Store) -> list[SourceCounts]:
+    """Every source (registries, and OCPI networks with locations) with its record counts and
+    last import (a driver-facing read: the discovery pool)."""
+    async with store.discovery_connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             """
             SELECT n.name, n.kind,
                    coalesce(l.locations, 0) AS locations, coalesce(l.visible, 0) AS visible,
-                   coalesce(l.merged, 0) AS merged, coalesce(q.quarantined, 0) AS quarantined,
+                   coalesce(l.merged, 0) AS merged,
+                   -- a registry: its last import's (a re-import re-records its rows' reasons)
+                   CASE WHEN n.kind = 'registry' THEN coalesce(i.quarantined, 0)
+                        ELSE coalesce(q.quarantined, 0) END AS quarantined,
                    coalesce(i.finished_at, i.started_at) AS last_import_at,
                    i.status AS last_import_status, i.files AS last_import_files
             FROM networks n
@@ -100,10 +104,10 @@ async def counts(db: Db) -> list[SourceCounts]:
                   AND object_kind IN ('location', 'row', 'page')
             ) q ON true
             LEFT JOIN LATERAL (
-                SELECT started_at, finished_at, status, files FROM source_imports
+                SELECT started_at, finished_at, status, files, quarantined FROM source_imports
                 WHERE network_id = n.id ORDER BY started_at DESC LIMIT 1
             ) i ON true
-            WHERE n.status <> 'REVOKED'
+            WHERE n.status <> 'REVOKED' AND (n.kind = 'registry' OR l.locations > 0)
             ORDER BY n.kind = 'registry' DESC, n.name
             """
         )

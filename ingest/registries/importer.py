@@ -27,10 +27,11 @@ from pathlib import Path
 
 import msgspec
 
+from app.domain.parties import Party
 from app.domain.sources import REGISTRIES
 from app.store import Store, source_imports
 from app.store.locations import apply_locations
-from app.store.networks import writable_parties
+from app.store.networks import set_parties, writable_parties
 from app.store.quarantine import record_problems
 from app.store.records import Problem
 from app.store.sites import MergeReport, merge_sites
@@ -178,6 +179,12 @@ async def _apply(
     async with store.transaction() as tx:
         refused = await writable_parties(
             tx, network_id, [(a.country_code, a.party_id) for a in accepted], source="file"
+        )
+        # A registry owns its parties (US*AFD, DE*BNA, GB*NCR, cc*OCM): no OCPI network or hub
+        # can then claim them and write over its records (the party rows are locked above).
+        claimed = sorted({(a.country_code, a.party_id) for a in accepted} - set(refused))
+        await set_parties(
+            tx, network_id, [Party(cc, pid) for cc, pid in claimed], replace=False, source="file"
         )
         kept = []
         for record in accepted:

@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 import psycopg
+import pytest
 from click.testing import CliRunner
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -71,7 +72,7 @@ def test_per_source_counts_match_the_files(
         assert sum(reasons.values()) == len(rejected_rows)
         for row in rejected_rows:
             assert any(row.reason in reason for reason in reasons), row.reason
-        assert merged >= 0
+        assert merged == (285 if source == "ocm" else 0), source  # into BNetzA sites
 
 
 async def test_merged_sites_list_every_source_and_each_claim(
@@ -103,13 +104,17 @@ async def test_merged_sites_list_every_source_and_each_claim(
         answer = await registry_api.get(f"/v1/locations/{head_id}")
         assert answer.status_code == 200
         detail = answer.json()
+        first = detail["sources"][0]
+        assert (first["source"], first["record_id"]) == (head_source, head_record)
         by_record = {(s["source"], s["record_id"]): s for s in detail["sources"]}
-        assert by_record[(head_source, head_record)]["name"] == detail["name"] or detail[
-            "field_sources"
-        ].get("name")
+        own_name = by_record[(head_source, head_record)]["name"]
+        if own_name is not None:
+            assert detail["name"] == own_name and "name" not in detail["field_sources"]
+        else:
+            assert detail["field_sources"]["name"] in {s["source"] for s in detail["sources"]}
         claim = by_record[(rec_source, rec)]
         assert claim["address"] == rec_address  # each source's own claim
-        assert claim["evse_count"] in (m_evses, None)
+        assert claim["evse_count"] == m_evses  # OCM and BNetzA records know their points
         assert claim["licence"] == REGISTRIES[rec_source].licence
         assert detail["address"] == (head_address or claim["address"])
         # The merged record is not listed on its own.
@@ -126,6 +131,17 @@ async def test_merged_sites_list_every_source_and_each_claim(
             (s["source"], s["record_id"]) for r in listed.json()["results"] for s in r["sources"]
         ]
         assert ids.count((rec_source, rec)) == 1  # once, inside its site
+
+
+async def test_a_registry_owns_its_parties(store: Store, clean_db: str) -> None:
+    """No OCPI network can claim a registry's party and write over its records."""
+    from app.domain.parties import Party
+    from app.store.networks import PartyOwned
+    from ingest import credentials
+
+    await import_files(store, "ocm", [BERLIN / "openchargemap_final.json"])
+    with pytest.raises(PartyOwned):
+        await credentials.add_static(store, "evil", "token-0123456789", [Party.parse("DE*OCM")])
 
 
 async def test_sources_endpoint_names_every_source_with_its_licence(
