@@ -92,12 +92,21 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    registries = (
+        op.get_bind()
+        .execute(sa.text("SELECT count(*) FROM networks WHERE kind = 'registry'"))
+        .scalar_one()
+    )
+    if registries:
+        # Their locations would have no network kind to belong to: refuse rather than delete.
+        raise RuntimeError(
+            f"{registries} registry network(s) hold data: remove them before downgrading 0007"
+        )
     op.drop_index(op.f("ix_source_imports_network_id_started_at"), table_name="source_imports")
     op.drop_table("source_imports")
     op.drop_index("ix_locations_merged_into", table_name="locations")
     op.drop_column("locations", "merged_sources")
     op.drop_column("locations", "merge_score")
     op.drop_column("locations", "merged_into")
-    op.execute("DELETE FROM networks WHERE kind = 'registry'")
     op.drop_constraint("kind", "networks", type_="check")
     op.create_check_constraint("kind", "networks", "kind IN ('ocpi', 'file')")
