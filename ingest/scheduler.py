@@ -73,6 +73,7 @@ async def _schedule(
 ) -> None:
     merge_due = True
     last_merge = -MERGE_EVERY_S
+    merged_change: object = None
     while True:
         for key in [k for k, t in running.items() if t.done()]:
             del running[key]
@@ -83,7 +84,12 @@ async def _schedule(
             # latest: pushes bring new locations too.
             merge_due, last_merge = False, time.monotonic()
             try:
-                await sites.merge_sites(store)
+                # Only when a location was written since the last merge: on a large database
+                # the merge costs a minute or more of CPU (the bench: 89 s at 300k + 67k).
+                change = await sites.last_change(store)
+                if change is not None and change != merged_change:
+                    await sites.merge_sites(store)
+                    merged_change = change
             except StoreError as exc:
                 log.warning("scheduler.merge_failed", error=str(exc))
         try:

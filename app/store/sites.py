@@ -18,6 +18,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import h3
@@ -162,6 +163,14 @@ def _plan(rows: list[dict[str, Any]], report: MergeReport) -> Wanted:
         wanted_sources[head.pk] = claims
     report.merged = len(wanted_into)
     return wanted_into, wanted_sources
+
+
+async def last_change(store: Store) -> datetime | None:
+    """When a location was last written (the scheduler merges again only after a change)."""
+    async with store.connection() as conn, conn.cursor() as cur:
+        await cur.execute("SELECT max(received_at) FROM locations")
+        row = await cur.fetchone()
+    return row[0] if row else None
 
 
 async def merge_sites(store: Store) -> MergeReport:

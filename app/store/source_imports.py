@@ -113,3 +113,25 @@ async def counts(store: Store) -> list[SourceCounts]:
         )
         rows = await cur.fetchall()
     return [msgspec.convert(r, SourceCounts) for r in rows]
+
+
+async def remove_registry(db: Db, name: str) -> int:
+    """Every record of a registry, its quarantine and its runs (the benchmark's clean-up);
+    the locations removed."""
+    async with using(db) as conn, conn.cursor() as cur:
+        await cur.execute("SELECT id FROM networks WHERE name = %s AND kind = 'registry'", (name,))
+        row = await cur.fetchone()
+        if row is None:
+            return 0
+        network_id = row[0]
+        await cur.execute(
+            "UPDATE locations SET merged_into = NULL, merged_sources = NULL "
+            "WHERE merged_into IN (SELECT id FROM locations WHERE network_id = %s)",
+            (network_id,),
+        )
+        await cur.execute("DELETE FROM locations WHERE network_id = %s", (network_id,))
+        removed = cur.rowcount
+        await cur.execute("DELETE FROM quarantine WHERE network_id = %s", (network_id,))
+        await cur.execute("DELETE FROM network_parties WHERE network_id = %s", (network_id,))
+        await cur.execute("DELETE FROM networks WHERE id = %s", (network_id,))
+    return removed

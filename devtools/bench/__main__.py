@@ -13,15 +13,15 @@ from typing import Any
 import click
 import psycopg
 
-from devtools.bench import outages, pull, push, queries
+from devtools.bench import outages, pull, push, queries, registries
 from devtools.bench.dataset import generate
 from devtools.bench.harness import ROOT, STATE, dump, environment
 from devtools.bench.report import machine, table
 
 PROGRESS_STEPS = 20  # a progress line every 5 %
-PARTS = ("pull", "push", "queries", "outages")
+PARTS = ("pull", "push", "queries", "registries", "outages")
 # The parts on the 300k dataset; ``outages`` brings its own services and small dataset.
-DATASET_PARTS = frozenset({"pull", "push", "queries"})
+DATASET_PARTS = frozenset({"pull", "push", "queries", "registries"})
 
 
 @click.group()
@@ -107,7 +107,7 @@ def _loaded(database_url: str) -> bool:
     "--only",
     type=click.Choice(PARTS),
     multiple=True,
-    help="Run only these parts (default: all four).",
+    help="Run only these parts (default: all).",
 )
 @click.option(
     "--fresh/--reuse",
@@ -207,6 +207,12 @@ def _dataset_parts(
                     env, workers=workers, seconds=seconds, connections=connections, out_dir=out_dir
                 )
             )
+        if "registries" in parts:
+            click.echo("bench: nearby and viewport before and after importing the registries ...")
+            results["registries"] = asyncio.run(
+                registries.run(env, workers=workers, seconds=seconds, connections=connections)
+            )
+            click.echo(f"bench: registries {results['registries']}")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,9 @@ OCPI_FEEDS = FIXTURES / "ocpi"
 
 SOURCES = ("afdc", "bnetza", "uk", "ocpi")
 # One synthetic party per registry; OCPI points keep their feed's party (OCPI_FALLBACK if none).
-REGISTRY_PARTIES = {"afdc": ("US", "AFD"), "bnetza": ("DE", "BNA"), "uk": ("GB", "NCR")}
+# Not the registries' own parties (US*AFD, DE*BNA, GB*NCR, owned by `wattlas import`): the
+# benchmark imports the real registries into this dataset too.
+REGISTRY_PARTIES = {"afdc": ("US", "AFX"), "bnetza": ("DE", "BNX"), "uk": ("GB", "NCX")}
 OCPI_FALLBACK_PARTY = ("NL", "OCP")
 
 # Fixed, so that the files never depend on the day they are generated.
@@ -149,7 +151,7 @@ class DatasetInfo:
     pages: int
     page_size: int
     seed: int
-    parties: dict[str, int]  # "US*AFD" → locations of that party
+    parties: dict[str, int]  # "US*AFX" → locations of that party
     source_points: dict[str, int]  # real points used, per source
     source_locations: dict[str, int]  # locations placed at (or cloned from) those points
     available_points: dict[str, int]  # usable real points in the fixtures, per source

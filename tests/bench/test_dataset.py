@@ -152,7 +152,7 @@ def test_every_source_contributes_points(dataset: Dataset) -> None:
         assert manifest["available_points"][source] >= manifest["source_points"][source]
     assert sum(manifest["source_points"].values()) == LOCATIONS  # no clones needed yet
     assert sum(manifest["parties"].values()) == LOCATIONS
-    assert {"US*AFD", "DE*BNA", "GB*NCR"} <= manifest["parties"].keys()
+    assert {"US*AFX", "DE*BNX", "GB*NCX"} <= manifest["parties"].keys()
 
 
 def test_same_arguments_give_byte_identical_files(dataset: Dataset, tmp_path: Path) -> None:
