@@ -15,10 +15,10 @@ import msgspec
 
 from app.domain.parties import Party
 from app.domain.timestamps import parse_timestamp
-from app.store import Store, networks
-from app.store.locations import apply_locations
+from app.store import Store, Tx, networks
+from app.store.locations import ApplyResult, apply_locations
 from app.store.quarantine import record_problems
-from app.store.records import Problem
+from app.store.records import LocationRecord, Problem
 from ingest.ocpi import wire
 from ingest.ocpi.normalise import IngestContext, Normaliser, split_page
 
@@ -93,6 +93,46 @@ def _envelope_timestamp(payload: bytes) -> datetime | None:
     return parse_timestamp(msgspec.json.decode(raw)) if raw is not None else None
 
 
+async def write_file_records(
+    tx: Tx,
+    accepted: list[LocationRecord],
+    problems: list[Problem],
+    *,
+    network_id: int,
+    source: str,
+    received_at: datetime,
+    observed_at: datetime | None,
+    ocpi_version: str | None = None,
+    own_parties: bool = False,
+) -> ApplyResult:
+    """Normalised records of a file in one transaction: those of a party another network owns
+    (or its hub suspended) become problems naming why; the rest are applied; every problem is
+    kept. ``own_parties``: the file's network owns the parties it writes (a registry)."""
+    refused = await networks.writable_parties(
+        tx, network_id, [(a.country_code, a.party_id) for a in accepted], source="file"
+    )
+    if own_parties:  # the party rows are locked by writable_parties until the commit
+        claimed = sorted({(a.country_code, a.party_id) for a in accepted} - set(refused))
+        await networks.set_parties(
+            tx, network_id, [Party(cc, pid) for cc, pid in claimed], replace=False, source="file"
+        )
+    kept = []
+    for record in accepted:
+        reason = refused.get((record.country_code, record.party_id))
+        if reason is None:
+            kept.append(record)
+        else:
+            problems.append(
+                Problem("location", record.key, f"{reason}: not written", raw=record.raw)
+            )
+    result = await apply_locations(
+        tx, kept, network_id=network_id, ocpi_version=ocpi_version, received_at=received_at,
+        observed_at=observed_at,
+    )  # fmt: skip
+    await record_problems(tx, problems, network_id=network_id, source=source)
+    return result
+
+
 async def load_file(
     store: Store,
     path: Path,
@@ -147,27 +187,10 @@ async def load_file(
         async with store.transaction() as tx:
             # A dump shows whose data it is, and owns nothing: the parties become known to its
             # network (not owned), and a party an OCPI network owns is not written from a file.
-            refused = await networks.writable_parties(
-                tx, network_id, [(a.country_code, a.party_id) for a in accepted], source="file"
-            )
-            kept = []
-            for record in accepted:
-                reason = refused.get((record.country_code, record.party_id))
-                if reason is None:
-                    kept.append(record)
-                else:
-                    problems.append(
-                        Problem("location", record.key, f"{reason}: not written", raw=record.raw)
-                    )
-            result = await apply_locations(
-                tx,
-                kept,
-                network_id=network_id,
-                ocpi_version=None,
-                received_at=received_at,
-                observed_at=ctx.observed_at,
-            )
-            await record_problems(tx, problems, network_id=network_id, source=ctx.source)
+            result = await write_file_records(
+                tx, accepted, problems, network_id=network_id, source=ctx.source,
+                received_at=received_at, observed_at=ctx.observed_at,
+            )  # fmt: skip
         report.add_problems(problems)
         report.accepted += result.applied
         report.stale += result.stale

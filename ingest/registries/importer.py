@@ -27,15 +27,11 @@ from pathlib import Path
 
 import msgspec
 
-from app.domain.parties import Party
 from app.domain.sources import REGISTRIES
 from app.store import Store, source_imports
-from app.store.locations import apply_locations
-from app.store.networks import set_parties, writable_parties
-from app.store.quarantine import record_problems
 from app.store.records import Problem
 from app.store.sites import MergeReport, merge_sites
-from ingest.loader import reason_class
+from ingest.loader import reason_class, write_file_records
 from ingest.ocpi.normalise import IngestContext, Normaliser
 from ingest.registries import Reader, Record, Rejected
 
@@ -177,37 +173,19 @@ async def _apply(
         p for p in problems if not (p.severity == "note" and p.reason.endswith(_SILENT_NOTE))
     ]
     async with store.transaction() as tx:
-        refused = await writable_parties(
-            tx, network_id, [(a.country_code, a.party_id) for a in accepted], source="file"
-        )
         # A registry owns its parties (US*AFD, DE*BNA, GB*NCR, cc*OCM): no OCPI network or hub
-        # can then claim them and write over its records (the party rows are locked above).
-        claimed = sorted({(a.country_code, a.party_id) for a in accepted} - set(refused))
-        await set_parties(
-            tx, network_id, [Party(cc, pid) for cc, pid in claimed], replace=False, source="file"
-        )
-        kept = []
-        for record in accepted:
-            reason = refused.get((record.country_code, record.party_id))
-            if reason is None:
-                kept.append(record)
-            else:
-                problems.append(
-                    Problem("location", record.key, f"{reason}: not written", raw=record.raw)
-                )
-        result = await apply_locations(
-            tx, kept, network_id=network_id, ocpi_version="2.2.1", received_at=received_at,
-            observed_at=None,
+        # can then claim them and write over its records.
+        problems = [*rejected, *problems]
+        result = await write_file_records(
+            tx, accepted, problems, network_id=network_id, source=f"registry:{source}",
+            received_at=received_at, observed_at=None, ocpi_version="2.2.1", own_parties=True,
         )  # fmt: skip
-        await record_problems(
-            tx, [*rejected, *problems], network_id=network_id, source=f"registry:{source}"
-        )
     report.accepted += result.applied
     report.unchanged += result.unchanged
     report.skipped_older += result.stale
     report.evses += result.evses
     report.visible += sum(1 for s in result.states if s.visible)
-    for p in [*rejected, *problems]:
+    for p in problems:
         if p.severity == "rejected":
             if p.object_kind in ("row", "location"):
                 report.quarantined += 1
