@@ -21,6 +21,7 @@ from app.api.live import get_clusters, stream
 from app.api.locations import locations_router, search_router
 from app.api.networks import list_networks
 from app.api.openapi import ContractJsonPlugin
+from app.api.price import price_a_session
 from app.api.sources import list_sources
 from app.jobs import refresh_clusters_forever
 from app.limits import RequestLimits
@@ -106,6 +107,7 @@ def create_app(
             get_clusters,
             list_networks,
             list_sources,
+            price_a_session,
             stream,
             web_router,
             *route_handlers,

@@ -16,6 +16,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from app.api.pricer import Pricer
 from app.live.hub import StreamHub
 from app.live.nearby_cache import NearbyCache
 from app.settings import Settings
@@ -69,6 +70,10 @@ class Services:
     schema_head: str | None = None
     networks_memo: Memo = field(default_factory=lambda: Memo(30.0))
     sources_memo: Memo = field(default_factory=lambda: Memo(30.0))
+    pricer: Pricer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pricer = Pricer(self.store)
 
     @classmethod
     def create(cls, settings: Settings, *, schema_head: str | None = None) -> Services:

@@ -50,6 +50,7 @@ PUBLIC: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("/v1/clusters", ("GET",)),
     ("/v1/networks", ("GET",)),
     ("/v1/sources", ("GET",)),
+    ("/v1/price", ("POST",)),
     ("/v1/stream", ("GET",)),
 )
 REQUEST_HEADERS = b"Accept, Authorization, Content-Type, If-None-Match, Last-Event-ID, X-Api-Key"

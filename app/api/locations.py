@@ -18,10 +18,12 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import PathParameter, QueryParameter, RequestBody
 from litestar.response import Response
 
-from app.api import caching
+from app.api import caching, pricing
 from app.api import params as p
 from app.api.errors import ApiError, InvalidParameter
 from app.api.geojson import GEOJSON, feature, feature_collection, wants_geojson
+from app.api.pricer import GroupPrice, PriceAsk, PricedTariff
+from app.api.pricing import PRICE_CANDIDATES
 from app.api.schemas import (
     AlongRouteRequest,
     Connector,
@@ -78,10 +80,43 @@ def results_of(
     return Results(summaries, len(summaries), datetime.now(UTC), next_cursor)
 
 
+Row = dict[str, Any]
+
+
+async def priced(
+    services: Services,
+    rows: list[Row],
+    filters: Filters,
+    ask: PriceAsk,
+    limit: int,
+) -> list[tuple[Row, LocationSummary]]:
+    """The rows' summaries with prices, filtered and ordered by price as asked, at most
+    ``limit``; each with its row (for the cursor)."""
+    now = datetime.now(UTC)
+    summaries = [summarise(row, filters) for row in rows]
+    found = await pricing.price_summaries(services.pricer, rows, summaries, ask, filters, now)
+    row_of = {id(summary): row for row, summary in zip(rows, summaries, strict=True)}
+    kept = pricing.rank(found, ask)[:limit]
+    return [(row_of[id(summary)], summary) for summary in kept]
+
+
+def _candidates(limit: int, ask: PriceAsk | None) -> int:
+    """How many rows to read: more than a page when the order or the filter is the price."""
+    return max(limit, PRICE_CANDIDATES) if ask is not None and ask.reorders else limit
+
+
+def _query_key(query: dict[str, Any], ask: PriceAsk | None) -> dict[str, Any]:
+    """A cursor belongs to its question, price parameters included when they pick the rows."""
+    return {**query, "price": repr(ask)} if ask is not None and ask.reorders else query
+
+
 # The filters are a dependency of the GET handlers only, not of the router: Litestar takes a
 # body field named like a dependency of the route for that dependency, so a bad ``filters`` of
 # the along-route body was a 500 instead of a 400 (found by tests/api/test_contract.py).
-FILTERS = {"filters": Provide(p.provide_filters)}
+FILTERS = {
+    "filters": Provide(p.provide_filters),
+    "price_ask": Provide(pricing.provide_price_ask),
+}
 
 
 @get(
@@ -94,6 +129,7 @@ async def nearby(
     request: AnyRequest,
     filters: NamedDependency[Filters],
     services: NamedDependency[Services],
+    price_ask: NamedDependency[PriceAsk | None],
     lat: Annotated[float, QueryParameter(description="Latitude (WGS 84).", examples=[])],
     lon: Annotated[float, QueryParameter(description="Longitude (WGS 84).")],
     radius_m: Annotated[
@@ -102,13 +138,15 @@ async def nearby(
     limit: Annotated[int, QueryParameter(description="At most this many results (1–500).")] = 20,
     format_: FormatParam = None,
 ) -> Response[Results]:
-    """Ordered by true distance on the Earth (``distance_m``), with live availability."""
+    """Ordered by true distance on the Earth (``distance_m``), with live availability. With
+    ``energy_kwh``, priced; ``sort=price`` / ``max_price`` rank or filter the nearest 500."""
     p.check_lat_lon(lat, lon)
     p.check_radius(radius_m)
     p.check_limit(limit)
     cache = services.nearby_cache
     if (
         cache is not None
+        and price_ask is None
         and cache.answers(filters, radius_m, limit)
         and not wants_geojson(request.headers.get("accept"), format_)
     ):
@@ -120,12 +158,15 @@ async def nearby(
         lat=lat,
         lon=lon,
         radius_m=radius_m,
-        limit=limit,
+        limit=_candidates(limit, price_ask),
         filters=filters,
         now=datetime.now(UTC),
         stale_after_s=services.settings.stale_after_s,
     )
-    return _answer(request, results_of(rows, filters), format_)
+    if price_ask is None:
+        return _answer(request, results_of(rows, filters), format_)
+    kept = [summary for _, summary in await priced(services, rows, filters, price_ask, limit)]
+    return _answer(request, Results(kept, len(kept), datetime.now(UTC)), format_)
 
 
 @get(
@@ -138,6 +179,7 @@ async def viewport(
     request: AnyRequest,
     filters: NamedDependency[Filters],
     services: NamedDependency[Services],
+    price_ask: NamedDependency[PriceAsk | None],
     bbox: Annotated[
         str,
         QueryParameter(
@@ -152,29 +194,43 @@ async def viewport(
     format_: FormatParam = None,
 ) -> Response[Results]:
     """A stable order that spreads a truncated page evenly over the viewport; ``next_cursor``
-    pages through the rest."""
+    pages through the rest. With ``energy_kwh``, priced; ``max_price`` filters and
+    ``sort=price`` ranks each run of up to 500 locations in that order."""
     box = p.parse_bbox(bbox)
     p.check_limit(limit)
-    query = {"bbox": bbox, "filters": filters}
+    query = _query_key({"bbox": bbox, "filters": filters}, price_ask)
     after = None
     if cursor:
         position = p.decode_cursor(cursor, query)
         if len(position) != 2 or not all(isinstance(v, int) for v in position):
             raise InvalidParameter("cursor", "is not a cursor this API issued")
         after = (position[0], position[1])
+    read = _candidates(limit, price_ask)
     rows = await discovery.viewport(
         services.store,
         bbox=box,
-        limit=limit,
+        limit=read,
         after=after,
         filters=filters,
         now=datetime.now(UTC),
         stale_after_s=services.settings.stale_after_s,
     )
-    next_cursor = None
-    if len(rows) == limit:
-        next_cursor = p.encode_cursor([rows[-1]["sort_key"], rows[-1]["pk"]], query)
-    return _answer(request, results_of(rows, filters, next_cursor), format_)
+    if price_ask is None:
+        next_cursor = None
+        if len(rows) == limit:
+            next_cursor = p.encode_cursor([rows[-1]["sort_key"], rows[-1]["pk"]], query)
+        return _answer(request, results_of(rows, filters, next_cursor), format_)
+    kept = await priced(services, rows, filters, price_ask, limit)
+    # Filtered in order: the next page starts after the last one shown (or after the run read,
+    # when fewer were kept); ranked by price: after the run.
+    last = kept[-1][0] if kept and not price_ask.sort and len(kept) == limit else None
+    if last is None and len(rows) == read:
+        last = rows[-1]
+    next_cursor = p.encode_cursor([last["sort_key"], last["pk"]], query) if last else None
+    summaries = [summary for _, summary in kept]
+    return _answer(
+        request, Results(summaries, len(summaries), datetime.now(UTC), next_cursor), format_
+    )
 
 
 MAX_CORRIDOR_M = 50_000
@@ -257,12 +313,24 @@ async def along_route(
         raise InvalidParameter("start_offset_m", "must not be negative")
     p.check_limit(data.limit)
     filters = p.filters_from_body(data.filters)
-    query = {
-        "route": hashlib.sha256(msgspec.json.encode(data.route)).hexdigest(),
-        "corridor_m": data.corridor_m,
-        "start_offset_m": data.start_offset_m,
-        "filters": filters,
-    }
+    price_ask = pricing.build_price_ask(
+        energy_kwh=data.energy_kwh,
+        car_max_power_kw=data.car_max_power_kw,
+        start_at=data.start_at,
+        parking_min=data.parking_min,
+        sort=data.sort,
+        max_price=data.max_price,
+        currency=data.currency,
+    )
+    query = _query_key(
+        {
+            "route": hashlib.sha256(msgspec.json.encode(data.route)).hexdigest(),
+            "corridor_m": data.corridor_m,
+            "start_offset_m": data.start_offset_m,
+            "filters": filters,
+        },
+        price_ask,
+    )
     after = None
     if data.cursor:
         position = p.decode_cursor(data.cursor, query)
@@ -274,21 +342,35 @@ async def along_route(
         if len(points) > THREAD_FROM_POINTS
         else pieces(points)
     )
+    read = _candidates(data.limit, price_ask)
     rows = await discovery.along_route(
         services.store,
         pieces=route_pieces,
         corridor_m=data.corridor_m,
         start_offset_m=data.start_offset_m,
-        limit=data.limit,
+        limit=read,
         after=after,
         filters=filters,
         now=datetime.now(UTC),
         stale_after_s=services.settings.stale_after_s,
     )
-    next_cursor = None
-    if len(rows) == data.limit:
-        next_cursor = p.encode_cursor([rows[-1]["offset_m"], rows[-1]["pk"]], query)
-    return _answer(request, results_of(rows, filters, next_cursor), format_)
+    if price_ask is None:
+        next_cursor = None
+        if len(rows) == data.limit:
+            next_cursor = p.encode_cursor([rows[-1]["offset_m"], rows[-1]["pk"]], query)
+        return _answer(request, results_of(rows, filters, next_cursor), format_)
+    # Each stop is priced in its own time zone. Filtered: route order kept, the next page
+    # after the last stop shown; ranked by price: the cheapest of the next 500 stops, the next
+    # page after them.
+    kept = await priced(services, rows, filters, price_ask, data.limit)
+    last = kept[-1][0] if kept and not price_ask.sort and len(kept) == data.limit else None
+    if last is None and len(rows) == read:
+        last = rows[-1]
+    next_cursor = p.encode_cursor([last["offset_m"], last["pk"]], query) if last else None
+    summaries = [summary for _, summary in kept]
+    return _answer(
+        request, Results(summaries, len(summaries), datetime.now(UTC), next_cursor), format_
+    )
 
 
 @get(
@@ -300,6 +382,7 @@ async def text_search(
     request: AnyRequest,
     filters: NamedDependency[Filters],
     services: NamedDependency[Services],
+    price_ask: NamedDependency[PriceAsk | None],
     q: Annotated[
         str,
         QueryParameter(
@@ -330,12 +413,15 @@ async def text_search(
         query=q,
         lat=lat,
         lon=lon,
-        limit=limit,
+        limit=100 if price_ask is not None and price_ask.reorders else limit,
         filters=filters,
         now=datetime.now(UTC),
         stale_after_s=services.settings.stale_after_s,
     )
-    return _answer(request, results_of(rows, filters), format_)
+    if price_ask is None:
+        return _answer(request, results_of(rows, filters), format_)
+    kept = [summary for _, summary in await priced(services, rows, filters, price_ask, limit)]
+    return _answer(request, Results(kept, len(kept), datetime.now(UTC)), format_)
 
 
 @get(
@@ -346,11 +432,14 @@ async def text_search(
 async def detail(
     request: AnyRequest,
     services: NamedDependency[Services],
+    detail_price_ask: NamedDependency[PriceAsk],
     location_id: Annotated[str, PathParameter(description="The stable public id of a location.")],
     format_: FormatParam = None,
 ) -> Response[LocationDetail]:
     """Every visible EVSE with status and status age, connectors with power and tariffs, the
     tariffs and a price summary, opening times, operator, and the source network's freshness.
+    Each connector, connector group and the location carry the ``price`` of a session
+    (``energy_kwh``, default 30 kWh).
     ``ETag`` lets a client ask again cheaply (``If-None-Match`` → 304)."""
     found = await detail_store.location_detail(
         services.store,
@@ -368,7 +457,10 @@ async def detail(
         )
     if found is None:
         raise ApiError(404, "not_found", f"no location {location_id}", parameter="location_id")
-    body = _detail(*found)
+    priced_detail = await pricing.price_detail(
+        services.pricer, *found, detail_price_ask, datetime.now(UTC)
+    )
+    body = _detail(*found, priced_detail)
     geojson = wants_geojson(request.headers.get("accept"), format_)
     payload = _encoder.encode(feature(body) if geojson else body)
     return caching.answer(
@@ -389,29 +481,15 @@ def _without_ages(body: LocationDetail) -> LocationDetail:
 
 
 def _detail(
-    location: dict[str, Any], evses: list[dict[str, Any]], tariffs: list[dict[str, Any]]
+    location: dict[str, Any],
+    evses: list[dict[str, Any]],
+    tariffs: list[dict[str, Any]],
+    prices: pricing.DetailPrices,
 ) -> LocationDetail:
     summary = summarise(location, NO_FILTERS)
+    pricing.attach_groups(summary, prices.groups, prices.ask)
     silent = bool(location["network_silent"])
-    tariff_infos = [
-        TariffInfo(
-            id=t["tariff_id_raw"],
-            currency=t["currency"],
-            type=t["type"],
-            summary=t["summary"],
-            elements=t["elements"],
-            min_price=t["min_price"],
-            max_price=t["max_price"],
-            alt_text=t["alt_text"],
-            alt_url=t["alt_url"],
-            start_date_time=t["start_date_time"],
-            end_date_time=t["end_date_time"],
-            active=t["active"],
-            last_updated=t["last_updated"],
-            tax_included=t["tax_included"],
-        )
-        for t in tariffs
-    ]
+    tariff_infos = [_tariff_info(t, prices.tariffs.get(t["tariff_id"])) for t in tariffs]
     known = {t["tariff_id"] for t in tariffs}
     referenced = sorted({tid for e in evses for c in e["connectors"] for tid in c["tariff_ids"]})
     shown = display_tariff(
@@ -455,7 +533,10 @@ def _detail(
                 physical_reference=e["physical_reference"],
                 parking_restrictions=e["parking_restrictions"],
                 coordinates=Coordinates(e["lat"], e["lon"]) if e["lat"] is not None else None,
-                connectors=[msgspec.convert(c, Connector) for c in e["connectors"]],
+                connectors=[
+                    _connector(c, prices.connectors.get((e["uid_raw"], c["id"])))
+                    for c in e["connectors"]
+                ],
                 parking=[msgspec.convert(p, ParkingPlace) for p in e["parking"]],
                 accepted_service_providers=e["accepted_service_providers"],
             )
@@ -477,16 +558,46 @@ def _detail(
     )
 
 
+def _connector(raw: dict[str, Any], price: GroupPrice | None) -> Connector:
+    connector = msgspec.convert(raw, Connector)
+    connector.price = price.wire() if price else None
+    return connector
+
+
+def _tariff_info(t: dict[str, Any], decoded: PricedTariff | None) -> TariffInfo:
+    return TariffInfo(
+        id=t["tariff_id_raw"],
+        currency=t["currency"],
+        type=t["type"],
+        summary=t["summary"],
+        elements=t["elements"],
+        min_price=t["min_price"],
+        max_price=t["max_price"],
+        alt_text=t["alt_text"],
+        alt_url=t["alt_url"],
+        start_date_time=t["start_date_time"],
+        end_date_time=t["end_date_time"],
+        active=t["active"],
+        last_updated=t["last_updated"],
+        tax_included=t["tax_included"],
+        summary_incl_vat=decoded.summary_incl_vat if decoded else None,
+        basis=decoded.basis if decoded else "tariff",
+        source_text=decoded.source_text if decoded else None,
+        unpriceable_reason=decoded.reason if decoded else None,
+    )
+
+
 locations_router = Router(
     path="/v1/locations",
     route_handlers=[nearby, viewport, along_route, detail],
+    dependencies={"detail_price_ask": Provide(pricing.provide_detail_price_ask)},
     guards=[p.no_unknown_parameters],
     tags=["discovery"],
 )
 search_router = Router(
     path="/",
     route_handlers=[text_search],
-    dependencies={"filters": Provide(p.provide_filters)},
+    dependencies=FILTERS,
     guards=[p.no_unknown_parameters],
     tags=["discovery"],
 )

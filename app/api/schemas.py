@@ -38,6 +38,23 @@ class Availability(Counts, kw_only=True):
     stale_reason: str | None = None
 
 
+class PriceQuote(msgspec.Struct):
+    """The price of the session asked about (``energy_kwh`` …) on one kind of connector, or the
+    location's cheapest. Amounts are rounded to the currency's minor unit. ``incl_vat`` is null
+    where the VAT is unknown (OCPI 2.1.1, registry text, a 2.3.0 tariff excl. taxes without a
+    rate); ``excl_vat`` is null for a 2.3.0 tariff incl. taxes without a rate. ``basis``:
+    ``tariff`` (the network's OCPI tariff), ``registry_text`` (read from a public register's
+    pricing text) or ``demo`` (the spec's example tariffs on demo data). ``summary``: the tariff
+    in words, as published."""
+
+    currency: str
+    incl_vat: float | None
+    excl_vat: float | None
+    tariff_id: str
+    basis: Literal["tariff", "registry_text", "demo"]  # app.api.pricer.Basis
+    summary: str | None
+
+
 class ConnectorGroup(msgspec.Struct):
     standard: str
     power_type: str
@@ -49,6 +66,8 @@ class ConnectorGroup(msgspec.Struct):
     unknown: int
     planned: int
     stale: int = 0
+    # Only with energy_kwh: null when no tariff prices the session here.
+    price: PriceQuote | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class SourceRecord(msgspec.Struct, omit_defaults=True):
@@ -95,6 +114,9 @@ class LocationSummary(msgspec.Struct, omit_defaults=True):
     sources: list[SourceRecord] = msgspec.field(default_factory=list)
     # Fields the location's own record does not say, filled from a merged record: which source.
     field_sources: dict[str, str] = msgspec.field(default_factory=dict)
+    # Only with energy_kwh: the cheapest of its connector groups' prices (of the kinds the
+    # connector filters ask for), or null.
+    price: PriceQuote | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class Results(msgspec.Struct, omit_defaults=True):
@@ -167,6 +189,33 @@ class AlongRouteRequest(msgspec.Struct, forbid_unknown_fields=True):
         dict[str, Any],
         Meta(description="The filters of the GET endpoints by the same names, as JSON values."),
     ] = msgspec.field(default_factory=dict)
+    # The price of a session at each stop (issue 13), as the GET endpoints' parameters.
+    energy_kwh: Annotated[
+        float | None, Meta(description="Price a session of this many kWh at each stop.")
+    ] = None
+    car_max_power_kw: Annotated[
+        float | None, Meta(description="The car's maximum charging power (kW).")
+    ] = None
+    start_at: Annotated[
+        str | None,
+        Meta(
+            description="When the session starts (RFC 3339; default now): each stop's time "
+            "restrictions are read in that stop's own time zone."
+        ),
+    ] = None
+    parking_min: Annotated[float | None, Meta(description="Minutes plugged in after charging.")] = (
+        None
+    )
+    sort: Annotated[
+        Literal["price"] | None,
+        Meta(description="price: the cheapest of the next 500 stops first."),
+    ] = None
+    max_price: Annotated[
+        float | None, Meta(description="Only stops priced at most this (incl. VAT) in currency.")
+    ] = None
+    currency: Annotated[
+        str | None, Meta(description="ISO 4217 code of max_price and sort=price.")
+    ] = None
 
 
 class ErrorDetail(msgspec.Struct, omit_defaults=True):
@@ -198,6 +247,8 @@ class Connector(msgspec.Struct):
     # OCPI 2.3.0 ConnectorCapability (e.g. ISO_15118_2_PLUG_AND_CHARGE); values we do not know
     # are shown as the network sent them.
     capabilities: list[str] = msgspec.field(default_factory=list)
+    # The detail's session (energy_kwh, default 30 kWh) on this connector; null: not priced.
+    price: PriceQuote | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class ParkingPlace(msgspec.Struct):
@@ -262,6 +313,12 @@ class TariffInfo(msgspec.Struct):
     # Whether the prices include taxes: YES, NO or N/A (no taxes apply), as OCPI 2.3.0 says;
     # NO for 2.1.1 and 2.2.x tariffs, whose prices are excl. VAT.
     tax_included: str | None = None
+    # The summary with VAT added per component (2.2.1 ``vat``), or as published when the
+    # prices include taxes or none apply; null when a rate is not known.
+    summary_incl_vat: str | None = None
+    basis: str = "tariff"  # tariff | registry_text | demo
+    source_text: str | None = None  # registry_text: the register's own words
+    unpriceable_reason: str | None = None  # why this tariff cannot price a session
 
 
 class SourceInfo(msgspec.Struct):

@@ -67,7 +67,7 @@ _DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _Groups = dict[tuple[str | None, str], list[tuple[Decimal, dict[str, Any]]]]
 
 
-def tariff_summary(tariff: dict[str, Any]) -> str:
+def tariff_summary(tariff: dict[str, Any], *, tax_note: str | None = None) -> str:
     """A short price summary of one OCPI Tariff (conventions in the module docstring), e.g.
     "0.25 EUR/kWh + 0.50 EUR start fee (excl. VAT)".
 
@@ -78,9 +78,9 @@ def tariff_summary(tariff: dict[str, Any]) -> str:
         return ""
     currency = tariff.get("currency")
     currency = currency.strip() if isinstance(currency, str) else ""
-    tax_note = _tax_note(tariff.get("tax_included"))
+    incl_vat = tax_note is not None or _tax_note(tariff.get("tax_included")) == _TAX_NOTES["YES"]
+    tax_note = tax_note or _tax_note(tariff.get("tax_included"))
     groups = _price_groups(tariff.get("elements"))
-    incl_vat = tax_note == _TAX_NOTES["YES"]
     min_price = _limit("min", tariff.get("min_price"), incl_vat, currency)
     max_price = _limit("max", tariff.get("max_price"), incl_vat, currency)
     if groups and min_price is None and not any(p for e in groups.values() for p, _ in e):
@@ -112,6 +112,45 @@ def tariff_summary(tariff: dict[str, Any]) -> str:
         return _alt_text(tariff.get("tariff_alt_text"))
     parts.extend(limit for limit in (min_price, max_price) if limit)
     return "; ".join(parts) + (f" ({tax_note})" if tax_note else "")
+
+
+def tariff_summary_incl_vat(tariff: dict[str, Any]) -> str | None:
+    """The summary with each price incl. VAT, e.g. "0.30 EUR/kWh + 0.60 EUR start fee (incl.
+    VAT)": every priced component's ``vat`` (2.2.x, 2.3.0) added to its price. A tariff whose
+    prices already include taxes, or to which none apply (2.3.0 ``tax_included`` YES / N/A), is
+    summarised as published. None when some non-zero price has no ``vat`` (2.1.1, registry
+    text, most North American tariffs): its price incl. VAT is not known."""
+    if not isinstance(tariff, dict):
+        return None
+    note = _tax_note(tariff.get("tax_included"))
+    if note in (_TAX_NOTES["YES"], _TAX_NOTES["N/A"]):
+        return tariff_summary(tariff) or None
+    if tariff.get("basis") == "registry_text" or note not in ("excl. VAT", _TAX_NOTES["NO"]):
+        return None
+    elements = tariff.get("elements")
+    if not isinstance(elements, list):
+        return None
+    scaled: list[Any] = []
+    for element in elements:
+        if not isinstance(element, dict):
+            scaled.append(element)
+            continue
+        components = []
+        for component in element.get("price_components") or []:
+            if not isinstance(component, dict):
+                continue
+            price, vat = _decimal(component.get("price")), _decimal(component.get("vat"))
+            if price is None:
+                continue
+            if vat is None:
+                if price:
+                    return None
+                vat = Decimal(0)
+            components.append({**component, "price": str(price * (1 + vat / 100))})
+        scaled.append({**element, "price_components": components})
+    with_vat = {**tariff, "elements": scaled}
+    label = "incl. taxes" if "tax_included" in tariff else "incl. VAT"  # 2.3.0 speaks of taxes
+    return tariff_summary(with_vat, tax_note=label) or None
 
 
 def active_tariffs(tariffs: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:

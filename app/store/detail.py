@@ -69,8 +69,8 @@ async def location_detail(
         evses = await cur.fetchall()
         await cur.execute(
             """
-            SELECT t.tariff_id_raw, t.tariff_id, t.currency, t.type, t.summary, t.elements,
-                   t.min_price, t.max_price, t.alt_text, t.alt_url, t.start_date_time,
+            SELECT t.id AS row_id, t.tariff_id_raw, t.tariff_id, t.currency, t.type, t.summary,
+                   t.elements, t.min_price, t.max_price, t.alt_text, t.alt_url, t.start_date_time,
                    t.end_date_time, t.last_updated, t.raw->'tax_included' AS tax_included,
                    (t.start_date_time IS NULL OR t.start_date_time <= %(now)s)
                    AND (t.end_date_time IS NULL OR t.end_date_time > %(now)s) AS active

@@ -1,0 +1,91 @@
+"""The price of one driver's session on one kind of connector (issue 13: a price in every
+discovery answer). Pure: the caller brings the decoded tariffs the connector lists.
+
+The session is a plan (``ChargingPlan``, power model in ``session``): ``energy_kwh`` at the
+lower of the car's and the connector's maximum power, from ``start`` (local restrictions read in
+the location's time zone), then ``parking_min`` plugged in. A connector whose power is not
+stated is taken at ``DEFAULT_CHARGER_KW`` of its power type. Current restrictions cannot match:
+a plan has no current (``ChargingPlan.current_a``), and we do not invent one from the power.
+
+``comparable`` is what sorting and ``max_price`` compare: the price incl. VAT, or, where the VAT
+is unknown (2.1.1 tariffs, registry text, 2.3.0 ``tax_included: NO`` without ``vat``), the price
+as published. Both are reported, so a client can tell which it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Final
+
+from app.price.engine import price_session
+from app.price.errors import PriceRequestError
+from app.price.model import Tariff
+from app.price.result import PriceResult
+from app.price.session import ChargingPlan, plan_session
+
+DEFAULT_CHARGER_KW: Final = {"DC": Decimal(50)}
+DEFAULT_AC_KW: Final = Decimal(11)  # AC_1_PHASE, AC_3_PHASE, AC_2_PHASE_SPLIT, unknown
+
+
+@dataclass(frozen=True, slots=True)
+class SessionAsk:
+    """What the driver asked to be priced (the discovery endpoints' price parameters)."""
+
+    energy_kwh: Decimal
+    car_max_power_kw: Decimal | None = None
+    parking_min: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    currency: str
+    excl_vat: Decimal | None
+    incl_vat: Decimal | None
+    tariff_index: int  # which of the given tariffs priced it
+    power_kw: Decimal  # the constant power the plan charged at
+
+    @property
+    def comparable(self) -> Decimal:
+        amount = self.incl_vat if self.incl_vat is not None else self.excl_vat
+        assert amount is not None  # the engine sets at least one of them
+        return amount
+
+
+def charger_power_kw(power_type: str, max_power_kw: float | None) -> Decimal:
+    if max_power_kw is not None and max_power_kw > 0:
+        return Decimal(str(max_power_kw))
+    return DEFAULT_CHARGER_KW.get(power_type, DEFAULT_AC_KW)
+
+
+def quote(
+    tariffs: Sequence[Tariff],
+    ask: SessionAsk,
+    *,
+    start: datetime,
+    power_type: str,
+    max_power_kw: float | None,
+    time_zone: str | None,
+) -> Quote | None:
+    """The session's price on this connector, or None when none of its tariffs applies then
+    (none valid at ``start``, or they disagree on the currency)."""
+    charger_kw = charger_power_kw(power_type, max_power_kw)
+    car_kw = ask.car_max_power_kw or charger_kw
+    plan = ChargingPlan(
+        start_date_time=start,
+        energy_kwh=ask.energy_kwh,
+        car_max_power_kw=car_kw,
+        charger_max_power_kw=charger_kw,
+        parked_after_charging_min=ask.parking_min,
+    )
+    try:
+        session = plan_session(plan, tariffs, time_zone=time_zone)
+        result: PriceResult = price_session(tariffs, session)
+    except PriceRequestError:
+        return None
+    used = result.tariff_ids[0] if result.tariff_ids else tariffs[0].id
+    index = next((i for i, t in enumerate(tariffs) if t.id == used), 0)
+    total = result.total_cost
+    return Quote(result.currency, total.excl_vat, total.incl_vat, index, min(car_kw, charger_kw))
