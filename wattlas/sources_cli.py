@@ -54,6 +54,13 @@ async def run_import(
     return report
 
 
+def format_pricing(p: source_imports.PricingFacts) -> str:
+    return (
+        f"{p.sites_with_text:,} sites with pricing text: {p.parsed:,} read into tariffs, "
+        f"{p.unparsed:,} kept unparsed"
+    )
+
+
 def format_report(r: ImportReport) -> str:
     if r.unchanged_files:
         return (
@@ -67,6 +74,14 @@ def format_report(r: ImportReport) -> str:
     ]
     for reason, count in r.reasons.most_common():
         lines.append(f"    rejected {count:6,} × {reason}")
+    lines.append("    pricing: " + format_pricing(r.pricing))
+    if r.tariffs:
+        lines.append(
+            f"    tariffs: {r.tariffs:,} (identical texts share one): {r.tariffs_written:,} "
+            f"written, {r.tariffs_unchanged:,} unchanged, {r.tariffs_older:,} older than stored"
+        )
+    for reason, count in r.pricing.top_reasons():
+        lines.append(f"    unparsed {count:6,} × {reason}")
     if r.merge is not None and r.merge.busy:
         lines.append("    sites: another process is merging; this import's sites join its next run")
     elif r.merge is not None:
@@ -116,6 +131,9 @@ def list_sources() -> None:
             f"{s.visible:8,} shown {s.merged:7,} merged {s.quarantined:6,} quarantined  "
             f"{meta.licence if meta else 'OCPI'}"
         )
+        if (pricing := s.last_import_pricing) is not None:  # the last import's
+            reasons = "; ".join(f"{n:,} × {reason}" for reason, n in pricing.top_reasons(3))
+            click.echo(f"{'':24} {format_pricing(pricing)}" + (f" ({reasons})" if reasons else ""))
 
 
 @sources_group.command("import-bundled")

@@ -79,6 +79,8 @@ def tariff_summary(tariff: dict[str, Any], *, tax_note: str | None = None) -> st
     currency = tariff.get("currency")
     currency = currency.strip() if isinstance(currency, str) else ""
     incl_vat = tax_note is not None or _tax_note(tariff.get("tax_included")) == _TAX_NOTES["YES"]
+    if tax_note is None and tariff.get("basis") == "registry_text":
+        tax_note = "as published"  # a register's text never says whether taxes are in it
     tax_note = tax_note or _tax_note(tariff.get("tax_included"))
     groups = _price_groups(tariff.get("elements"))
     min_price = _limit("min", tariff.get("min_price"), incl_vat, currency)

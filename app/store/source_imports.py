@@ -1,5 +1,7 @@
 """Registry imports (issue 12): the registry networks and one row per ``wattlas import`` run,
-and what ``GET /v1/sources`` reports per source."""
+and what ``GET /v1/sources`` reports per source. Each run's ``files`` (JSON) holds, per file,
+its name, SHA-256 and size, and once the run is done what its sites' pricing text gave
+(``pricing``, issue 13)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,25 @@ import msgspec
 from psycopg.rows import dict_row
 
 from app.store.core import Db, Store, using
+
+
+class PricingFacts(msgspec.Struct):
+    """The pricing text of a file's (or an import's) sites, as the importer stored it."""
+
+    sites_with_text: int = 0
+    parsed: int = 0  # read into a tariff
+    unparsed: int = 0  # kept as text, with the reason it could not be read
+    unparsed_reasons: dict[str, int] = msgspec.field(default_factory=dict)  # reason class → sites
+
+    def add(self, other: PricingFacts) -> None:
+        self.sites_with_text += other.sites_with_text
+        self.parsed += other.parsed
+        self.unparsed += other.unparsed
+        for reason, count in other.unparsed_reasons.items():
+            self.unparsed_reasons[reason] = self.unparsed_reasons.get(reason, 0) + count
+
+    def top_reasons(self, n: int = 5) -> list[tuple[str, int]]:
+        return sorted(self.unparsed_reasons.items(), key=lambda rc: (-rc[1], rc[0]))[:n]
 
 
 async def ensure_registry_network(db: Db, name: str) -> int:
@@ -40,18 +61,28 @@ async def start(db: Db, network_id: int, files: list[dict[str, Any]]) -> int:
     return int(row[0])
 
 
-async def finish(db: Db, import_id: int, *, error: str | None = None, **counts: int) -> None:
+async def finish(
+    db: Db,
+    import_id: int,
+    *,
+    error: str | None = None,
+    files: list[dict[str, Any]] | None = None,
+    **counts: int,
+) -> None:
+    """The run's end: its counts, and ``files`` (when given) replacing the file facts."""
+    files_json = msgspec.json.encode(files).decode() if files is not None else None
     async with using(db) as conn:
         await conn.execute(
             """
             UPDATE source_imports SET
                 status = CASE WHEN %(error)s::text IS NULL THEN 'complete' ELSE 'failed' END,
+                files = coalesce(%(files)s::jsonb, files),
                 finished_at = now(), error = %(error)s, rows = %(rows)s, records = %(records)s,
                 accepted = %(accepted)s, unchanged = %(unchanged)s,
                 skipped_older = %(skipped_older)s, quarantined = %(quarantined)s
             WHERE id = %(id)s
             """,
-            {"id": import_id, "error": error, **counts},
+            {"id": import_id, "error": error, "files": files_json, **counts},
         )
 
 
@@ -76,6 +107,18 @@ class SourceCounts(msgspec.Struct):
     last_import_at: datetime | None
     last_import_status: str | None
     last_import_files: list[Any] | None
+
+    @property
+    def last_import_pricing(self) -> PricingFacts | None:
+        """The last import's pricing facts, summed over its files (None: it recorded none)."""
+        files = self.last_import_files or []
+        facts = [f["pricing"] for f in files if isinstance(f, dict) and f.get("pricing")]
+        if not facts:
+            return None
+        total = PricingFacts()
+        for fact in facts:
+            total.add(msgspec.convert(fact, PricingFacts))
+        return total
 
 
 async def counts(store: Store) -> list[SourceCounts]:
@@ -116,8 +159,8 @@ async def counts(store: Store) -> list[SourceCounts]:
 
 
 async def remove_registry(db: Db, name: str) -> int:
-    """Every record of a registry, its quarantine and its runs (the benchmark's clean-up);
-    the locations removed."""
+    """Every record of a registry, its tariffs, its quarantine and its runs (the benchmark's
+    clean-up); the locations removed."""
     async with using(db) as conn, conn.cursor() as cur:
         await cur.execute("SELECT id FROM networks WHERE name = %s AND kind = 'registry'", (name,))
         row = await cur.fetchone()
@@ -132,6 +175,8 @@ async def remove_registry(db: Db, name: str) -> int:
         await cur.execute("DELETE FROM locations WHERE network_id = %s", (network_id,))
         removed = cur.rowcount
         await cur.execute("DELETE FROM quarantine WHERE network_id = %s", (network_id,))
+        # Its tariffs (issue 13: its sites' pricing text); their FK has no cascade.
+        await cur.execute("DELETE FROM tariffs WHERE network_id = %s", (network_id,))
         await cur.execute("DELETE FROM network_parties WHERE network_id = %s", (network_id,))
         await cur.execute("DELETE FROM networks WHERE id = %s", (network_id,))
     return removed

@@ -36,6 +36,9 @@ Full rows, mapped:
   when exported, but a static file cannot say when it returns, so it is no live status) are
   UNKNOWN; P (planned) is PLANNED.
 - ``Updated At`` ("2025-02-12 00:16:32 UTC") is ``last_updated``, also of every EVSE and connector.
+- Pricing (issue 13): ``EV Pricing`` ("Free", "$0.40 per kWh", "$1.50 per session; $0.75 per
+  kWh") read by ``app.price.registry_text`` in USD (a Canadian station's in CAD); an empty cell
+  (or no such column) is no pricing. ``EV Pricing (French)`` says the same in French, unread.
 - Address: Street Address, City, State, ZIP (Excel's ``_x000D_`` and line breaks inside a field are
   joined with ", "); ``EV Network`` is the operator (not "Non-Networked"); ``Access Days Time``
   exactly "24 hours daily" is ``opening_times`` twentyfourseven, any other text is left out.
@@ -75,6 +78,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from app.domain.sources import REGISTRIES
+from app.price.registry_text import RegistryPricing, parse_afdc_ev_pricing, parse_pricing_text
 from ingest.registries import RAW_TEXT_MAX, Record, Rejected
 
 SOURCE: Final = REGISTRIES["afdc"]  # name, licence, attribution: app.domain.sources
@@ -174,8 +178,12 @@ def read(
     for file, record_id in losers:
         counts[file, f"superseded by {winners[record_id][1].file}"] += 1
     for (full_rank, _), row in winners.values():
-        location = _full_location(row.cells) if full_rank else _minimal_location(row.cells)
-        yield Record(row.cells["ID"], location, row.file, row.lines)
+        if full_rank:
+            pricing, currency = _pricing(row.cells)
+            location = _full_location(row.cells)
+        else:
+            pricing, currency, location = None, None, _minimal_location(row.cells)
+        yield Record(row.cells["ID"], location, row.file, row.lines, pricing, currency)
 
 
 # ---- rows -----------------------------------------------------------------------------------
@@ -304,6 +312,16 @@ def _full_location(cell: dict[str, str]) -> dict[str, Any]:
     if cell["Access Days Time"].rstrip(".").lower() == "24 hours daily":
         location["opening_times"] = {"twentyfourseven": True}
     return location
+
+
+def _pricing(cell: dict[str, str]) -> tuple[RegistryPricing | None, str | None]:
+    """``EV Pricing`` read into a tariff (or the reason it cannot be), and its currency."""
+    text = cell.get("EV Pricing", "")
+    if not text:
+        return None, None
+    if cell["Country"].upper() == "CA":
+        return parse_pricing_text(text, currency="CAD"), "CAD"
+    return parse_afdc_ev_pricing(text), "USD"
 
 
 def _location(

@@ -54,6 +54,10 @@ Mapping decisions:
   has no OCPI field and is not mapped.
 - ``last_updated`` = ``DateLastStatusUpdate``, else ``DateLastVerified``, else ``DateCreated``
   (UTC; left out when none is a timestamp: the normaliser then notes it).
+- Pricing (issue 13): ``UsageCost`` ("0,47€/kWh", "1€/h", "Free") read by
+  ``app.price.registry_text`` in the currency of the POI's country (``_CURRENCIES``) unless a
+  symbol in the text names one; a country not in the table and a text without a symbol: kept
+  unread, with that reason. Empty or missing: no pricing.
 - Provenance: OCM re-publishes other providers' data (``DataProvider``, e.g. Oplaadpalen.nl,
   under that provider's licence). The location keeps it in an extra, non-OCPI field
   ``data_provider`` ``{id, name, licence}`` (the normaliser ignores it; it stays in the raw
@@ -78,6 +82,7 @@ import msgspec
 from app.domain.connectors import UNKNOWN_STANDARD, normalise_standard
 from app.domain.sources import REGISTRIES
 from app.domain.timestamps import parse_timestamp
+from app.price.registry_text import RegistryPricing, RegistryUnparsed, parse_ocm_usage_cost
 from ingest.ocpi.geocheck import country_alpha3
 from ingest.registries import RAW_TEXT_MAX, Record, Rejected
 
@@ -163,6 +168,87 @@ _PLACEHOLDER_TITLES: Final = frozenset(
 )
 
 _RANK: Final = {"UNKNOWN": 0, "PLANNED": 1, "REMOVED": 2}
+
+# ISO 3166 alpha-2 → the ISO 4217 currency prices there are in (UsageCost rarely names one).
+_CURRENCIES: Final = {
+    country: currency
+    for currency, countries in (
+        # The euro area (Bulgaria from 2026) and the places that use the euro.
+        ("EUR", "AT BE BG CY DE EE ES FI FR GR HR IE IT LT LU LV MT NL PT SI SK"),
+        ("EUR", "AD AX BL GF GP MC ME MF MQ PM RE SM TF VA XK YT"),
+        ("USD", "US PR VI GU AS MP UM EC SV PA TL FM MH PW BQ TC VG IO"),
+        ("GBP", "GB IM JE GG"),
+        ("CHF", "CH LI"),
+        ("NOK", "NO SJ BV"),
+        ("SEK", "SE"),
+        ("DKK", "DK FO GL"),
+        ("ISK", "IS"),
+        ("PLN", "PL"),
+        ("CZK", "CZ"),
+        ("HUF", "HU"),
+        ("RON", "RO"),
+        ("RSD", "RS"),
+        ("MKD", "MK"),
+        ("ALL", "AL"),
+        ("BAM", "BA"),
+        ("MDL", "MD"),
+        ("UAH", "UA"),
+        ("BYN", "BY"),
+        ("RUB", "RU"),
+        ("TRY", "TR"),
+        ("GEL", "GE"),
+        ("AMD", "AM"),
+        ("AZN", "AZ"),
+        ("KZT", "KZ"),
+        ("UZS", "UZ"),
+        ("CAD", "CA"),
+        ("MXN", "MX"),
+        ("BRL", "BR"),
+        ("ARS", "AR"),
+        ("CLP", "CL"),
+        ("COP", "CO"),
+        ("PEN", "PE"),
+        ("UYU", "UY"),
+        ("CRC", "CR"),
+        ("GTQ", "GT"),
+        ("DOP", "DO"),
+        ("AUD", "AU CX CC NF KI NR TV"),
+        ("NZD", "NZ CK NU PN TK"),
+        ("JPY", "JP"),
+        ("CNY", "CN"),
+        ("HKD", "HK"),
+        ("MOP", "MO"),
+        ("TWD", "TW"),
+        ("KRW", "KR"),
+        ("SGD", "SG"),
+        ("MYR", "MY"),
+        ("THB", "TH"),
+        ("IDR", "ID"),
+        ("PHP", "PH"),
+        ("VND", "VN"),
+        ("INR", "IN"),
+        ("PKR", "PK"),
+        ("LKR", "LK"),
+        ("BDT", "BD"),
+        ("NPR", "NP"),
+        ("AED", "AE"),
+        ("SAR", "SA"),
+        ("QAR", "QA"),
+        ("KWD", "KW"),
+        ("BHD", "BH"),
+        ("OMR", "OM"),
+        ("ILS", "IL PS"),
+        ("JOD", "JO"),
+        ("EGP", "EG"),
+        ("MAD", "MA"),
+        ("TND", "TN"),
+        ("ZAR", "ZA"),
+        ("KES", "KE"),
+        ("NGN", "NG"),
+    )
+    for country in countries.split()
+}
+_NO_CURRENCY: Final = "XXX"  # ISO 4217: no currency (a country not in _CURRENCIES)
 
 _array_decoder: Final = msgspec.json.Decoder(list[msgspec.Raw])
 _any_decoder: Final = msgspec.json.Decoder()
@@ -454,6 +540,20 @@ def location(poi: dict[str, Any], poi_id: int) -> dict[str, Any]:
     return loc
 
 
+def pricing(poi: dict[str, Any], country: str) -> tuple[RegistryPricing | None, str | None]:
+    """``UsageCost`` read in the currency of ``country`` (alpha-2), and that currency."""
+    text = _text(poi.get("UsageCost"))
+    if text is None:
+        return None, None
+    currency = _CURRENCIES.get(country, _NO_CURRENCY)
+    parsed = parse_ocm_usage_cost(text, currency=currency)
+    if isinstance(parsed, RegistryUnparsed) or parsed.tariff["currency"] != _NO_CURRENCY:
+        return parsed, currency
+    return RegistryUnparsed(text, f"no currency known for {country}, and the text names none"), (
+        currency
+    )
+
+
 def _raw_text(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")[:RAW_TEXT_MAX]
 
@@ -495,4 +595,5 @@ def read(paths: list[Path]) -> Iterator[Record | Rejected]:
             except _Unusable as exc:
                 yield Rejected(path.name, (index,), record_id, str(exc), _raw_text(raw))
                 continue
-            yield Record(record_id, loc, path.name, (index,))
+            cost, currency = pricing(poi, loc["country_code"])
+            yield Record(record_id, loc, path.name, (index,), cost, currency)

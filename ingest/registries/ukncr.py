@@ -46,6 +46,10 @@ the NCR's own 32-hex-digit id):
   Car, POD Point, Source London…), which is what OCPI means by operator; ``deviceOwnerName``
   (248 names, often a council or a car dealer who bought the device) becomes OCPI ``owner``.
   Without a controller the operator is left out rather than taken from the owner.
+* Pricing (issue 13): ``paymentRequired``/``paymentRequiredDetails`` and
+  ``parkingFeesFlag``/``parkingFeesDetails`` read by ``app.price.registry_text`` (GBP) into a
+  tariff or the reason they cannot be ("payment required, but no price given"). No pricing: all
+  four empty, or only ``parkingFeesFlag`` 0 (free parking says nothing of the charging price).
 * Opening times: ``access24Hours`` 1 → ``{"twentyfourseven": true}``. The per-day from/to
   columns are used only when all seven days have both times, as HH:MM, and no day's times are
   equal (``00:00``–``00:00`` may mean closed or open all day); an end at or before its begin
@@ -74,6 +78,7 @@ from zoneinfo import ZoneInfo
 
 from app.domain.connectors import UNKNOWN_STANDARD, normalise_standard
 from app.domain.sources import REGISTRIES
+from app.price.registry_text import RegistryPricing, parse_uk_ncr_payment
 from ingest.registries import RAW_TEXT_MAX, Record, Rejected
 
 SOURCE: Final = REGISTRIES["ukncr"]  # name, licence, attribution: app.domain.sources
@@ -120,6 +125,7 @@ _SLOTS: Final = tuple(
     {name: f"connector{n}{name}" for name in _SLOT_FIELDS} for n in range(1, CONNECTOR_SLOTS + 1)
 )
 _REQUIRED: Final = ("chargeDeviceID", "latitude", "longitude")
+_PRICING: Final = ("paymentRequired", "paymentRequiredDetails", "parkingFeesDetails")
 _DAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _ID: Final = re.compile(r"[A-Za-z0-9._-]{1,36}")
 _HHMM: Final = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
@@ -237,7 +243,16 @@ def _device(
         "evses": evses,
         "last_updated": updated,
     }
-    return Record(device_id, _drop_none(location), file, numbers)
+    pricing = _pricing(field)
+    currency = "GBP" if pricing is not None else None
+    return Record(device_id, _drop_none(location), file, numbers, pricing, currency)
+
+
+def _pricing(field: Field) -> RegistryPricing | None:
+    row = {name: field(name) for name in (*_PRICING, "parkingFeesFlag")}
+    if not any(row[name] for name in _PRICING) and row["parkingFeesFlag"] != "1":
+        return None
+    return parse_uk_ncr_payment(row)
 
 
 def _evse(
