@@ -42,39 +42,45 @@ class StoredTariffRow(NamedTuple):
     raw: dict[str, Any]
 
 
-async def connector_tariffs(store: Store, location_pks: Sequence[int]) -> list[ConnectorTariffs]:
-    """Every distinct (location, connector kind, tariff list) among these locations.
+async def connector_tariffs(
+    store: Store, location_pks: Sequence[int]
+) -> list[ConnectorTariffs]:
+    """Every distinct (location, connector kind, tariff list) among these locations, from the
+    locations' ``tariff_links`` (migration 0008), with each listed tariff's row and version.
 
     Connectors link to tariffs of their location's party by id (OCPI: ``tariff_ids`` of the
     same CPO); an id that matches no visible tariff is left out (the detail lists it as
-    unknown), and a connector none of whose ids match has no row."""
+    unknown), and a kind none of whose ids match has no entry. One probe per location on its
+    primary key and one on the tariffs' (party, id) index per tariff."""
     if not location_pks:
         return []
     async with store.discovery_connection() as conn:
         cur = await conn.execute(
             """
-            SELECT DISTINCT e.location_id, l.time_zone, c.standard, c.power_type,
-                   c.max_power_kw, linked.ids, linked.stamps
+            SELECT l.id, l.time_zone, l.tariff_links, t.ids, t.rows, t.stamps
             FROM locations l
-            JOIN evses e ON e.location_id = l.id AND e.visible
-            JOIN connectors c ON c.evse_pk = e.id AND c.visible AND c.tariff_ids <> '{}'
             CROSS JOIN LATERAL (
-                SELECT array_agg(t.id ORDER BY ids.ord) AS ids,
-                       array_agg(t.last_updated ORDER BY ids.ord) AS stamps
-                FROM unnest(c.tariff_ids) WITH ORDINALITY AS ids(tariff_id, ord)
-                JOIN tariffs t ON (t.country_code, t.party_id, t.tariff_id)
-                                = (l.country_code, l.party_id, ids.tariff_id)
-                              AND t.deleted_at IS NULL
-            ) linked
-            WHERE l.id = ANY(%(pks)s) AND linked.ids IS NOT NULL
+                SELECT array_agg(t.tariff_id) AS ids, array_agg(t.id) AS rows,
+                       array_agg(t.last_updated) AS stamps
+                FROM tariffs t
+                WHERE (t.country_code, t.party_id) = (l.country_code, l.party_id)
+                  AND t.tariff_id IN (SELECT jsonb_array_elements_text(k -> 3)
+                                      FROM jsonb_array_elements(l.tariff_links) k)
+                  AND t.deleted_at IS NULL
+            ) t
+            WHERE l.id = ANY(%(pks)s) AND l.tariff_links <> '[]'
             """,
             {"pks": list(location_pks)},
         )
         rows = await cur.fetchall()
-    return [
-        ConnectorTariffs(pk, zone, standard, power_type, kw, tuple(map(TariffRef, ids, stamps)))
-        for pk, zone, standard, power_type, kw, ids, stamps in rows
-    ]
+    found: list[ConnectorTariffs] = []
+    for pk, zone, links, ids, row_ids, stamps in rows:
+        refs = dict(zip(ids or [], map(TariffRef, row_ids or [], stamps or []), strict=True))
+        for standard, power_type, kw, tariff_ids in links:
+            linked = tuple(refs[t] for t in tariff_ids if t in refs)
+            if linked:
+                found.append(ConnectorTariffs(pk, zone, standard, power_type, kw, linked))
+    return found
 
 
 async def tariff_objects(store: Store, row_ids: Sequence[int]) -> list[StoredTariffRow]:

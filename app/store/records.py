@@ -112,6 +112,7 @@ class LocationRecord(msgspec.Struct, kw_only=True):
     connector_standards: list[str]
     power_types: list[str]
     connector_groups: bytes  # JSON
+    tariff_links: bytes  # JSON (ingest.ocpi.groups.tariff_links)
     sort_key: int
     status_updated_at: datetime | None
     last_updated: datetime

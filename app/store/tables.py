@@ -179,6 +179,8 @@ locations = Table(
     Column("connector_standards", ARRAY(Text), nullable=False, server_default=EMPTY_TEXT_ARRAY),
     Column("power_types", ARRAY(Text), nullable=False, server_default=EMPTY_TEXT_ARRAY),
     Column("connector_groups", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    # Per kind of connector, the tariffs it lists (migration 0008).
+    Column("tariff_links", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("status_updated_at", TS),
     Column("search_text", Text, nullable=False, server_default=""),
     # Whole words of search_text (exact matches); the trigram index on search_text finds typos.

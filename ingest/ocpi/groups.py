@@ -18,6 +18,16 @@ class EvseFacts:
     connectors: tuple[tuple[str, str, float | None], ...]  # (standard, power_type, max_power_kw)
 
 
+def tariff_links(
+    connectors: Iterable[tuple[str, str, float | None, tuple[str, ...]]],
+) -> list[list[Any]]:
+    """The distinct ``[standard, power_type, max_power_kw, [tariff id, …]]`` of the visible
+    connectors that list a tariff (migration 0008; ``wattlas_tariff_links`` in SQL)."""
+    distinct = {c for c in connectors if c[3]}
+    ordered = sorted(distinct, key=lambda c: (c[0], c[1], c[2] is None, c[2] or 0, c[3]))
+    return [[s, p, kw, list(ids)] for s, p, kw, ids in ordered]
+
+
 def connector_groups(evses: Iterable[EvseFacts]) -> list[dict[str, Any]]:
     groups: dict[tuple[str, str, float | None], dict[str, Any]] = {}
     for evse in evses:

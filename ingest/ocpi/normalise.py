@@ -49,7 +49,7 @@ from app.store.records import (
 )
 from ingest.ocpi import storable, wire
 from ingest.ocpi.geocheck import CountryShapes, country_alpha3, country_shapes
-from ingest.ocpi.groups import EvseFacts, connector_groups
+from ingest.ocpi.groups import EvseFacts, connector_groups, tariff_links
 from ingest.ocpi.hours import normalise_opening_times, normalise_time_zone
 from ingest.ocpi.power import connector_max_power_kw
 
@@ -685,6 +685,13 @@ class Normaliser:
                         tuple((c.standard, c.power_type, c.max_power_kw) for c in e.connectors),
                     )
                     for e in visible_evses
+                )
+            ),
+            tariff_links=wire.encoder.encode(
+                tariff_links(
+                    (c.standard, c.power_type, c.max_power_kw, tuple(c.tariff_ids))
+                    for e in visible_evses
+                    for c in e.connectors
                 )
             ),
             sort_key=sort_key(cc, pid, ocpi_id_raw.upper()),

@@ -20,6 +20,7 @@ from tests.conftest import OCPI_FIXTURES
 COLUMNS = (
     "evse_count, available_count, occupied_count, out_of_service_count, unknown_count,"
     " planned_count, max_power_kw, connector_standards, power_types, connector_groups,"
+    " tariff_links,"
     " visible, hidden_reason"
 )
 

@@ -68,6 +68,7 @@ UPDATE locations l SET
     connector_standards = a.standards,
     power_types = a.power_types,
     connector_groups = a.groups,
+    tariff_links = wattlas_tariff_links(l.id),  -- migration 0008
     last_updated = greatest(l.last_updated, a.bump),
     visible = l.publish AND l.absent_since IS NULL AND a.evse_count > 0
               AND l.merged_into IS NULL,

@@ -34,6 +34,7 @@ CREATE TEMP TABLE IF NOT EXISTS stage_locations (
     connector_standards text[],
     power_types text[],
     connector_groups text,
+    tariff_links text,
     sort_key bigint NOT NULL,
     status_updated_at timestamptz,
     last_updated timestamptz NOT NULL,

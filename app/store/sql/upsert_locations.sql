@@ -11,7 +11,7 @@ WITH upserted AS (
         operator_name, suboperator_name, owner_name, time_zone, opening_times, open_24_7,
         charging_when_closed, search_text, evse_count, available_count, occupied_count,
         out_of_service_count, unknown_count, planned_count, max_power_kw, connector_standards,
-        power_types, connector_groups, sort_key, status_updated_at, visible, hidden_reason,
+        power_types, connector_groups, tariff_links, sort_key, status_updated_at, visible, hidden_reason,
         last_updated, own_updated_at, received_at,
         content_hash, raw, seen_sync_id
     )
@@ -25,7 +25,7 @@ WITH upserted AS (
         s.time_zone, s.opening_times::jsonb, s.open_24_7, s.charging_when_closed, s.search_text,
         s.evse_count, s.available_count, s.occupied_count, s.out_of_service_count,
         s.unknown_count, s.planned_count, s.max_power_kw, coalesce(s.connector_standards, '{}'),
-        coalesce(s.power_types, '{}'), s.connector_groups::jsonb, s.sort_key, s.status_updated_at,
+        coalesce(s.power_types, '{}'), s.connector_groups::jsonb, s.tariff_links::jsonb, s.sort_key, s.status_updated_at,
         s.publish AND s.evse_count > 0,
         CASE WHEN NOT s.publish THEN 'publish is false'
              WHEN s.evse_count = 0 THEN 'no visible EVSE' END,
@@ -72,6 +72,7 @@ WITH upserted AS (
         connector_standards = EXCLUDED.connector_standards,
         power_types = EXCLUDED.power_types,
         connector_groups = EXCLUDED.connector_groups,
+        tariff_links = EXCLUDED.tariff_links,
         sort_key = EXCLUDED.sort_key,
         status_updated_at = EXCLUDED.status_updated_at,
         -- A record merged into another source's record of its site stays hidden (issue 12).
