@@ -560,7 +560,7 @@ def _detail(
 
 def _connector(raw: dict[str, Any], price: GroupPrice | None) -> Connector:
     connector = msgspec.convert(raw, Connector)
-    connector.price = price.wire() if price else None
+    connector.price = price.wire if price else None
     return connector
 
 

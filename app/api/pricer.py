@@ -7,6 +7,7 @@ its connectors' tariff links, no decoding, no engine run.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -14,16 +15,22 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, Generic, Literal, TypeVar, get_args
 
+import msgspec
+
 from app.api.schemas import PriceQuote
 from app.domain.tariffs import tariff_summary_incl_vat
 from app.price import Tariff, Unpriceable, read_stored_tariff
-from app.price.quote import Quote, SessionAsk, quote
+from app.price.quote import Quote, Sensitivity, SessionAsk, quote, sensitivity
 from app.store import prices
 from app.store.core import Store
 from app.store.prices import ConnectorTariffs, StoredTariffRow, TariffRef
 
 Basis = Literal["tariff", "registry_text", "demo"]
 BASES: Final[tuple[Basis, ...]] = get_args(Basis)
+# A tariff's new version, or a tariff newly linked, prices answers within this long; the
+# tariffs themselves are decoded once per version (keyed by row and last_updated).
+PARTY_TARIFFS_TTL_S: Final = 5.0
+_links: Final = msgspec.json.Decoder(list[tuple[str, str, float | None, list[str]]])
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -105,21 +112,29 @@ def priced_tariff(row: StoredTariffRow) -> PricedTariff:
 
 @dataclass(frozen=True, slots=True)
 class GroupPrice:
+    """A kind of connector's price; ``wire`` is what answers show (built once, shared by every
+    answer that shows it: it is only ever encoded)."""
+
     standard: str
     power_type: str
     max_power_kw: float | None
     quote: Quote
     tariff: PricedTariff
+    wire: PriceQuote
 
-    def wire(self) -> PriceQuote:
-        return PriceQuote(
-            currency=self.quote.currency,
-            incl_vat=_float(self.quote.incl_vat),
-            excl_vat=_float(self.quote.excl_vat),
-            tariff_id=self.tariff.tariff_id,
-            basis=self.tariff.basis,
-            summary=self.tariff.summary,
+    @classmethod
+    def of(
+        cls, standard: str, power_type: str, kw: float | None, quote: Quote, tariff: PricedTariff
+    ) -> GroupPrice:
+        shown = PriceQuote(
+            currency=quote.currency,
+            incl_vat=_float(quote.incl_vat),
+            excl_vat=_float(quote.excl_vat),
+            tariff_id=tariff.tariff_id,
+            basis=tariff.basis,
+            summary=tariff.summary,
         )
+        return cls(standard, power_type, kw, quote, tariff, shown)
 
 
 def _float(amount: Decimal | None) -> float | None:
@@ -132,7 +147,11 @@ class Pricer:
     def __init__(self, store: Store, *, tariffs: int = 20_000, quotes: int = 50_000) -> None:
         self.store = store
         self._tariffs: _Lru[TariffRef, PricedTariff] = _Lru(tariffs)
-        self._quotes: _Lru[tuple[Any, ...], tuple[Quote | None]] = _Lru(quotes)
+        self._quotes: _Lru[tuple[Any, ...], tuple[Quote | None, PricedTariff | None]] = _Lru(quotes)
+        # A location's prices, by everything they are computed from (``location_prices``).
+        self._locations: _Lru[tuple[Any, ...], list[GroupPrice]] = _Lru(quotes)
+        self._sensitivity: _Lru[tuple[TariffRef, ...], Sensitivity] = _Lru(tariffs)
+        self._parties: _Lru[tuple[str, str], tuple[float, dict[str, TariffRef]]] = _Lru(tariffs)
 
     async def decoded(self, refs: Sequence[TariffRef]) -> dict[TariffRef, PricedTariff]:
         """The decoded tariffs of ``refs``; a tariff updated since its ref was read answers
@@ -163,48 +182,102 @@ class Pricer:
         usable = [decoded[r] for r in kind.tariffs if r in decoded and decoded[r].tariff]
         if not usable:
             return None
-        key = (kind.tariffs, kind.power_type, kind.max_power_kw, ask.session, start, kind.time_zone)
+        tariffs = [entry.tariff for entry in usable if entry.tariff is not None]
+        depends = self._sensitivity.get(kind.tariffs)
+        if depends is None:
+            depends = self._sensitivity.put(kind.tariffs, sensitivity(tariffs))
+        key = (
+            kind.tariffs,
+            ask.session,
+            (kind.power_type, kind.max_power_kw) if depends.power else None,
+            start if depends.start else None,
+            kind.time_zone if depends.zone else None,
+        )
         cached = self._quotes.get(key)
         if cached is None:
-            tariffs = [entry.tariff for entry in usable if entry.tariff is not None]
-            cached = self._quotes.put(
-                key,
-                (
-                    quote(
-                        tariffs,
-                        ask.session,
-                        start=start,
-                        power_type=kind.power_type,
-                        max_power_kw=kind.max_power_kw,
-                        time_zone=kind.time_zone,
-                    ),
-                ),
+            found = quote(
+                tariffs,
+                ask.session,
+                start=start,
+                power_type=kind.power_type,
+                max_power_kw=kind.max_power_kw,
+                time_zone=kind.time_zone,
             )
-        found = cached[0]
-        if found is None:
+            cached = self._quotes.put(key, (found, usable[found.tariff_index] if found else None))
+        found, tariff = cached
+        if found is None or tariff is None:
             return None
-        return GroupPrice(
-            kind.standard, kind.power_type, kind.max_power_kw, found, usable[found.tariff_index]
-        )
+        return GroupPrice.of(kind.standard, kind.power_type, kind.max_power_kw, found, tariff)
+
+    async def party_tariffs(
+        self, parties: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[float, dict[str, TariffRef]]]:
+        """Each party's visible tariffs by id, as of at most ``PARTY_TARIFFS_TTL_S`` ago, with
+        when they were read (the version of what is computed from them)."""
+        now = time.monotonic()
+        found: dict[tuple[str, str], tuple[float, dict[str, TariffRef]]] = {}
+        missing = []
+        for party in parties:
+            entry = self._parties.get(party)
+            if entry is not None and now - entry[0] < PARTY_TARIFFS_TTL_S:
+                found[party] = entry
+            else:
+                missing.append(party)
+        if missing:
+            loaded = await prices.party_tariff_refs(self.store, missing)
+            for party in missing:
+                found[party] = self._parties.put(party, (now, loaded.get(party, {})))
+        return found
 
     async def location_prices(
-        self, location_pks: Sequence[int], ask: PriceAsk, now: datetime
+        self, rows: Sequence[dict[str, Any]], ask: PriceAsk, now: datetime
     ) -> dict[int, list[GroupPrice]]:
-        """Per location: the cheapest price of each kind of connector that has one."""
-        kinds = await prices.connector_tariffs(self.store, location_pks)
-        decoded = await self.decoded(list({r for k in kinds for r in k.tariffs}))
+        """Per location (summary rows: ``pk``, ``country_code``, ``party_id``, ``tz``,
+        ``tariff_links_json``): the cheapest price of each kind of connector that has one.
+
+        A location's prices are kept by what they are computed from: its tariff links (the
+        text as stored), its party's tariff versions (reloaded every ``PARTY_TARIFFS_TTL_S``),
+        its time zone, the session, the start minute and the currency preferred."""
+        linked = [row for row in rows if row["tariff_links_json"] != "[]"]
+        parties = await self.party_tariffs({(r["country_code"], r["party_id"]) for r in linked})
         start = ask.start(now)
-        out: dict[int, dict[tuple[str, str, float | None], GroupPrice]] = {}
-        for kind in kinds:
-            priced = self.quote_connector(kind, decoded, ask, start)
-            if priced is None:
-                continue
-            groups = out.setdefault(kind.location_pk, {})
-            key = (kind.standard, kind.power_type, kind.max_power_kw)
-            best = groups.get(key)
-            if best is None or cheaper(priced.quote, best.quote, ask.currency):
-                groups[key] = priced
-        return {pk: list(groups.values()) for pk, groups in out.items()}
+        out: dict[int, list[GroupPrice]] = {}
+        pending: list[tuple[dict[str, Any], tuple[Any, ...]]] = []
+        for row in linked:
+            party = (row["country_code"], row["party_id"])
+            key = (row["tariff_links_json"], party, parties[party][0], row["tz"], ask.session,
+                   start, ask.currency)  # fmt: skip
+            found = self._locations.get(key)
+            if found is None:
+                pending.append((row, key))
+            else:
+                out[row["pk"]] = found
+        if not pending:
+            return out
+        kinds: dict[int, list[ConnectorTariffs]] = {}
+        for row, _ in pending:
+            refs = parties[(row["country_code"], row["party_id"])][1]
+            for standard, power_type, kw, ids in _links.decode(row["tariff_links_json"]):
+                chosen = tuple(refs[t] for t in ids if t in refs)
+                if chosen:
+                    kinds.setdefault(row["pk"], []).append(
+                        ConnectorTariffs(row["pk"], row["tz"], standard, power_type, kw, chosen)
+                    )
+        decoded = await self.decoded(
+            list({r for ks in kinds.values() for k in ks for r in k.tariffs})
+        )
+        for row, key in pending:
+            groups: dict[tuple[str, str, float | None], GroupPrice] = {}
+            for kind in kinds.get(row["pk"], []):
+                priced = self.quote_connector(kind, decoded, ask, start)
+                if priced is None:
+                    continue
+                group = (kind.standard, kind.power_type, kind.max_power_kw)
+                best = groups.get(group)
+                if best is None or cheaper(priced.quote, best.quote, ask.currency):
+                    groups[group] = priced
+            out[row["pk"]] = self._locations.put(key, list(groups.values()))
+        return out
 
 
 def cheaper(a: Quote, b: Quote, currency: str | None) -> bool:

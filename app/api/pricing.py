@@ -272,14 +272,14 @@ def attach(
     by_kind = {(g.standard, g.power_type, g.max_power_kw): g for g in groups}
     for connector_group in summary.connector_groups:
         found = by_kind.get(_kind(connector_group))
-        connector_group.price = found.wire() if found else None
+        connector_group.price = found.wire if found else None
     cheapest: GroupPrice | None = None
     for group in groups:
         if _group_matches(group, filters) and (
             cheapest is None or cheaper(group.quote, cheapest.quote, ask.currency)
         ):
             cheapest = group
-    summary.price = cheapest.wire() if cheapest else None
+    summary.price = cheapest.wire if cheapest else None
     return cheapest
 
 
@@ -325,7 +325,7 @@ async def price_summaries(
     filters: Filters,
     now: datetime,
 ) -> list[tuple[LocationSummary, GroupPrice | None]]:
-    found = await pricer.location_prices([row["pk"] for row in rows], ask, now)
+    found = await pricer.location_prices(rows, ask, now)
     return [
         (summary, attach(summary, found.get(row["pk"], []), ask, filters))
         for row, summary in zip(rows, summaries, strict=True)

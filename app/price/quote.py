@@ -45,13 +45,39 @@ class Quote:
     excl_vat: Decimal | None
     incl_vat: Decimal | None
     tariff_index: int  # which of the given tariffs priced it
-    power_kw: Decimal  # the constant power the plan charged at
 
     @property
     def comparable(self) -> Decimal:
         amount = self.incl_vat if self.incl_vat is not None else self.excl_vat
         assert amount is not None  # the engine sets at least one of them
         return amount
+
+
+@dataclass(frozen=True, slots=True)
+class Sensitivity:
+    """What, besides the session asked for, can change a plan's price on these tariffs: the
+    charging power (it sets how long charging takes), the start moment, the local time zone.
+    A cache of quotes keys on only these, so that an energy-only tariff is priced once per
+    session whatever the connector's power, start or zone."""
+
+    power: bool
+    start: bool
+    zone: bool
+
+
+def sensitivity(tariffs: Sequence[Tariff]) -> Sensitivity:
+    local = any(e.restrictions.uses_local_time for t in tariffs for e in t.elements)
+    timed = any(
+        c.dimension == "TIME" for t in tariffs for e in t.elements for c in e.components
+    ) or any(
+        r.min_power_kw is not None
+        or r.max_power_kw is not None
+        or r.min_duration_s is not None
+        or r.max_duration_s is not None
+        for r in (e.restrictions for t in tariffs for e in t.elements)
+    )
+    windows = any(t.start_date_time is not None or t.end_date_time is not None for t in tariffs)
+    return Sensitivity(power=timed or local, start=local or windows, zone=local)
 
 
 def charger_power_kw(power_type: str, max_power_kw: float | None) -> Decimal:
@@ -88,4 +114,4 @@ def quote(
     used = result.tariff_ids[0] if result.tariff_ids else tariffs[0].id
     index = next((i for i, t in enumerate(tariffs) if t.id == used), 0)
     total = result.total_cost
-    return Quote(result.currency, total.excl_vat, total.incl_vat, index, min(car_kw, charger_kw))
+    return Quote(result.currency, total.excl_vat, total.incl_vat, index)

@@ -110,6 +110,21 @@ def decode_tariff(data: bytes | str, version: OcpiVersion) -> Tariff:
     return tariff_from_wire(_decode(_TARIFF_DECODERS[version], data), version)
 
 
+def decode_tariffs(raws: Sequence[bytes], version: OcpiVersion) -> tuple[Tariff, ...]:
+    """OCPI Tariff objects of ``version`` given as JSON each, strictly; paths are under
+    ``tariffs[i]``, and two tariffs may not share an id."""
+    wires = [
+        _decode(_TARIFF_DECODERS[version], raw, f"tariffs[{index}]")
+        for index, raw in enumerate(raws)
+    ]
+    return _tariffs(wires, version)
+
+
+def check_period_tariffs(session: Session, tariffs: tuple[Tariff, ...]) -> None:
+    """Every ``tariff_id`` a charging period names is one of ``tariffs``."""
+    _check_tariff_ids(session, tariffs)
+
+
 def decode_charging_session(data: bytes | str, *, time_zone: str | None = None) -> Session:
     """A session given as CDR charging periods (``ChargingSessionIn``), strictly; paths are
     under ``session``."""

@@ -161,6 +161,7 @@ def summary_columns(q: Sql, filters: Filters) -> str:
         l.connector_groups::text AS connector_groups_json, l.evse_count, l.available_count,
         l.occupied_count,
         l.out_of_service_count, l.unknown_count, l.planned_count, l.status_updated_at,
+        l.tariff_links::text AS tariff_links_json, l.time_zone AS tz,
         {NETWORK_SILENT} AS network_silent"""
     if filters.max_status_age_s is not None or filters.evse_level:
         # Per-EVSE facts for these results only: staleness by status age, and which EVSEs

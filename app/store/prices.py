@@ -1,10 +1,8 @@
-"""What a price in a discovery answer is computed from (issue 13): per result location, its
-connectors' kinds and the tariffs they link to, and the stored tariffs themselves.
-
-Two statements, both on the discovery pool: ``connector_tariffs`` for a page of results (one
-index probe per location on ``evses.location_id`` and ``connectors.evse_pk``), and
-``tariff_objects`` only for the tariffs the caller has not decoded yet (the API keeps decoded
-tariffs by ``(row id, last_updated)``, so a busy process rarely runs it).
+"""What a price in a discovery answer is computed from (issue 13). The kinds of connector of a
+result and the tariff ids they list come with its summary row (``locations.tariff_links``,
+migration 0008); here are the parties' tariffs (``party_tariff_refs``: ids → row and version,
+which the API keeps for a few seconds) and the stored objects (``tariff_objects``, only for
+versions the API has not decoded yet), both on the discovery pool.
 """
 
 from __future__ import annotations
@@ -42,44 +40,26 @@ class StoredTariffRow(NamedTuple):
     raw: dict[str, Any]
 
 
-async def connector_tariffs(
-    store: Store, location_pks: Sequence[int]
-) -> list[ConnectorTariffs]:
-    """Every distinct (location, connector kind, tariff list) among these locations, from the
-    locations' ``tariff_links`` (migration 0008), with each listed tariff's row and version.
-
-    Connectors link to tariffs of their location's party by id (OCPI: ``tariff_ids`` of the
-    same CPO); an id that matches no visible tariff is left out (the detail lists it as
-    unknown), and a kind none of whose ids match has no entry. One probe per location on its
-    primary key and one on the tariffs' (party, id) index per tariff."""
-    if not location_pks:
-        return []
+async def party_tariff_refs(
+    store: Store, parties: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, TariffRef]]:
+    """The visible tariffs of these parties: by party, then by (stored, upper-cased) id."""
+    if not parties:
+        return {}
     async with store.discovery_connection() as conn:
         cur = await conn.execute(
             """
-            SELECT l.id, l.time_zone, l.tariff_links, t.ids, t.rows, t.stamps
-            FROM locations l
-            CROSS JOIN LATERAL (
-                SELECT array_agg(t.tariff_id) AS ids, array_agg(t.id) AS rows,
-                       array_agg(t.last_updated) AS stamps
-                FROM tariffs t
-                WHERE (t.country_code, t.party_id) = (l.country_code, l.party_id)
-                  AND t.tariff_id IN (SELECT jsonb_array_elements_text(k -> 3)
-                                      FROM jsonb_array_elements(l.tariff_links) k)
-                  AND t.deleted_at IS NULL
-            ) t
-            WHERE l.id = ANY(%(pks)s) AND l.tariff_links <> '[]'
+            SELECT t.country_code, t.party_id, t.tariff_id, t.id, t.last_updated
+            FROM unnest(%(cc)s::text[], %(pid)s::text[]) AS p(cc, pid)
+            JOIN tariffs t ON (t.country_code, t.party_id) = (p.cc, p.pid)
+            WHERE t.deleted_at IS NULL
             """,
-            {"pks": list(location_pks)},
+            {"cc": [p[0] for p in parties], "pid": [p[1] for p in parties]},
         )
         rows = await cur.fetchall()
-    found: list[ConnectorTariffs] = []
-    for pk, zone, links, ids, row_ids, stamps in rows:
-        refs = dict(zip(ids or [], map(TariffRef, row_ids or [], stamps or []), strict=True))
-        for standard, power_type, kw, tariff_ids in links:
-            linked = tuple(refs[t] for t in tariff_ids if t in refs)
-            if linked:
-                found.append(ConnectorTariffs(pk, zone, standard, power_type, kw, linked))
+    found: dict[tuple[str, str], dict[str, TariffRef]] = {}
+    for cc, pid, tariff_id, row_id, stamp in rows:
+        found.setdefault((cc, pid), {})[tariff_id] = TariffRef(row_id, stamp)
     return found
 
 
