@@ -106,6 +106,15 @@ class Pusher:
         )
         assert response.json()["status_code"] == 1000, response.text
 
+    def put_tariff(self, tariff: dict[str, Any]) -> None:
+        cc, pid = PUSH_PARTY.split("*")
+        response = self.client.put(
+            f"/ocpi/2.2.1/tariffs/{cc}/{pid}/{tariff['id']}",
+            json=tariff,
+            headers=b64(PUSH_TOKEN),
+        )
+        assert response.json()["status_code"] == 1000, response.text
+
     def patch_status(self, location_id: str, evse_uid: str, status: str, at: str) -> None:
         cc, pid = PUSH_PARTY.split("*")
         response = self.client.patch(

@@ -39,6 +39,67 @@ export function filterBody(filters) {
   return out;
 }
 
+/**
+ * The charging session every answer is priced for (issue 13): `energy_kwh`, and optionally the
+ * most it may cost (incl. VAT) in `currency`. Prices are never converted, so the currency is
+ * part of the limit.
+ */
+export const DEFAULT_ENERGY_KWH = 30;
+export const MAX_ENERGY_KWH = 1000;
+
+export function defaultSession() {
+  return { energy_kwh: DEFAULT_ENERGY_KWH, max_price: "", currency: "EUR" };
+}
+
+/** The session as API query parameters: energy always, the limit with its currency if set. */
+export function sessionParams(session) {
+  const out = { energy_kwh: String(session.energy_kwh) };
+  if (session.max_price !== "") {
+    out.max_price = String(session.max_price);
+    out.currency = session.currency;
+  }
+  return out;
+}
+
+/** The same as top-level fields of the along-route body (JSON numbers). */
+export function sessionBody(session) {
+  const out = { energy_kwh: Number(session.energy_kwh) };
+  if (session.max_price !== "") {
+    out.max_price = Number(session.max_price);
+    out.currency = session.currency;
+  }
+  return out;
+}
+
+/** What of the session the URL keeps: only what differs from the default, like the filters. */
+export function sessionHashParams(session) {
+  const out = {};
+  if (Number(session.energy_kwh) !== DEFAULT_ENERGY_KWH) out.energy_kwh = String(session.energy_kwh);
+  if (session.max_price !== "") {
+    out.max_price = String(session.max_price);
+    out.currency = session.currency;
+  }
+  return out;
+}
+
+/** A session from text (the URL, the form); null fields are invalid, with the reason. */
+export function parseSession({ energy, maxPrice, currency }) {
+  const session = defaultSession();
+  const errors = [];
+  const kwh = Number(String(energy ?? "").trim() || DEFAULT_ENERGY_KWH);
+  if (Number.isFinite(kwh) && kwh > 0 && kwh <= MAX_ENERGY_KWH) session.energy_kwh = kwh;
+  else errors.push({ parameter: "energy_kwh", message: `the session must be more than 0 and at most ${MAX_ENERGY_KWH} kWh` });
+  const limit = String(maxPrice ?? "").trim();
+  if (limit) {
+    const amount = Number(limit);
+    if (Number.isFinite(amount) && amount >= 0) session.max_price = amount;
+    else errors.push({ parameter: "max_price", message: "the maximum price must be a number of at least 0" });
+  }
+  const code = String(currency ?? "").trim().toUpperCase();
+  if (/^[A-Z]{3}$/.test(code)) session.currency = code;
+  return { session, error: errors[0] || null };
+}
+
 export function normaliseNetworks(text) {
   return text.split(",").map((s) => s.trim().toUpperCase()).filter(Boolean).join(",");
 }

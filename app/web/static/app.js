@@ -3,12 +3,13 @@
 // and the live stream together. Each part lives in its own module.
 
 import {
-  ApiError, POWER_STOPS_KW, activeFilterCount, emptyFilters, filterParams, getJSON, hasEvseFilters,
-  isAbort, normaliseNetworks,
+  ApiError, POWER_STOPS_KW, activeFilterCount, defaultSession, emptyFilters, filterParams, getJSON,
+  hasEvseFilters, isAbort, normaliseNetworks, parseSession, sessionHashParams, sessionParams,
 } from "./api.js";
 import { loadMapConfig, offlineStyle } from "./basemap.js";
 import { DetailPanel } from "./detail.js";
-import { debounce } from "./dom.js";
+import { debounce, h } from "./dom.js";
+import { formatEnergy } from "./format.js";
 import { LiveStream } from "./live.js";
 import { ClusterMarkers, LocationMarkers } from "./markers.js";
 import { NetworkOptions } from "./networks.js";
@@ -33,6 +34,8 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   filters: emptyFilters(),
+  session: defaultSession(), // the charging session every answer is priced for (issue 13)
+  currencyChosen: false, // the driver picked the currency: it no longer follows what is shown
   mode: null, // "markers" | "clusters"
   bbox: null,
   selectedId: null,
@@ -61,7 +64,17 @@ let networkOptions;
 let viewController = null;
 const recentEvents = new Map(); // location id → latest live event (merged into fresh loads)
 
-// ---- URL: #map=zoom/lat/lon&connector=…&loc=…&route=… ------------------------------------------
+/** Filters and session as one key: whatever changes what a load answers. */
+function askKey(filters = state.filters, session = state.session) {
+  return JSON.stringify([filterParams(filters), sessionParams(session)]);
+}
+
+/** Active filters, the price limit included (a filter on the session's price). */
+function activeCount() {
+  return activeFilterCount(state.filters) + (state.session.max_price !== "" ? 1 : 0);
+}
+
+// ---- URL: #map=zoom/lat/lon&connector=…&energy_kwh=…&loc=…&route=… ------------------------------
 function readHash() {
   const params = new URLSearchParams(window.location.hash.replace(/^#/, ""));
   let view = null;
@@ -77,12 +90,18 @@ function readHash() {
   filters.open_now = params.get("open_now") === "true";
   filters.max_status_age_s = params.get("max_status_age_s") || "";
   filters.network = params.get("network") || "";
+  const { session } = parseSession({
+    energy: params.get("energy_kwh"), maxPrice: params.get("max_price"), currency: params.get("currency"),
+  });
   return {
     view,
     filters,
+    session,
+    currencyChosen: params.has("currency"),
     loc: params.get("loc"),
     route: params.get("route"),
     corridor: Number(params.get("corridor_m")) || null,
+    routeSort: params.get("route_sort") === "price",
   };
 }
 
@@ -91,10 +110,12 @@ function writeHash() {
   const params = new URLSearchParams();
   params.set("map", `${map.getZoom().toFixed(2)}/${centre.lat.toFixed(5)}/${centre.lng.toFixed(5)}`);
   for (const [key, value] of Object.entries(filterParams(state.filters))) params.set(key, value);
+  for (const [key, value] of Object.entries(sessionHashParams(state.session))) params.set(key, value);
   if (state.selectedId) params.set("loc", state.selectedId);
   if (route?.name) {
     params.set("route", route.name);
     params.set("corridor_m", String(route.current.corridorM));
+    if (route.sortByPrice) params.set("route_sort", "price");
   }
   const hash = `#${params.toString().replaceAll("%2F", "/").replaceAll("%2C", ",").replaceAll("%2A", "*")}`;
   if (hash !== window.location.hash) history.replaceState(null, "", hash);
@@ -108,11 +129,14 @@ async function applyHash() {
       || Math.abs(map.getZoom() - wanted.view.zoom) > 0.005;
     if (moved) map.jumpTo({ center: [wanted.view.lon, wanted.view.lat], zoom: wanted.view.zoom });
   }
-  if (JSON.stringify(filterParams(wanted.filters)) !== JSON.stringify(filterParams(state.filters))) {
+  if (askKey(wanted.filters, wanted.session) !== askKey()) {
     state.filters = wanted.filters;
-    writeFilterForm(state.filters);
+    state.session = wanted.session;
+    state.currencyChosen = state.currencyChosen || wanted.currencyChosen;
+    writeFilterForm(state.filters, state.session);
     filtersChanged({ fromHash: true });
   }
+  if (wanted.route) route.setSortByPrice(wanted.routeSort); // a pasted route is not in the URL
   if (wanted.loc && wanted.loc !== state.selectedId) selectLocation(wanted.loc, {});
   else if (!wanted.loc && state.selectedId) detail.close();
   if (wanted.route && wanted.route !== route.name) await route.restore(wanted.route, wanted.corridor);
@@ -171,23 +195,28 @@ async function refresh({ quiet = false } = {}) {
   const bbox = viewportBbox();
   const zoom = map.getZoom();
   const params = filterParams(state.filters);
+  const session = sessionParams(state.session);
   const bboxText = bbox.join(",");
   const query = new URLSearchParams(params).toString();
+  const sessionQuery = new URLSearchParams(session).toString();
   if (!quiet) setViewStatus("loading", "Loading stations…");
   try {
     if (zoom >= MARKER_MIN_ZOOM) {
-      const body = await getJSON("/v1/locations", { bbox: bboxText, limit: PAGE_LIMIT, ...params }, controller.signal, { fresh: quiet });
+      const body = await getJSON("/v1/locations", { bbox: bboxText, limit: PAGE_LIMIT, ...params, ...session }, controller.signal, { fresh: quiet });
       const truncated = Boolean(body.next_cursor);
       if (!truncated || zoom >= SAMPLE_OK_ZOOM) {
         state.query = query;
+        state.sessionQuery = sessionQuery;
         showMarkers(body, bbox, truncated);
         viewDrawn(ticket);
         return;
       }
     }
+    // Clusters are not priced: they count stations at any price (the note says so).
     const zoomParam = zoom.toFixed(2);
     const body = await getJSON("/v1/clusters", { bbox: bboxText, zoom: zoomParam, ...params }, controller.signal, { fresh: quiet });
     state.query = query;
+    state.sessionQuery = "";
     showClusters(body, bbox, zoomParam);
     viewDrawn(ticket);
   } catch (error) {
@@ -208,19 +237,21 @@ function showMarkers(body, bbox, truncated) {
   state.bbox = bbox;
   mergeRecentEvents(body.generated_at);
   networkOptions.remember(body.results);
+  followCurrency(body.results);
   state.loads += 1; // completed loads: the browser tests wait on this
   markerStatus(truncated);
+  showPriceNote();
 }
 
 function markerStatus(truncated = $("view-status").dataset.truncated === "true") {
   const n = markers.size;
   const text = n === 0
-    ? `No stations in view${activeFilterCount(state.filters) ? " with these filters" : ""}.`
+    ? `No stations in view${activeCount() ? " with these filters" : ""}.`
     : truncated
       ? `Showing ${n} stations spread over the view: zoom in to see all.`
       : `${n} station${n === 1 ? "" : "s"} in view.`;
   setViewStatus("ready", text, {
-    mode: "markers", count: n, bbox: state.bbox.join(","), truncated, query: state.query, loads: state.loads,
+    mode: "markers", count: n, bbox: state.bbox.join(","), truncated, query: state.query, session: state.sessionQuery, loads: state.loads,
   });
 }
 
@@ -234,11 +265,13 @@ function showClusters(body, bbox, zoomParam) {
   const n = body.locations;
   const text = n === 0
     ? `No stations in view${activeFilterCount(state.filters) ? " with these filters" : ""}.`
-    : `${n.toLocaleString("en")} station${n === 1 ? "" : "s"} in view: zoom in or pick an area.`;
+    : `${n.toLocaleString("en")} station${n === 1 ? "" : "s"} in view`
+      + `${state.session.max_price !== "" ? " at any price" : ""}: zoom in or pick an area.`;
   setViewStatus("ready", text, {
     mode: "clusters", count: n, cells: body.cells.length, bbox: bbox.join(","), zoom: zoomParam, truncated: false, query: state.query,
-    loads: state.loads,
+    session: state.sessionQuery, loads: state.loads,
   });
+  showPriceNote();
 }
 
 const onViewChanged = debounce(() => {
@@ -280,13 +313,14 @@ function onLiveEvent(event) {
 async function recheckPending() {
   const events = [...recheckQueue.values()];
   recheckQueue.clear();
-  const filtersKey = JSON.stringify(filterParams(state.filters));
+  const filtersKey = askKey();
   await Promise.all(events.map(async (event) => {
     const e = 1e-5;
     const bbox = [event.lon - e, event.lat - e, event.lon + e, event.lat + e].map((v) => v.toFixed(6)).join(",");
     try {
-      const body = await getJSON("/v1/locations", { bbox, limit: 50, ...filterParams(state.filters) }, undefined, { fresh: true });
-      if (state.mode !== "markers" || filtersKey !== JSON.stringify(filterParams(state.filters))) return;
+      const params = { bbox, limit: 50, ...filterParams(state.filters), ...sessionParams(state.session) };
+      const body = await getJSON("/v1/locations", params, undefined, { fresh: true });
+      if (state.mode !== "markers" || filtersKey !== askKey()) return;
       const found = body.results.find((r) => r.id === event.location_id);
       if (found) markers.pulse(markers.put(found).el);
       else markers.remove(event.location_id);
@@ -390,7 +424,52 @@ function readFilterForm() {
   return filters;
 }
 
-function writeFilterForm(filters) {
+function readSessionForm() {
+  return parseSession({
+    energy: $("session-energy").value, maxPrice: $("session-max-price").value, currency: $("session-currency").value,
+  });
+}
+
+function writeSessionForm(session) {
+  $("session-energy").value = String(session.energy_kwh);
+  $("session-max-price").value = session.max_price === "" ? "" : String(session.max_price);
+  showCurrency(session.currency);
+}
+
+/** Selects the currency, adding it to the list when a station is priced in one it lacks. */
+function showCurrency(code) {
+  const select = $("session-currency");
+  if (![...select.options].some((o) => o.value === code)) select.append(h("option", { value: code }, code));
+  select.value = code;
+}
+
+/**
+ * Until the driver picks one or sets a limit, the currency follows the stations shown (the
+ * first priced one), so that a limit typed in is in the currency the map shows.
+ */
+function followCurrency(results) {
+  if (state.currencyChosen || state.session.max_price !== "") return;
+  const currency = results.find((r) => r.price)?.price.currency;
+  if (!currency || currency === state.session.currency) return;
+  state.session = { ...state.session, currency };
+  showCurrency(currency);
+}
+
+/** Where prices apply: on stations, not on the (unpriced) areas shown zoomed out. */
+function showPriceNote() {
+  const note = $("price-note");
+  const limited = state.session.max_price !== "";
+  const energy = formatEnergy(state.session.energy_kwh);
+  note.dataset.mode = state.mode || "";
+  note.textContent = state.mode === "clusters"
+    ? limited
+      ? "Zoom in to filter by price: areas count stations at any price."
+      : `Zoom in to see each station's price for ${energy}.`
+    : `Each station shows its cheapest price for ${energy}, incl. VAT where known.`;
+}
+
+function writeFilterForm(filters, session = state.session) {
+  writeSessionForm(session);
   const form = $("filters-panel");
   for (const input of form.querySelectorAll("input[name=connector]")) input.checked = filters.connector.includes(input.value);
   let stop = POWER_STOPS_KW.findIndex((kw) => kw >= filters.min_power_kw);
@@ -412,12 +491,13 @@ function showPower() {
 }
 
 function filtersChanged({ fromHash = false } = {}) {
-  const count = activeFilterCount(state.filters);
+  const count = activeCount();
   const badge = $("filter-count");
   badge.hidden = count === 0;
   badge.textContent = String(count);
   badge.setAttribute("aria-label", `${count} active`);
   if (!fromHash) writeHash();
+  showPriceNote();
   refresh();
   if (route.current) route.query(false);
   if (detail.openId) detail.refresh(); // "reported within" decides which of its statuses are stale
@@ -433,29 +513,42 @@ function wireFilters() {
   const form = $("filters-panel");
   const update = () => {
     const next = readFilterForm();
+    const { session, error } = readSessionForm();
     showPower();
     const badNetwork = next.network.split(",").find((n) => n && !NETWORK_ID.test(n));
     if (badNetwork) {
       showFilterError({ parameter: "network", message: `“${badNetwork}” is not a network id: use country code * party id, e.g. NL*FLA` });
       return;
     }
+    if (error) {
+      showFilterError(error);
+      return;
+    }
     showFilterError(null);
-    if (JSON.stringify(filterParams(next)) === JSON.stringify(filterParams(state.filters))) return;
+    if (askKey(next, session) === askKey()) return;
     state.filters = next;
+    state.session = session;
     filtersChanged();
   };
   const typed = debounce(update, 450);
+  const TYPED = new Set(["filter-network", "session-energy", "session-max-price"]);
   form.addEventListener("change", (event) => {
-    if (event.target.id === "filter-network") typed.cancel();
+    if (event.target.id === "session-currency") state.currencyChosen = true;
+    if (TYPED.has(event.target.id)) typed.cancel();
     update();
   });
   $("filter-power").addEventListener("input", showPower);
-  $("filter-network").addEventListener("input", typed);
+  for (const id of TYPED) $(id).addEventListener("input", typed);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     update();
   });
-  form.addEventListener("reset", () => setTimeout(update, 0));
+  // "Clear filters" clears the price limit, not the session's size (not a filter).
+  form.addEventListener("reset", () => setTimeout(() => {
+    $("session-energy").value = String(state.session.energy_kwh);
+    state.currencyChosen = false;
+    update();
+  }, 0));
 }
 
 // ---- panels, tabs, legend ----------------------------------------------------------------------
@@ -507,7 +600,9 @@ async function start() {
   const config = await loadMapConfig();
   const initial = readHash();
   state.filters = initial.filters;
-  writeFilterForm(state.filters);
+  state.session = initial.session;
+  state.currencyChosen = initial.currencyChosen;
+  writeFilterForm(state.filters, state.session);
   const view = initial.view || DEFAULT_VIEW;
 
   map = new maplibregl.Map({
@@ -544,6 +639,7 @@ async function start() {
       center: [d.coordinates.lon, d.coordinates.lat], zoom: Math.max(map.getZoom(), 16), offset: clearOffset(), duration: motion(900),
     }),
     getMaxStatusAge: () => Number(state.filters.max_status_age_s) || null,
+    getSession: () => state.session,
   });
   route = new RouteMode(map, {
     root: $("route-panel"),
@@ -557,8 +653,10 @@ async function start() {
     error: $("route-error"),
     more: $("route-more"),
     clear: $("route-clear"),
+    sortPrice: $("route-sort-price"),
   }, {
     getFilters: () => state.filters,
+    getSession: () => state.session,
     onPick: (r, opts) => selectLocation(r.id, { ...opts, fly: r.coordinates }),
     onChange: () => writeHash(),
     motion,
@@ -566,6 +664,7 @@ async function start() {
   new SearchBox({ form: $("search-form"), input: $("search-input"), results: $("search-results") }, {
     getCentre: () => map.getCenter().toArray(),
     getFilters: () => state.filters,
+    getSession: () => state.session,
     onPick: (r, opts) => selectLocation(r.id, { ...opts, fly: r.coordinates }),
   });
   live = new LiveStream({
@@ -598,6 +697,7 @@ async function start() {
     route.addLayers();
     if (initial.route) {
       $("tab-route").click();
+      route.setSortByPrice(initial.routeSort);
       await route.restore(initial.route, initial.corridor);
     }
   });

@@ -1,13 +1,15 @@
 // The detail panel of one location (GET /v1/locations/{id}): EVSEs with status and status age
-// (identical ones grouped, a stale status shown as unknown), connectors with power, price, opening
-// hours in words, operator, network, freshness and links to navigate there.
+// (identical ones grouped, a stale status shown as unknown), connectors with power and the price of
+// the driver's session (issue 13), tariffs incl. VAT, opening hours in words, operator, network,
+// freshness and links to navigate there.
 // Live events for the open location refetch it; ages tick without refetching.
 
 import { getJSON, isAbort } from "./api.js";
 import { h, icon } from "./dom.js";
 import {
-  bucketOfStatus, connectorName, connectorsSummary, countsSentence, formatAge, formatDuration,
-  formatPower, locationStatus, openingHours, powerTypeName, statusAge, statusLabel,
+  PRICE_BASIS_WORDS, bucketOfStatus, connectorName, connectorsSummary, countsSentence, formatAge,
+  formatDuration, formatEnergy, formatPower, locationStatus, openingHours, powerTypeName, shownPrice,
+  statusAge, statusLabel,
 } from "./format.js";
 
 const AGE_TICK_MS = 15_000;
@@ -62,12 +64,37 @@ function navigationLinks({ lat, lon }, name) {
   ];
 }
 
+/** " demo price", " from a public register": nothing for the network's own tariff. */
+function basisTag(basis) {
+  const text = PRICE_BASIS_WORDS[basis];
+  return text ? [" ", h("span", { class: `basis-tag basis-${basis}`, "data-testid": "price-basis" }, text)] : null;
+}
+
+/**
+ * One tariff: its prices incl. VAT where the VAT is known, else as published (usually excl.
+ * VAT); a register's own words when the price was read from them; why it cannot price a session.
+ */
+function tariffItem(t) {
+  const summary = t.summary_incl_vat || t.summary || `${t.currency} tariff ${t.id}`;
+  return h("li", { "data-testid": "tariff", "data-tariff-id": t.id, "data-basis": t.basis || "tariff" },
+    h("span", { "data-testid": "tariff-summary" }, summary),
+    !t.summary_incl_vat && t.summary ? h("span", { class: "muted" }, " · as published") : null,
+    basisTag(t.basis),
+    t.source_text
+      ? h("span", { class: "source-text muted", "data-testid": "tariff-source-text" }, `The register says: “${t.source_text}”`)
+      : null,
+    t.unpriceable_reason
+      ? h("span", { class: "muted unpriceable", "data-testid": "tariff-unpriceable" }, `Cannot price a session: ${t.unpriceable_reason}`)
+      : null);
+}
+
 export class DetailPanel {
-  constructor(root, { onClose, onLocate, getMaxStatusAge }) {
+  constructor(root, { onClose, onLocate, getMaxStatusAge, getSession }) {
     this.root = root;
     this.onClose = onClose;
     this.onLocate = onLocate;
     this.getMaxStatusAge = getMaxStatusAge;
+    this.getSession = getSession;
     this.id = null;
     this.data = null;
     this.fetchedAt = 0;
@@ -116,9 +143,11 @@ export class DetailPanel {
     const controller = new AbortController();
     this.controller = controller;
     try {
-      const data = await getJSON(`/v1/locations/${encodeURIComponent(id)}`, {}, controller.signal, { fresh: true });
+      const energyKwh = this.getSession().energy_kwh;
+      const data = await getJSON(`/v1/locations/${encodeURIComponent(id)}`, { energy_kwh: energyKwh }, controller.signal, { fresh: true });
       if (id !== this.id) return;
       this.data = data;
+      this.energyKwh = energyKwh;
       this.fetchedAt = Date.now();
       this.render();
     } catch (error) {
@@ -219,14 +248,30 @@ export class DetailPanel {
     ]));
   }
 
+  /** "€10.89 for 30 kWh", with where the price comes from when it is not the network's tariff. */
+  sessionPrice(price) {
+    const shown = shownPrice(price);
+    if (!shown) return null;
+    return h("span", { class: "session-price", "data-testid": "session-price", "data-price": shown.amount, "data-currency": shown.currency },
+      h("strong", {}, shown.text),
+      ` for ${formatEnergy(this.energyKwh)} ${shown.inclVat ? "incl. VAT" : "excl. VAT (as published)"}`,
+      basisTag(shown.basis));
+  }
+
   priceSection(d) {
     const tariffs = d.tariffs || [];
     const active = tariffs.filter((t) => t.active !== false);
+    const cheapest = this.sessionPrice(d.price);
+    const energy = formatEnergy(this.energyKwh);
     return h("section", { class: "detail-section", "aria-labelledby": "price-title" },
       h("h3", { id: "price-title" }, icon("euro"), "Price"),
-      h("p", { "data-testid": "price-summary" }, d.price_summary || "No price published by the network."),
-      active.length > 1 || (active.length === 1 && active[0].summary !== d.price_summary)
-        ? h("ul", { class: "plain-list small" }, active.map((t) => h("li", {}, t.summary || `${t.currency} tariff ${t.id}`)))
+      h("p", { "data-testid": "price-summary" }, cheapest
+        ? ["From ", cheapest]
+        : active.length
+          ? `No price for ${energy} here: the tariffs below cannot price it.`
+          : "No price published by the network."),
+      active.length
+        ? h("ul", { class: "tariff-list small", "data-testid": "tariffs" }, active.map((t) => tariffItem(t)))
         : null,
       d.unknown_tariff_ids?.length
         ? h("p", { class: "muted small" }, `Some connectors refer to tariffs the network has not published (${d.unknown_tariff_ids.join(", ")}).`)
@@ -259,9 +304,19 @@ export class DetailPanel {
       h("strong", { "data-testid": "evse-group-summary" },
         `${evses.length} × ${connectorsSummary(evses[0].connectors || [])}, ${counts.available} free`)),
     details ? h("div", { class: "evse-meta muted small" }, details) : null,
+    this.groupPrice(evses),
     h("details", { class: "evse-each", "data-kind": kind, open: this.openGroups.has(kind) },
       h("summary", { class: "small", "data-testid": "evse-group-toggle" }, `Each charge point: ${countsSentence(counts)}`),
       h("ul", { class: "evse-list" }, evses.map((e) => this.evseItem(e)))));
+  }
+
+  /** A folded group's price: one line when its charge points all cost the same. */
+  groupPrice(evses) {
+    const prices = evses.flatMap((e) => (e.connectors || []).map((c) => c.price));
+    const texts = new Set(prices.map((p) => JSON.stringify(shownPrice(p))));
+    if (texts.size !== 1) return h("div", { class: "evse-meta small" }, "Prices differ between these charge points: unfold them.");
+    const line = this.sessionPrice(prices[0]);
+    return line ? h("div", { class: "evse-meta small", "data-testid": "evse-group-price" }, line) : null;
   }
 
   evseItem(evse) {
@@ -269,7 +324,8 @@ export class DetailPanel {
     const bucket = this.bucketOf(evse);
     const connectors = (evse.connectors || []).map((c) => h("li", { "data-testid": "connector" },
       h("strong", {}, connectorName(c.standard)),
-      ` · ${[powerTypeName(c.power_type), formatPower(c.max_power_kw), c.format ? words(c.format) : null].filter(Boolean).join(" · ")}`));
+      ` · ${[powerTypeName(c.power_type), formatPower(c.max_power_kw), c.format ? words(c.format) : null].filter(Boolean).join(" · ")}`,
+      c.price ? [" · ", this.sessionPrice(c.price)] : null));
     const where = [evse.physical_reference ? `post ${evse.physical_reference}` : null,
       evse.floor_level ? `floor ${evse.floor_level}` : null].filter(Boolean).join(" · ");
     return h("li", {

@@ -225,3 +225,46 @@ export function openingHours(openingTimes, timeZone, now = new Date()) {
   const zone = timeZone ? `local time, ${timeZone.replaceAll("_", " ")}${clock ? `, now ${clock}` : ""}` : "local time";
   return { headline: `Opening hours (${zone})`, lines: regularHoursLines(regular), notes };
 }
+
+// ---- prices (issue 13) -------------------------------------------------------------------------
+/** "€10.89", "£4.20", "CHF 7.50": the currency's own symbol and minor unit. */
+export function formatMoney(amount, currency) {
+  try {
+    return new Intl.NumberFormat("en", { style: "currency", currency }).format(amount);
+  } catch {
+    return `${Number(amount).toFixed(2)} ${currency}`; // a code Intl does not know
+  }
+}
+
+/** What a driver is told where a price comes from, beside the network's own tariffs. */
+export const PRICE_BASIS_WORDS = {
+  demo: "demo price",
+  registry_text: "from a public register",
+};
+
+/**
+ * A session's price (the API's PriceQuote) as shown: incl. VAT, or, where the VAT is not known,
+ * the amount as published (excl. VAT). {amount, text, inclVat, basis, words} or null (unpriced).
+ */
+export function shownPrice(price) {
+  if (!price) return null;
+  const inclVat = price.incl_vat !== null && price.incl_vat !== undefined;
+  const amount = inclVat ? price.incl_vat : price.excl_vat;
+  if (amount === null || amount === undefined) return null;
+  const text = formatMoney(amount, price.currency);
+  const vat = inclVat ? "incl. VAT" : "excl. VAT, as published";
+  const basis = PRICE_BASIS_WORDS[price.basis] || null;
+  return { amount, currency: price.currency, text, inclVat, basis: price.basis, words: [`${text} ${vat}`, basis].filter(Boolean).join(", ") };
+}
+
+/** "€10.89", "$3.00 excl.", "€10.89 demo": short enough for a marker or a list. */
+export function compactPrice(shown) {
+  if (!shown) return "";
+  const tags = [shown.inclVat ? null : "excl.", shown.basis === "demo" ? "demo" : null,
+    shown.basis === "registry_text" ? "register" : null];
+  return [shown.text, ...tags].filter(Boolean).join(" ");
+}
+
+export function formatEnergy(kwh) {
+  return `${Number(kwh).toLocaleString("en", { maximumFractionDigits: 1 })} kWh`;
+}

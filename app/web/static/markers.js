@@ -4,7 +4,7 @@
 // update recolours the same element.
 
 import { h, icon } from "./dom.js";
-import { BUCKET_WORDS, formatPower, locationStatus } from "./format.js";
+import { BUCKET_WORDS, compactPrice, formatPower, locationStatus, shownPrice } from "./format.js";
 
 /** The counts a marker shows: the EVSEs matching the EVSE-level filters when there are any. */
 export function shownCounts(summary) {
@@ -73,6 +73,32 @@ export class LocationMarkers {
         entry.el.dataset.offset = offset.join(",");
       });
     }
+    this.declutterPrices();
+  }
+
+  /**
+   * Price labels that would overlap on screen: the cheaper one is shown (drivers look for the
+   * cheap ones), the other hidden until zooming in sets them apart. Every price stays in its
+   * marker's accessible label. Runs after each load, which follows every move of the map.
+   */
+  declutterPrices() {
+    const labelled = [...this.entries.values()]
+      .map((entry) => ({ entry, label: entry.el.querySelector(".marker-price") }))
+      .filter(({ label }) => label)
+      .sort((a, b) => Number(a.entry.el.dataset.price) - Number(b.entry.el.dataset.price));
+    const sizes = labelled.map(({ label }) => [label.offsetWidth, label.offsetHeight]); // one layout
+    const placed = [];
+    labelled.forEach(({ entry, label }, i) => {
+      const p = this.map.project(entry.marker.getLngLat());
+      const [dx, dy] = (entry.el.dataset.offset || "0,0").split(",").map(Number);
+      const [w, ht] = sizes[i];
+      const box = { x: p.x + dx - w / 2, y: p.y + dy + 18, w, h: ht };
+      const clear = !placed.some((o) => box.x < o.x + o.w + 2 && o.x < box.x + box.w + 2
+        && box.y < o.y + o.h + 1 && o.y < box.y + box.h + 1);
+      if (clear) placed.push(box);
+      label.classList.toggle("covered", !clear);
+      entry.el.dataset.priceShown = String(clear);
+    });
   }
 
   /** Add or update one location (a live recheck); keeps co-located markers apart. */
@@ -121,16 +147,35 @@ export class LocationMarkers {
     el.dataset.available = String(counts.available);
     el.dataset.total = String(counts.total);
     const matching = summary.matching ? " matching your filters" : "";
+    // The session's price (issue 13), the location's cheapest; none when nothing prices it.
+    const price = shownPrice(summary.price);
+    const covered = el.dataset.priceShown === "false"; // until the next declutter
+    el.classList.toggle("priced", Boolean(price));
+    for (const key of ["price", "currency", "priceText", "priceBasis", "priceShown"]) delete el.dataset[key];
+    if (price) {
+      Object.assign(el.dataset, {
+        price: String(price.amount), currency: price.currency, priceText: compactPrice(price), priceBasis: price.basis,
+      });
+    }
     const label = [
       `${summary.name || "Charging station"}:`,
       `${counts.available} of ${counts.total} charge points${matching} free`,
       counts.available === 0 && status !== "unknown" ? `(${BUCKET_WORDS[status]})` : null,
       summary.max_power_kw ? `, up to ${formatPower(summary.max_power_kw)}` : null,
+      price ? `, from ${price.words}` : null,
     ].filter(Boolean).join(" ");
     el.setAttribute("aria-label", label);
     el.title = label;
     el.replaceChildren(h("span", { class: "marker-count" }, String(counts.available)));
     if (fast) el.append(icon("bolt", "marker-bolt"));
+    if (price) {
+      el.append(h("span", {
+        class: `marker-price${price.inclVat ? "" : " excl"}${price.basis !== "tariff" ? ` basis-${price.basis}` : ""}${covered ? " covered" : ""}`,
+        "data-testid": "marker-price",
+        "aria-hidden": "true",
+      }, compactPrice(price)));
+      el.dataset.priceShown = String(!covered);
+    }
   }
 
   /** A live event carries the location's own counts (fresh: the network just spoke). */

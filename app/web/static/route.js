@@ -1,12 +1,16 @@
 // Route mode: a bundled route or a pasted GeoJSON LineString / encoded polyline, drawn with its
-// corridor, and the stations along it in route order (POST /v1/locations/along-route).
+// corridor, and the stations along it in route order (POST /v1/locations/along-route), each with
+// its price for the session, or the cheapest first (issue 13).
 
-import { ApiError, filterBody, getJSON, isAbort, postJSON } from "./api.js";
+import { ApiError, filterBody, getJSON, isAbort, postJSON, sessionBody } from "./api.js";
 import { h } from "./dom.js";
-import { formatDistance, formatKm, formatPower, locationStatus } from "./format.js";
+import { compactPrice, formatDistance, formatEnergy, formatKm, formatPower, locationStatus, shownPrice } from "./format.js";
 import { shownCounts } from "./markers.js";
 
 const PAGE_SIZE = 100;
+// Sorted by price, the API ranks the next 500 stops and the next page starts after them: a page
+// of all 500 leaves none of them out.
+const PRICE_RUN = 500;
 const EARTH_CIRCUMFERENCE_M = 40_075_016.686;
 const EMPTY = { type: "FeatureCollection", features: [] };
 
@@ -69,11 +73,12 @@ export function parseRouteInput(text, precision) {
 }
 
 export class RouteMode {
-  constructor(map, els, { getFilters, onPick, onChange, motion }) {
+  constructor(map, els, { getFilters, getSession, onPick, onChange, motion }) {
     this.map = map;
     this.motion = motion;
     this.els = els;
     this.getFilters = getFilters;
+    this.getSession = getSession;
     this.onPick = onPick;
     this.onChange = onChange;
     this.routes = [];
@@ -100,6 +105,21 @@ export class RouteMode {
     els.corridor.addEventListener("change", () => {
       if (this.current) this.submit();
     });
+    els.sortPrice.addEventListener("change", () => {
+      if (this.current) this.query(false);
+      this.onChange();
+    });
+  }
+
+  get sortByPrice() {
+    return this.els.sortPrice.checked;
+  }
+
+  /** From the URL: the list re-asked only when the order changes. */
+  setSortByPrice(on) {
+    if (on === this.sortByPrice) return;
+    this.els.sortPrice.checked = on;
+    if (this.current) this.query(false);
   }
 
   get name() {
@@ -239,16 +259,20 @@ export class RouteMode {
       this.els.summary.textContent = "Finding stations along the route…";
       this.els.root.dataset.state = "loading";
     }
+    const byPrice = this.sortByPrice;
     try {
       const body = await postJSON("/v1/locations/along-route", {
         route: this.current.route,
         corridor_m: this.current.corridorM,
-        limit: PAGE_SIZE,
+        limit: byPrice ? PRICE_RUN : PAGE_SIZE,
         cursor: more ? this.nextCursor : null,
         filters: filterBody(this.getFilters()),
+        ...sessionBody(this.getSession()),
+        ...(byPrice ? { sort: "price" } : {}),
       }, controller.signal);
       this.results = more ? [...this.results, ...body.results] : body.results;
       this.nextCursor = body.next_cursor || null;
+      this.sortedByPrice = byPrice;
       this.renderList();
     } catch (error) {
       if (isAbort(error)) return;
@@ -265,9 +289,16 @@ export class RouteMode {
   renderList() {
     const n = this.results.length;
     const km = this.current.corridorM / 1000;
+    const session = this.getSession();
+    const filtered = Object.keys(filterBody(this.getFilters())).length || session.max_price !== "";
+    // Each run of 500 stops is ranked on its own: "Show more" continues further along the road.
+    const order = this.sortedByPrice
+      ? `cheapest first for ${formatEnergy(session.energy_kwh)}${this.nextCursor ? ` (ranked ${PRICE_RUN} stops at a time)` : ""}`
+      : "in route order";
     this.els.summary.textContent = n
-      ? `${n}${this.nextCursor ? "+" : ""} station${n === 1 ? "" : "s"} within ${km} km of ${this.current.title}, in route order.`
-      : `No stations within ${km} km of ${this.current.title}${Object.keys(filterBody(this.getFilters())).length ? " with these filters" : ""}.`;
+      ? `${n}${this.nextCursor ? "+" : ""} station${n === 1 ? "" : "s"} within ${km} km of ${this.current.title}, ${order}.`
+      : `No stations within ${km} km of ${this.current.title}${filtered ? " with these filters" : ""}.`;
+    this.els.root.dataset.sort = this.sortedByPrice ? "price" : "route";
     this.els.list.replaceChildren(...this.results.map((r, i) => this.item(r, i)));
     this.els.more.hidden = !this.nextCursor;
     this.els.root.dataset.state = "ready";
@@ -286,6 +317,7 @@ export class RouteMode {
   item(r, index) {
     const counts = shownCounts(r);
     const status = locationStatus(counts);
+    const price = shownPrice(r.price);
     return h("li", {},
       h("button", {
         type: "button",
@@ -294,6 +326,8 @@ export class RouteMode {
         "data-location-id": r.id,
         "data-route-offset-m": String(r.route_offset_m),
         "data-status": status,
+        "data-price": price ? String(price.amount) : null,
+        "data-currency": price ? price.currency : null,
         onclick: (event) => this.onPick(r, { focus: event.detail === 0 }),
       },
       h("span", { class: "offset", "aria-label": `At ${formatKm(r.route_offset_m)} along the route` }, formatKm(r.route_offset_m)),
@@ -302,6 +336,11 @@ export class RouteMode {
         h("span", { class: "result-meta" },
           `${formatDistance(r.distance_from_route_m)} off route · ${r.city || r.country || ""}`
           + `${r.max_power_kw ? ` · ${formatPower(r.max_power_kw)}` : ""}`)),
+      h("span", {
+        class: `result-price${price ? "" : " none"}`,
+        "data-testid": "route-price",
+        "aria-label": price ? price.words : "no published price",
+      }, price ? compactPrice(price) : "–"),
       h("span", { class: `free status-${status}`, "aria-label": `${counts.available} of ${counts.total} free` },
         `${counts.available}/${counts.total}`)));
   }

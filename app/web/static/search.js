@@ -1,18 +1,19 @@
 // The search box: typo-tolerant text search (GET /v1/search) ranked near the map centre, with
 // the current filters; arrow keys move through the results, Enter opens one, Escape closes.
 
-import { filterParams, getJSON, isAbort } from "./api.js";
+import { filterParams, getJSON, isAbort, sessionParams } from "./api.js";
 import { debounce, h } from "./dom.js";
-import { formatDistance, locationStatus } from "./format.js";
+import { compactPrice, formatDistance, locationStatus, shownPrice } from "./format.js";
 import { shownCounts } from "./markers.js";
 
 export class SearchBox {
-  constructor({ form, input, results }, { getCentre, getFilters, onPick }) {
+  constructor({ form, input, results }, { getCentre, getFilters, getSession, onPick }) {
     this.form = form;
     this.input = input;
     this.results = results;
     this.getCentre = getCentre;
     this.getFilters = getFilters;
+    this.getSession = getSession;
     this.onPick = onPick;
     this.controller = null;
     this.items = [];
@@ -65,7 +66,10 @@ export class SearchBox {
     const [lon, lat] = this.getCentre();
     this.results.dataset.state = "loading";
     try {
-      const body = await getJSON("/v1/search", { q, lat: lat.toFixed(5), lon: lon.toFixed(5), limit: 10, ...filterParams(this.getFilters()) }, controller.signal);
+      const params = {
+        q, lat: lat.toFixed(5), lon: lon.toFixed(5), limit: 10, ...filterParams(this.getFilters()), ...sessionParams(this.getSession()),
+      };
+      const body = await getJSON("/v1/search", params, controller.signal);
       this.lastQuery = q;
       this.items = body.results;
       this.render(q);
@@ -93,6 +97,7 @@ export class SearchBox {
       h("ul", { class: "result-list", "aria-label": "Search results" }, this.items.map((r) => {
         const counts = shownCounts(r);
         const status = locationStatus(counts);
+        const price = shownPrice(r.price);
         return h("li", {}, h("button", {
           type: "button", class: "result", "data-testid": "search-result", "data-location-id": r.id,
           onclick: (event) => this.pick(r, event.detail === 0),
@@ -103,6 +108,7 @@ export class SearchBox {
           h("span", { class: "result-meta" },
             [r.address, r.city, r.distance_m !== null && r.distance_m !== undefined ? formatDistance(r.distance_m) : null]
               .filter(Boolean).join(" · "))),
+        price ? h("span", { class: "result-price", "aria-label": price.words }, compactPrice(price)) : null,
         h("span", { class: `free status-${status}`, "aria-label": `${counts.available} of ${counts.total} free` },
           `${counts.available}/${counts.total}`)));
       })));
