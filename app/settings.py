@@ -45,6 +45,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sandbox_page_size: int = 100
     sandbox_networks: str | None = None
     sandbox_dataset: Path | None = None
+    sandbox_demo_tariffs: bool = False  # the spec's example tariffs on some locations (demo)
     cluster_refresh_s: float = 15.0
     nearby_cache: bool = False
     # The public API (issue 11): keyless calls refused (401) when true; the origins browsers
@@ -111,6 +112,7 @@ _ENV = {
     "sandbox_page_size": "WATTLAS_SANDBOX_PAGE_SIZE",
     "sandbox_networks": "WATTLAS_SANDBOX_NETWORKS",
     "sandbox_dataset": "WATTLAS_SANDBOX_DATASET",
+    "sandbox_demo_tariffs": "WATTLAS_SANDBOX_DEMO_TARIFFS",
     "cluster_refresh_s": "WATTLAS_CLUSTER_REFRESH_S",
     "nearby_cache": "WATTLAS_NEARBY_CACHE",
     "api_keys_required": "WATTLAS_API_KEYS_REQUIRED",

@@ -111,7 +111,7 @@ def start_demo_network(settings: Settings, children: list[Child], *, push_rate: 
         old_url = msgspec.structs.replace(settings, sandbox_port=before).sandbox_url
         moved = asyncio.run(repoint_sandbox_networks(settings, old_url, settings.sandbox_url))
         log.info("demo.sandbox_moved", before=before, now=port, networks=moved)
-    process = start_sandbox(settings, push_rate=push_rate)
+    process = start_sandbox(settings, push_rate=push_rate, demo_tariffs=True)
     children.append(process)
     _wait(settings.sandbox_url, process)
     pulled = asyncio.run(connect_sandbox_networks(settings, settings.sandbox_url))

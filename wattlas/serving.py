@@ -121,18 +121,21 @@ class Child:
             child.wait(timeout=timeout_s)
 
 
-def sandbox_environment(settings: Settings, push_rate: float) -> dict[str, str]:
+def sandbox_environment(
+    settings: Settings, push_rate: float, *, demo_tariffs: bool = False
+) -> dict[str, str]:
     env = dict(os.environ)
+    if demo_tariffs:
+        env["WATTLAS_SANDBOX_DEMO_TARIFFS"] = "true"
     env["WATTLAS_SANDBOX_PORT"] = str(settings.sandbox_port)
     env["WATTLAS_SANDBOX_PUSH_RATE"] = str(push_rate)
     env["WATTLAS_STATE_DIR"] = str(settings.state_dir)
     return env
 
 
-def start_sandbox(settings: Settings, push_rate: float) -> Child:
-    return Child(
-        "sandbox", sandbox_args(settings), sandbox_environment(settings, push_rate)
-    ).start()
+def start_sandbox(settings: Settings, push_rate: float, *, demo_tariffs: bool = False) -> Child:
+    env = sandbox_environment(settings, push_rate, demo_tariffs=demo_tariffs)
+    return Child("sandbox", sandbox_args(settings), env).start()
 
 
 def server_environment(

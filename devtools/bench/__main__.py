@@ -13,15 +13,15 @@ from typing import Any
 import click
 import psycopg
 
-from devtools.bench import outages, pull, push, queries, registries
+from devtools.bench import outages, prices, pull, push, queries, registries
 from devtools.bench.dataset import generate
 from devtools.bench.harness import ROOT, STATE, dump, environment
 from devtools.bench.report import machine, table
 
 PROGRESS_STEPS = 20  # a progress line every 5 %
-PARTS = ("pull", "push", "queries", "registries", "outages")
+PARTS = ("pull", "push", "queries", "registries", "prices", "outages")
 # The parts on the 300k dataset; ``outages`` brings its own services and small dataset.
-DATASET_PARTS = frozenset({"pull", "push", "queries", "registries"})
+DATASET_PARTS = frozenset({"pull", "push", "queries", "registries", "prices"})
 
 
 @click.group()
@@ -213,6 +213,12 @@ def _dataset_parts(
                 registries.run(env, workers=workers, seconds=seconds, connections=connections)
             )
             click.echo(f"bench: registries {results['registries']}")
+        if "prices" in parts:
+            click.echo("bench: nearby with and without a price, and POST /v1/price ...")
+            results["prices"] = asyncio.run(
+                prices.run(env, workers=workers, seconds=seconds, connections=connections)
+            )
+            click.echo(f"bench: prices {results['prices']}")
 
 
 if __name__ == "__main__":

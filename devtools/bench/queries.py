@@ -52,14 +52,21 @@ def wrk(
     connections: int,
     seconds: int,
     headers: dict[str, str] | None = None,
+    body: Any = None,
 ) -> dict[str, Any]:
-    """GET the paths round-robin at full rate with wrk; requests/s and latency percentiles."""
+    """GET the paths round-robin at full rate with wrk (POST ``body`` as JSON, when given);
+    requests/s and latency percentiles."""
     script = STATE / f"{name}.lua"
     entries = ",\n".join(json.dumps(p) for p in paths)
+    request = "wrk.format('GET', paths[(i % #paths) + 1])"
+    if body is not None:
+        headers = {**(headers or {}), "Content-Type": "application/json"}
+        request = (
+            f"wrk.format('POST', paths[(i % #paths) + 1], nil, {json.dumps(json.dumps(body))})"
+        )
     script.write_text(
         f"local paths = {{\n{entries}\n}}\nlocal i = 0\n"
-        "request = function()\n  i = i + 1\n"
-        "  return wrk.format('GET', paths[(i % #paths) + 1])\nend\n"
+        f"request = function()\n  i = i + 1\n  return {request}\nend\n"
     )
     out = subprocess.run(
         [

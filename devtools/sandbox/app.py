@@ -674,9 +674,10 @@ def create_sandbox_app(
     log_level: str = "INFO",
     log_format: str = "json",
     dataset: Path | None = None,
+    demo_tariffs: bool = False,
 ) -> Litestar:
     configure_logging(log_level, log_format)
-    served = load_networks(networks, page_size=page_size)
+    served = load_networks(networks, page_size=page_size, demo_tariffs=demo_tariffs)
     if dataset is not None:
         served["bench"] = dataset_network(dataset)
     sandbox = Sandbox(base_url.rstrip("/"), served, state_file, push_rate)

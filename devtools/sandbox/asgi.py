@@ -15,4 +15,5 @@ app = create_sandbox_app(
     log_level=_settings.log_level,
     log_format=_settings.log_format,
     dataset=_settings.sandbox_dataset,
+    demo_tariffs=_settings.sandbox_demo_tariffs,
 )

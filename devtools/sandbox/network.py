@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import random
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -180,7 +180,11 @@ def _parties_of(
 
 
 def load_networks(
-    names: list[str] | None = None, *, page_size: int = 100, hub: bool = True
+    names: list[str] | None = None,
+    *,
+    page_size: int = 100,
+    hub: bool = True,
+    demo_tariffs: bool = False,
 ) -> dict[str, SandboxNetwork]:
     """Sandbox networks from the fixture manifest; plus a hub serving several operators."""
     manifest = json.loads((OCPI_FIXTURES / "manifest.json").read_text())["networks"]
@@ -198,6 +202,8 @@ def load_networks(
             credentials=Credentials(token_a=secrets.token_urlsafe(24)),
             page_size=page_size,
         )
+        if demo_tariffs:
+            out[entry["name"]] = with_demo_tariffs(out[entry["name"]])
     if hub and (names is None or "hub" in names):
         out["hub"] = hub_network(page_size=page_size)
     # Only when asked for by name: they serve the parties of the spec's examples, as the hub does.
@@ -207,6 +213,65 @@ def load_networks(
     if names is not None and "roaminghub" in names:
         out["roaminghub"] = roaming_hub_network(page_size=page_size)
     return out
+
+
+# Demo prices (issue 13, ``wattlas run`` only): the bundled real feeds publish no tariffs, so
+# the demo attaches the OCPI 2.2.1 spec's example tariffs, re-owned by each network's party, to
+# every DEMO_EVERY-th location, marked ``"basis": "demo"`` (the API labels their prices so) and
+# saying so in ``tariff_alt_text``. Networks of 2.1.1 (no tariff party, one tariff per connector)
+# are left without.
+DEMO_EVERY = 3
+DEMO_EXAMPLES = (
+    "tariff_8_simple_025kwh.json",
+    "tariff_9_025kwh_start.json",
+    "tariff_10_025kwh_parking_start.json",
+    "tariff_1_simple_2hour.json",
+    "tariff_12_025kwh_min_price.json",
+    "tariff_6_025kwh_start_max_price.json",
+    "tariff_4_complex.json",
+    "tariff_5_free_of_charge.json",
+)
+DEMO_NOTE = "Demo price: an OCPI specification example, not this operator's tariff."
+
+
+def with_demo_tariffs(network: SandboxNetwork) -> SandboxNetwork:
+    """``network`` with the spec's example tariffs on every ``DEMO_EVERY``-th location (the
+    examples taken in turn, listed first on each connector: the real feeds' own tariff ids
+    name tariffs they do not publish)."""
+    if network.version == "2.1.1" or not network.parties or network.tariffs:
+        return network
+    cc, pid, _ = network.parties[0]
+    tariffs = []
+    for name in DEMO_EXAMPLES:
+        example = json.loads((SPEC_EXAMPLES / name).read_text())
+        tariffs.append(
+            {
+                **example,
+                "country_code": cc,
+                "party_id": pid,
+                "id": f"DEMO-{example['id']}",
+                "basis": "demo",
+                "tariff_alt_text": [{"language": "en", "text": DEMO_NOTE}],
+            }
+        )
+    locations = []
+    for index, location in enumerate(network.locations):
+        owner = (location.get("country_code"), location.get("party_id"))
+        if index % DEMO_EVERY or owner not in ((cc, pid), (None, None)):
+            locations.append(location)
+            continue
+        tariff_id = tariffs[(index // DEMO_EVERY) % len(tariffs)]["id"]
+        evses = []
+        for evse in location.get("evses") or []:
+            connectors = [
+                {**c, "tariff_ids": [tariff_id, *(c.get("tariff_ids") or [])]}
+                if isinstance(c, dict)
+                else c
+                for c in evse.get("connectors") or []
+            ]
+            evses.append({**evse, "connectors": connectors} if isinstance(evse, dict) else evse)
+        locations.append({**location, "evses": evses})
+    return replace(network, locations=locations, tariffs=tariffs)
 
 
 def roaming_hub_network(*, page_size: int = 100) -> SandboxNetwork:
