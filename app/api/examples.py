@@ -25,12 +25,16 @@ from app.api.schemas import (
     LocationDetail,
     LocationSummary,
     NetworkRef,
+    PriceQuote,
     Results,
     SourceInfo,
 )
+from app.price import decode_price_request, price
 
 AT = datetime(2026, 11, 22, 6, 31, 12, tzinfo=UTC)
 CCS_150 = ConnectorGroup("IEC_62196_T2_COMBO", "DC", 150.0, 4, 3, 1, 0, 0, 0, 0)
+# With energy_kwh=30: 30 × 0.59 EUR/kWh = 17.70 excl. VAT, × 1.21 = 21.42 incl.
+FAST_30_KWH = PriceQuote("EUR", 21.42, 17.7, "FAST", "tariff", "0.59 EUR/kWh (excl. VAT)")
 TYPE2_22 = ConnectorGroup("IEC_62196_T2", "AC_3_PHASE", 22.0, 2, 1, 0, 0, 1, 0, 0)
 
 SUMMARY = LocationSummary(
@@ -65,6 +69,21 @@ def results(**extra: Any) -> Results:
 
 
 NEARBY = results(distance_m=3145.6)
+NEARBY_PRICED = Results(
+    [
+        msgspec.structs.replace(
+            SUMMARY,
+            distance_m=3145.6,
+            connector_groups=[
+                msgspec.structs.replace(CCS_150, price=FAST_30_KWH),
+                msgspec.structs.replace(TYPE2_22, price=None),
+            ],
+            price=FAST_30_KWH,
+        )
+    ],
+    1,
+    AT,
+)
 VIEWPORT = Results([SUMMARY], 1, AT, next_cursor="eyJwIjpbMTIzLDQ1Nl0sInEiOiJhYmMifQ")
 ALONG_ROUTE = results(route_offset_m=863.4, distance_from_route_m=1009.9)
 SEARCH = results(score=0.75, distance_m=3145.6)
@@ -145,6 +164,53 @@ ROUTE_BODIES = {
     },
 }
 
+# POST /v1/price: 30 kWh at 50 kW (36 min) on 0.25 EUR/kWh + 0.50 EUR start fee, 10 % VAT on
+# energy and 20 % on the fee: 7.50 + 0.50 = 8.00 excl. VAT, 8.25 + 0.60 = 8.85 incl.
+PRICE_TARIFF = {
+    "country_code": "DE",
+    "party_id": "ALL",
+    "id": "17",
+    "currency": "EUR",
+    "elements": [
+        {"price_components": [{"type": "ENERGY", "price": 0.25, "vat": 10.0, "step_size": 1}]},
+        {"price_components": [{"type": "FLAT", "price": 0.50, "vat": 20.0, "step_size": 1}]},
+    ],
+    "last_updated": "2026-11-01T00:00:00Z",
+}
+PRICE_BODIES = {
+    "a driver's plan": {
+        "tariffs": [PRICE_TARIFF],
+        "session": {"energy_kwh": 30, "max_power_kw": 50, "start_at": "2026-12-02T18:00:00+01:00"},
+        "time_zone": "Europe/Berlin",
+    },
+    "a CDR's charging periods": {
+        "tariffs": [PRICE_TARIFF],
+        "session": {
+            "start_date_time": "2026-12-02T17:00:00Z",
+            "end_date_time": "2026-12-02T17:36:00Z",
+            "charging_periods": [
+                {
+                    "start_date_time": "2026-12-02T17:00:00Z",
+                    "dimensions": [
+                        {"type": "ENERGY", "volume": 30},
+                        {"type": "TIME", "volume": 0.6},
+                    ],
+                }
+            ],
+        },
+        "time_zone": "Europe/Berlin",
+    },
+}
+
+
+def _price_example() -> Any:
+    plan = PRICE_BODIES["a CDR's charging periods"]
+    request = msgspec.json.encode({"ocpi_version": "2.2.1", **plan})
+    return price(decode_price_request(request))
+
+
+PRICE = _price_example()
+
 STREAM = (
     "event: hello\nid: 1732257072000-0\nretry: 2000\n"
     'data: {"stream_id":"1732257072000-0"}\n\n'
@@ -158,4 +224,8 @@ STREAM = (
 
 
 def builtins(value: Any) -> Any:
-    return msgspec.to_builtins(value)
+    # Decimals as JSON numbers, as POST /v1/price sends them.
+    return msgspec.json.decode(_encoder.encode(value))
+
+
+_encoder = msgspec.json.Encoder(decimal_format="number")

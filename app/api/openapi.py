@@ -34,6 +34,8 @@ from app.api import params as p
 from app.api.live import Clusters
 from app.api.locations import MAX_CORRIDOR_M
 from app.api.networks import NetworkInfo
+from app.api.price import PlanIn, PriceRequest
+from app.api.pricing import MAX_CAR_POWER_KW, MAX_ENERGY_KWH, MAX_PARKING_MIN
 from app.api.schemas import (
     ROUTE_SHAPES,
     AlongRouteRequest,
@@ -41,6 +43,7 @@ from app.api.schemas import (
     LocationDetail,
     Results,
 )
+from app.price import ChargingSessionIn, PriceResult
 
 REF = "#/components/schemas/{name}"
 ERROR_REF = {"$ref": REF.format(name="ErrorBody")}
@@ -81,6 +84,8 @@ class Operation:
     revalidates: bool = True  # ETag and 304
     keyed: bool = True  # counted against an API key when one is sent
     request_examples: dict[str, Any] = field(default_factory=dict)
+    request_summary: str = "route as {name}"  # of each request example
+    request_body: str | None = None  # a body the handler reads itself: its component's name
     max_limit: int = p.MAX_LIMIT  # the largest ``limit`` it takes
 
 
@@ -97,12 +102,30 @@ OPERATIONS: dict[str, Operation] = {
     "getClusters": Operation(examples.CLUSTERS, geojson=False),
     "listNetworks": Operation(examples.NETWORKS, geojson=False),
     "streamAvailability": Operation(examples.STREAM, geojson=False, revalidates=False),
+    "priceSession": Operation(
+        examples.PRICE,
+        errors=(400, 401, 408, 413, 414, 429, 500, 503),
+        geojson=False,
+        revalidates=False,
+        request_examples=examples.PRICE_BODIES,
+        request_summary="{name}",
+        request_body="PriceRequest",
+    ),
 }
 
 # What the checks in app.api.params and the handlers refuse with a 400, said in the document:
 # a client knows the bounds before it is refused, and generated input (the contract tests)
 # reaches the queries instead of stopping at a 400. ``limit`` is per operation (max_limit).
 KW_BOUNDS = {"minimum": 0, "maximum": 10_000}
+# The price parameters (app.api.pricing), in the query and in the along-route body alike.
+PRICE_BOUNDS: dict[str, dict[str, Any]] = {
+    "energy_kwh": {"exclusiveMinimum": 0, "maximum": MAX_ENERGY_KWH},
+    "car_max_power_kw": {"exclusiveMinimum": 0, "maximum": MAX_CAR_POWER_KW},
+    "parking_min": {"minimum": 0, "maximum": MAX_PARKING_MIN},
+    "max_price": {"minimum": 0, "maximum": 1_000_000},
+    "currency": {"pattern": "^[A-Za-z]{3}$"},
+    "start_at": {"format": "date-time"},
+}
 QUERY_BOUNDS: dict[str, dict[str, Any]] = {
     "lat": {"minimum": -90, "maximum": 90},
     "lon": {"minimum": -180, "maximum": 180},
@@ -115,12 +138,15 @@ QUERY_BOUNDS: dict[str, dict[str, Any]] = {
     "operator": {"maxLength": p.MAX_NAME_CHARS},
     "bbox": {"maxLength": 120},
     "cursor": {"maxLength": p.MAX_CURSOR_CHARS},
+    **PRICE_BOUNDS,
+    "sort": {"enum": ["price"]},
 }
 BODY_BOUNDS: dict[str, dict[str, Any]] = {
     "corridor_m": {"exclusiveMinimum": 0, "maximum": MAX_CORRIDOR_M},
     "start_offset_m": {"minimum": 0},
     "limit": {"minimum": 1, "maximum": p.MAX_LIMIT},
     "cursor": {"maxLength": p.MAX_CURSOR_CHARS},
+    **PRICE_BOUNDS,
 }
 OTHER_FEATURE = {
     "title": "OtherFeature",
@@ -151,8 +177,34 @@ WIRE_TYPES: tuple[Any, ...] = (
     ErrorBody,
     Clusters,
     NetworkInfo,
+    PriceRequest,
+    PriceResult,
+    ChargingSessionIn,
+    PlanIn,
     *ROUTE_SHAPES,
 )
+# POST /v1/price sends its decimals as JSON numbers (exact: msgspec decimal_format="number").
+PRICE_COMPONENTS = (
+    "PriceResult",
+    "Price",
+    "BreakdownLine",
+    "PriceLimitApplied",
+    "ChargingSessionIn",
+    "ChargingPeriodIn",
+    "CdrDimension",
+)
+
+
+def _decimals_as_numbers(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        if schema.get("type") == "string" and schema.get("format") == "decimal":
+            return {k: v for k, v in schema.items() if k not in ("type", "format")} | {
+                "type": "number"
+            }
+        return {k: _decimals_as_numbers(v) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_decimals_as_numbers(v) for v in schema]
+    return schema
 
 
 def _components() -> dict[str, Any]:
@@ -169,6 +221,14 @@ def _components() -> dict[str, Any]:
     features["items"] = {"anyOf": [features["items"], {"$ref": REF.format(name="OtherFeature")}]}
     components["OtherFeature"] = OTHER_FEATURE
     components["ResponseFormat"] = RESPONSE_FORMAT
+    for name in PRICE_COMPONENTS:
+        components[name] = _decimals_as_numbers(components[name])
+    # The session is one of two shapes (the handler tells them apart by charging_periods).
+    session = components["PriceRequest"]["properties"]["session"]
+    components["PriceRequest"]["properties"]["session"] = {
+        "description": session.get("description", ""),
+        "anyOf": [{"$ref": REF.format(name=n)} for n in ("ChargingSessionIn", "PlanIn")],
+    }
     return components
 
 
@@ -277,10 +337,20 @@ def _finish_operation(operation: dict[str, Any], spec: Operation) -> None:
         }
     for status in spec.errors:
         responses[str(status)] = _error(status)
+    if spec.request_body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": REF.format(name=spec.request_body)}}
+            },
+        }
     if spec.request_examples and "requestBody" in operation:
         media = operation["requestBody"]["content"]["application/json"]
         media["examples"] = {
-            name: {"summary": f"route as {name}", "value": examples.builtins(value)}
+            name: {
+                "summary": spec.request_summary.format(name=name),
+                "value": examples.builtins(value),
+            }
             for name, value in spec.request_examples.items()
         }
     if spec.keyed:

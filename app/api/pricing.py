@@ -21,6 +21,7 @@ few tariffs for thousands of locations, so a page is priced from the caches once
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Final, NamedTuple
@@ -57,9 +58,17 @@ def _decimal(name: str, value: float | None, low: float, high: float, *, above: 
     return number
 
 
+_RFC_3339: Final = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})?"
+)
+
+
 def _timestamp(name: str, value: str) -> datetime:
+    text = value.strip()
+    if not _RFC_3339.fullmatch(text):
+        raise InvalidParameter(name, f"must be an RFC 3339 date-time, got {value[:40]!r}")
     try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        moment = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
     except ValueError:
         raise InvalidParameter(name, f"must be an RFC 3339 date-time, got {value[:40]!r}") from None
     if moment.tzinfo is None:

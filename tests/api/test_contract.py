@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from app.access.keys import key_hash, new_key, shown
+from app.api import examples
 from app.settings import Settings
 from app.store import Store
 from app.store import api_keys as key_store
@@ -296,6 +297,7 @@ FUZZED = (
     "searchLocations",
     "getClusters",
     "listNetworks",
+    "priceSession",
 )
 NOT_FUZZED = {"streamAvailability"}
 # Operations that take no query or body: nothing to make invalid, so no negative run
@@ -317,6 +319,7 @@ SEEDED: dict[str, dict[str, Any]] = {
     "locationsAlongRoute": {
         "body": {"route": {"type": "LineString", "coordinates": ROUTE}, "corridor_m": CORRIDOR_M}
     },
+    "priceSession": {"body": examples.builtins(examples.PRICE_BODIES["a driver's plan"])},
 }
 MAX_EXAMPLES = 25
 # A query string past 4,096 bytes is refused before routing (app.limits): a 414 is a refusal.

@@ -278,6 +278,7 @@ OPERATIONS = {
     ("get", "/v1/clusters"): "getClusters",
     ("get", "/v1/networks"): "listNetworks",
     ("get", "/v1/stream"): "streamAvailability",
+    ("post", "/v1/price"): "priceSession",
 }
 
 
