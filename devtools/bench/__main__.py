@@ -216,7 +216,9 @@ def _dataset_parts(
         if "prices" in parts:
             click.echo("bench: nearby with and without a price, and POST /v1/price ...")
             results["prices"] = asyncio.run(
-                prices.run(env, workers=workers, seconds=seconds, connections=connections)
+                prices.run(
+                    env, workers=workers, seconds=seconds, connections=connections, out_dir=out_dir
+                )
             )
             click.echo(f"bench: prices {results['prices']}")
 

@@ -17,14 +17,20 @@ import json
 import random
 import statistics
 from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from app.store import Store, tariffs
+from app.api.pricer import PriceAsk, Pricer
+from app.domain.filters import Filters
+from app.price.quote import SessionAsk
+from app.store import Store, discovery, tariffs
 from app.store.records import Problem
+from devtools.bench.explain import explained
 from devtools.bench.harness import Environment, tree_cpu_s
-from devtools.bench.queries import sample_points, wrk
+from devtools.bench.queries import STALE_AFTER_S, sample_points, wrk
 from ingest.ocpi.tariffs import normalise_tariff
 
 PREFIX = "BENCHP-"
@@ -115,10 +121,32 @@ PRICE_BODY = {
 }  # fmt: skip
 
 
-async def run(env: Environment, *, workers: int, seconds: int, connections: int) -> dict[str, Any]:
+async def _explain(database_url: str, out_dir: Path) -> None:
+    """The plans of a priced nearby page: the nearby query (with the links column) and what a
+    process with empty caches then reads (its parties' tariff versions, the tariff objects)."""
+    lat, lon = 40.7484, -73.9857  # Manhattan
+
+    async def call(store: Store) -> Any:
+        now = datetime.now(UTC)
+        rows = await discovery.nearby(
+            store, lat=lat, lon=lon, radius_m=5000, limit=50, filters=Filters(), now=now,
+            stale_after_s=STALE_AFTER_S,
+        )  # fmt: skip
+        return await Pricer(store).location_prices(rows, PriceAsk(SessionAsk(Decimal(30))), now)
+
+    explain_dir = out_dir / "explain"
+    explain_dir.mkdir(parents=True, exist_ok=True)
+    text = "\n\n".join(await explained(database_url, call))
+    (explain_dir / "nearby_priced.txt").write_text(text + "\n")
+
+
+async def run(
+    env: Environment, *, workers: int, seconds: int, connections: int, out_dir: Path
+) -> dict[str, Any]:
     results: dict[str, Any] = {"removed_before": _remove(env.database_url)}
     results["added"] = await _add(env.database_url)
     try:
+        await _explain(env.database_url, out_dir)
         api = env.start(
             "api-prices", "wattlas.asgi:app", workers=workers, WATTLAS_DB_POOL_SIZE="16"
         )
