@@ -53,9 +53,12 @@ _encoder: Final = msgspec.json.Encoder(decimal_format="number")
 
 
 class TariffKey(msgspec.Struct, forbid_unknown_fields=True):
-    country_code: Annotated[str, Meta(min_length=2, max_length=2)]
-    party_id: Annotated[str, Meta(min_length=3, max_length=3)]
-    id: Annotated[str, Meta(min_length=1, max_length=36)]
+    """A stored tariff's OCPI identity (CiString: printable ASCII), checked before it is sent
+    to the database (schemathesis sent lone surrogates, which no database text can hold)."""
+
+    country_code: Annotated[str, Meta(pattern="^[A-Za-z]{2}$")]
+    party_id: Annotated[str, Meta(pattern="^[A-Za-z0-9]{3}$")]
+    id: Annotated[str, Meta(pattern="^[\\x20-\\x7e]{1,36}$")]
 
 
 class PlanIn(msgspec.Struct, forbid_unknown_fields=True):

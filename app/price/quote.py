@@ -4,8 +4,10 @@ discovery answer). Pure: the caller brings the decoded tariffs the connector lis
 The session is a plan (``ChargingPlan``, power model in ``session``): ``energy_kwh`` at the
 lower of the car's and the connector's maximum power, from ``start`` (local restrictions read in
 the location's time zone), then ``parking_min`` plugged in. A connector whose power is not
-stated is taken at ``DEFAULT_CHARGER_KW`` of its power type. Current restrictions cannot match:
-a plan has no current (``ChargingPlan.current_a``), and we do not invent one from the power.
+stated is taken at ``DEFAULT_CHARGER_KW`` of its power type. The current that
+``min_current``/``max_current`` are read against (OCPI: summed over the phases) is the power
+over ``NOMINAL_VOLTS`` (230 V a phase for AC, 400 V for DC): 22 kW AC is 96 A, 50 kW DC 125 A.
+Without it, a tariff priced by current (the spec's tariff_4) would price only its start fee.
 
 ``comparable`` is what sorting and ``max_price`` compare: the price incl. VAT, or, where the VAT
 is unknown (2.1.1 tariffs, registry text, 2.3.0 ``tax_included: NO`` without ``vat``), the price
@@ -28,6 +30,9 @@ from app.price.session import ChargingPlan, plan_session
 
 DEFAULT_CHARGER_KW: Final = {"DC": Decimal(50)}
 DEFAULT_AC_KW: Final = Decimal(11)  # AC_1_PHASE, AC_3_PHASE, AC_2_PHASE_SPLIT, unknown
+NOMINAL_VOLTS: Final = {"DC": Decimal(400)}
+NOMINAL_AC_VOLTS: Final = Decimal(230)
+_MILLIAMP: Final = Decimal("0.001")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,8 @@ def sensitivity(tariffs: Sequence[Tariff]) -> Sensitivity:
     ) or any(
         r.min_power_kw is not None
         or r.max_power_kw is not None
+        or r.min_current_a is not None
+        or r.max_current_a is not None
         or r.min_duration_s is not None
         or r.max_duration_s is not None
         for r in (e.restrictions for t in tariffs for e in t.elements)
@@ -99,12 +106,15 @@ def quote(
     (none valid at ``start``, or they disagree on the currency)."""
     charger_kw = charger_power_kw(power_type, max_power_kw)
     car_kw = ask.car_max_power_kw or charger_kw
+    volts = NOMINAL_VOLTS.get(power_type, NOMINAL_AC_VOLTS)
+    current_a = (min(car_kw, charger_kw) * 1000 / volts).quantize(_MILLIAMP)
     plan = ChargingPlan(
         start_date_time=start,
         energy_kwh=ask.energy_kwh,
         car_max_power_kw=car_kw,
         charger_max_power_kw=charger_kw,
         parked_after_charging_min=ask.parking_min,
+        current_a=current_a,
     )
     try:
         session = plan_session(plan, tariffs, time_zone=time_zone)

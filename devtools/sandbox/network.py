@@ -221,45 +221,55 @@ def load_networks(
 # saying so in ``tariff_alt_text``. Networks of 2.1.1 (no tariff party, one tariff per connector)
 # are left without.
 DEMO_EVERY = 3
-DEMO_EXAMPLES = (
+DEMO_EXAMPLES = (  # the spec's ids repeat (tariff_6 and tariff_8 are both "16"): ours are "T<n>"
     "tariff_8_simple_025kwh.json",
     "tariff_9_025kwh_start.json",
     "tariff_10_025kwh_parking_start.json",
     "tariff_1_simple_2hour.json",
     "tariff_12_025kwh_min_price.json",
-    "tariff_6_025kwh_start_max_price.json",
+    "tariff_13_simple_3hour_5parking.json",
     "tariff_4_complex.json",
     "tariff_5_free_of_charge.json",
 )
 DEMO_NOTE = "Demo price: an OCPI specification example, not this operator's tariff."
 
 
-def with_demo_tariffs(network: SandboxNetwork) -> SandboxNetwork:
-    """``network`` with the spec's example tariffs on every ``DEMO_EVERY``-th location (the
-    examples taken in turn, listed first on each connector: the real feeds' own tariff ids
-    name tariffs they do not publish)."""
-    if network.version == "2.1.1" or not network.parties or network.tariffs:
-        return network
-    cc, pid, _ = network.parties[0]
+def demo_tariffs(cc: str, pid: str) -> list[dict[str, Any]]:
+    """The spec's example tariffs as a party's own, valid now (the examples' validity windows,
+    long past, are dropped), with ids ``DEMO-T<n>`` after their file names."""
     tariffs = []
     for name in DEMO_EXAMPLES:
         example = json.loads((SPEC_EXAMPLES / name).read_text())
+        for window in ("start_date_time", "end_date_time"):
+            example.pop(window, None)
+        number = name.split("_")[1]
         tariffs.append(
             {
                 **example,
                 "country_code": cc,
                 "party_id": pid,
-                "id": f"DEMO-{example['id']}",
+                "id": f"DEMO-T{number}",
                 "basis": "demo",
                 "tariff_alt_text": [{"language": "en", "text": DEMO_NOTE}],
             }
         )
+    return tariffs
+
+
+def with_demo_tariffs(network: SandboxNetwork) -> SandboxNetwork:
+    """``network`` with the spec's example tariffs on every ``DEMO_EVERY``-th location (the
+    examples taken in turn, owned by the location's own party, listed first on each connector:
+    the real feeds' own tariff ids name tariffs they do not publish)."""
+    if network.version == "2.1.1" or not network.parties or network.tariffs:
+        return network
+    by_party: dict[tuple[str, str], list[dict[str, Any]]] = {}
     locations = []
     for index, location in enumerate(network.locations):
-        owner = (location.get("country_code"), location.get("party_id"))
-        if index % DEMO_EVERY or owner not in ((cc, pid), (None, None)):
+        if index % DEMO_EVERY:
             locations.append(location)
             continue
+        party = network.owner_of(location)
+        tariffs = by_party.setdefault(party, demo_tariffs(*party))
         tariff_id = tariffs[(index // DEMO_EVERY) % len(tariffs)]["id"]
         evses = []
         for evse in location.get("evses") or []:
@@ -271,6 +281,7 @@ def with_demo_tariffs(network: SandboxNetwork) -> SandboxNetwork:
             ]
             evses.append({**evse, "connectors": connectors} if isinstance(evse, dict) else evse)
         locations.append({**location, "evses": evses})
+    tariffs = [t for party_tariffs in by_party.values() for t in party_tariffs]
     return replace(network, locations=locations, tariffs=tariffs)
 
 
