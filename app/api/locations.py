@@ -88,16 +88,64 @@ async def priced(
     rows: list[Row],
     filters: Filters,
     ask: PriceAsk,
-    limit: int,
 ) -> list[tuple[Row, LocationSummary]]:
-    """The rows' summaries with prices, filtered and ordered by price as asked, at most
-    ``limit``; each with its row (for the cursor)."""
+    """The rows' summaries with prices, filtered and ordered by price as asked; each with its
+    row (for the cursor)."""
     now = datetime.now(UTC)
     summaries = [summarise(row, filters) for row in rows]
     found = await pricing.price_summaries(services.pricer, rows, summaries, ask, filters, now)
     row_of = {id(summary): row for row, summary in zip(rows, summaries, strict=True)}
-    kept = pricing.rank(found, ask)[:limit]
-    return [(row_of[id(summary)], summary) for summary in kept]
+    return [(row_of[id(summary)], summary) for summary in pricing.rank(found, ask)]
+
+
+def _priced_page(
+    ranked: list[tuple[Row, LocationSummary]],
+    rows: list[Row],
+    read: int,
+    limit: int,
+    ask: PriceAsk,
+    query: dict[str, Any],
+    keys: tuple[str, str],
+    after: tuple[Any, Any] | None,
+    skip: int,
+) -> Results:
+    """A priced page of a paged endpoint and its cursor (``[key, key]``: after that row;
+    ``[key, key, skip]``: the run after that row, ranked, from its ``skip``-th).
+
+    Filtered in the endpoint's order, the next page starts after the last one shown (or after
+    the run read, when fewer were kept). Ranked by price, a run of up to ``PRICE_CANDIDATES``
+    is paged through in price order, then the next run is ranked."""
+    if ask.sort:
+        shown = ranked[skip : skip + limit]
+        position: list[Any] | None = None
+        if skip + limit < len(ranked):
+            position = [*(after or (None, None)), skip + limit]
+        elif len(rows) == read:
+            position = [rows[-1][k] for k in keys]
+    else:
+        shown = ranked[:limit]
+        last = shown[-1][0] if len(shown) == limit else rows[-1] if len(rows) == read else None
+        position = [last[k] for k in keys] if last else None
+    cursor = p.encode_cursor(position, query) if position else None
+    summaries = [summary for _, summary in shown]
+    return Results(summaries, len(summaries), datetime.now(UTC), cursor)
+
+
+def _position(position: list[Any], kinds: tuple[type, type]) -> tuple[tuple[Any, Any] | None, int]:
+    """(after which row, how many of its ranked run to skip) from a cursor's position."""
+    if len(position) == 3 and isinstance(position[2], int) and position[2] >= 0:
+        if position[:2] == [None, None]:
+            return None, position[2]
+        head, skip = position[:2], position[2]
+    elif len(position) == 2:
+        head, skip = position, 0
+    else:
+        raise InvalidParameter("cursor", "is not a cursor this API issued")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in head):
+        raise InvalidParameter("cursor", "is not a cursor this API issued")
+    if any(kind is int and not isinstance(v, int) for kind, v in zip(kinds, head, strict=True)):
+        raise InvalidParameter("cursor", "is not a cursor this API issued")
+    return (kinds[0](head[0]), kinds[1](head[1])), skip
 
 
 def _candidates(limit: int, ask: PriceAsk | None) -> int:
@@ -165,7 +213,7 @@ async def nearby(
     )
     if price_ask is None:
         return _answer(request, results_of(rows, filters), format_)
-    kept = [summary for _, summary in await priced(services, rows, filters, price_ask, limit)]
+    kept = [summary for _, summary in (await priced(services, rows, filters, price_ask))[:limit]]
     return _answer(request, Results(kept, len(kept), datetime.now(UTC)), format_)
 
 
@@ -199,12 +247,9 @@ async def viewport(
     box = p.parse_bbox(bbox)
     p.check_limit(limit)
     query = _query_key({"bbox": bbox, "filters": filters}, price_ask)
-    after = None
+    after, skip = None, 0
     if cursor:
-        position = p.decode_cursor(cursor, query)
-        if len(position) != 2 or not all(isinstance(v, int) for v in position):
-            raise InvalidParameter("cursor", "is not a cursor this API issued")
-        after = (position[0], position[1])
+        after, skip = _position(p.decode_cursor(cursor, query), (int, int))
     read = _candidates(limit, price_ask)
     rows = await discovery.viewport(
         services.store,
@@ -220,17 +265,10 @@ async def viewport(
         if len(rows) == limit:
             next_cursor = p.encode_cursor([rows[-1]["sort_key"], rows[-1]["pk"]], query)
         return _answer(request, results_of(rows, filters, next_cursor), format_)
-    kept = await priced(services, rows, filters, price_ask, limit)
-    # Filtered in order: the next page starts after the last one shown (or after the run read,
-    # when fewer were kept); ranked by price: after the run.
-    last = kept[-1][0] if kept and not price_ask.sort and len(kept) == limit else None
-    if last is None and len(rows) == read:
-        last = rows[-1]
-    next_cursor = p.encode_cursor([last["sort_key"], last["pk"]], query) if last else None
-    summaries = [summary for _, summary in kept]
-    return _answer(
-        request, Results(summaries, len(summaries), datetime.now(UTC), next_cursor), format_
-    )
+    ranked = await priced(services, rows, filters, price_ask)
+    keys = ("sort_key", "pk")
+    page = _priced_page(ranked, rows, read, limit, price_ask, query, keys, after, skip)
+    return _answer(request, page, format_)
 
 
 MAX_CORRIDOR_M = 50_000
@@ -331,12 +369,9 @@ async def along_route(
         },
         price_ask,
     )
-    after = None
+    after, skip = None, 0
     if data.cursor:
-        position = p.decode_cursor(data.cursor, query)
-        if len(position) != 2:
-            raise InvalidParameter("cursor", "is not a cursor this API issued")
-        after = (float(position[0]), int(position[1]))
+        after, skip = _position(p.decode_cursor(data.cursor, query), (float, int))
     route_pieces = (
         await asyncio.to_thread(pieces, points)
         if len(points) > THREAD_FROM_POINTS
@@ -359,18 +394,11 @@ async def along_route(
         if len(rows) == data.limit:
             next_cursor = p.encode_cursor([rows[-1]["offset_m"], rows[-1]["pk"]], query)
         return _answer(request, results_of(rows, filters, next_cursor), format_)
-    # Each stop is priced in its own time zone. Filtered: route order kept, the next page
-    # after the last stop shown; ranked by price: the cheapest of the next 500 stops, the next
-    # page after them.
-    kept = await priced(services, rows, filters, price_ask, data.limit)
-    last = kept[-1][0] if kept and not price_ask.sort and len(kept) == data.limit else None
-    if last is None and len(rows) == read:
-        last = rows[-1]
-    next_cursor = p.encode_cursor([last["offset_m"], last["pk"]], query) if last else None
-    summaries = [summary for _, summary in kept]
-    return _answer(
-        request, Results(summaries, len(summaries), datetime.now(UTC), next_cursor), format_
-    )
+    # Each stop is priced in its own time zone; ranked by price: the cheapest of the next 500.
+    ranked = await priced(services, rows, filters, price_ask)
+    keys = ("offset_m", "pk")
+    page = _priced_page(ranked, rows, read, data.limit, price_ask, query, keys, after, skip)
+    return _answer(request, page, format_)
 
 
 @get(
@@ -420,7 +448,7 @@ async def text_search(
     )
     if price_ask is None:
         return _answer(request, results_of(rows, filters), format_)
-    kept = [summary for _, summary in await priced(services, rows, filters, price_ask, limit)]
+    kept = [summary for _, summary in (await priced(services, rows, filters, price_ask))[:limit]]
     return _answer(request, Results(kept, len(kept), datetime.now(UTC)), format_)
 
 

@@ -35,7 +35,7 @@ from app.api.live import Clusters
 from app.api.locations import MAX_CORRIDOR_M
 from app.api.networks import NetworkInfo
 from app.api.price import PlanIn, PriceRequest
-from app.api.pricing import MAX_CAR_POWER_KW, MAX_ENERGY_KWH, MAX_PARKING_MIN
+from app.api.pricing import MAX_CAR_POWER_KW, MAX_ENERGY_KWH, MAX_PARKING_MIN, MIN_ENERGY_KWH
 from app.api.schemas import (
     ROUTE_SHAPES,
     AlongRouteRequest,
@@ -119,7 +119,7 @@ OPERATIONS: dict[str, Operation] = {
 KW_BOUNDS = {"minimum": 0, "maximum": 10_000}
 # The price parameters (app.api.pricing), in the query and in the along-route body alike.
 PRICE_BOUNDS: dict[str, dict[str, Any]] = {
-    "energy_kwh": {"exclusiveMinimum": 0, "maximum": MAX_ENERGY_KWH},
+    "energy_kwh": {"minimum": MIN_ENERGY_KWH, "maximum": MAX_ENERGY_KWH},
     "car_max_power_kw": {"exclusiveMinimum": 0, "maximum": MAX_CAR_POWER_KW},
     "parking_min": {"minimum": 0, "maximum": MAX_PARKING_MIN},
     "max_price": {"minimum": 0, "maximum": 1_000_000},

@@ -6,7 +6,8 @@ strictly: a client asking us, not a feed we tolerate) or by reference to stored 
 (``tariff_ids``: ``{country_code, party_id, id}``, as the networks published them), and the
 session either as CDR charging periods (``start_date_time``, ``end_date_time``,
 ``charging_periods``) or as a driver's plan (``energy_kwh``, ``max_power_kw``, ``start_at``,
-``parking_min``; power model in ``app.price.session``). Every refusal is a 400 naming the
+``parking_min``, ``power_type``; power model in ``app.price.session``, current in
+``app.price.quote``). Every refusal is a 400 naming the
 field (``tariffs[0].elements[1].price_components[0].step_size``).
 
 The handler reads the body itself and decodes it once (``_RawRequest``: the tariffs and the
@@ -18,9 +19,10 @@ shows the body as ``PriceRequest`` (app.api.openapi).
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 from litestar import Request, post
@@ -29,6 +31,8 @@ from litestar.response import Response
 from msgspec import Meta
 
 from app.api.errors import InvalidParameter
+from app.api.pricer import Lru, trusted_object
+from app.api.pricing import EARLIEST, LATEST
 from app.price import (
     PriceRequestError,
     PriceResult,
@@ -41,14 +45,14 @@ from app.price import (
     read_stored_tariff,
 )
 from app.price.model import OcpiVersion
-from app.price.session import ChargingPlan, Session, check_time_zone
+from app.price.quote import DEFAULT_AC_KW, SessionAsk, driver_plan
+from app.price.session import Session, check_time_zone
 from app.price.wire import check_period_tariffs, decode_tariffs, translate
 from app.services import Services
 from app.store import prices
 
 MAX_PRICE_BODY_BYTES: Final = 1024 * 1024
 MAX_TARIFFS: Final = 50
-DEFAULT_PLAN_POWER_KW: Final = Decimal(11)
 _encoder: Final = msgspec.json.Encoder(decimal_format="number")
 
 
@@ -71,6 +75,8 @@ class PlanIn(msgspec.Struct, forbid_unknown_fields=True):
     max_power_kw: Annotated[float, Meta(gt=0, le=2000)] | None = None
     start_at: Annotated[datetime, Meta(tz=True)] | None = None
     parking_min: Annotated[float, Meta(ge=0, le=10080)] = 0
+    # The current restrictions are read against: the power over 230 V a phase (AC) or 400 V.
+    power_type: Literal["AC", "DC"] = "AC"
 
 
 class PriceRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -129,7 +135,8 @@ class _RawRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 _request_decoder: Final = msgspec.json.Decoder(_RawRequest)
 DECODED_TARIFF_SETS: Final = 256
-_decoded: dict[tuple[Any, ...], tuple[Tariff, ...]] = {}
+DECODED_TARIFFS_MAX_BYTES: Final = 64 * 1024
+_decoded: Lru[bytes, tuple[Tariff, ...]] = Lru(DECODED_TARIFF_SETS)
 _plan_decoder: Final = msgspec.json.Decoder(PlanIn)
 
 
@@ -177,15 +184,19 @@ def _decode(body: bytes) -> _RawRequest:
 
 
 def _inline_tariffs(raws: list[msgspec.Raw], version: OcpiVersion) -> tuple[Tariff, ...]:
-    """Decoded once per process for the same JSON: a client asks about the same few tariffs
-    again and again (decoding a 4-element tariff is ~15 % of pricing a session with it)."""
-    key = (version, *(bytes(raw) for raw in raws))
+    """Decoded once per process for the same JSON (by its SHA-256; up to 64 KiB of tariffs):
+    a client asks about the same few tariffs again and again, and decoding a 4-element tariff
+    is ~15 % of pricing a session with it."""
+    size = sum(len(raw) for raw in raws)
+    if size > DECODED_TARIFFS_MAX_BYTES:
+        return decode_tariffs(raws, version)
+    digest = hashlib.sha256(version.encode())
+    for raw in raws:
+        digest.update(b"\0" + bytes(raw))
+    key = digest.digest()
     found = _decoded.get(key)
     if found is None:
-        found = decode_tariffs(raws, version)
-        _decoded[key] = found
-        if len(_decoded) > DECODED_TARIFF_SETS:
-            _decoded.pop(next(iter(_decoded)))  # the oldest first
+        found = _decoded.put(key, decode_tariffs(raws, version))
     return found
 
 
@@ -205,14 +216,14 @@ def _session(raw: msgspec.Raw, tariffs: tuple[Tariff, ...], zone: str | None) ->
         given = _plan_decoder.decode(raw)
     except msgspec.ValidationError as error:
         raise translate(error).under("session") from None
-    power = Decimal(repr(given.max_power_kw)) if given.max_power_kw else DEFAULT_PLAN_POWER_KW
-    plan = ChargingPlan(
-        start_date_time=given.start_at or datetime.now(UTC),
-        energy_kwh=Decimal(repr(given.energy_kwh)),
-        car_max_power_kw=power,
-        charger_max_power_kw=power,
-        parked_after_charging_min=Decimal(repr(given.parking_min)),
-    )
+    start = given.start_at or datetime.now(UTC)
+    if not EARLIEST <= start <= LATEST:
+        raise PriceRequestError(
+            "session.start_at", f"must be between {EARLIEST:%Y} and {LATEST:%Y}"
+        )
+    power = Decimal(repr(given.max_power_kw)) if given.max_power_kw else DEFAULT_AC_KW
+    ask = SessionAsk(Decimal(repr(given.energy_kwh)), power, Decimal(repr(given.parking_min)))
+    plan = driver_plan(ask, start=start, charger_kw=power, power_type=given.power_type)
     return plan_session(plan, tariffs, time_zone=zone, path="session")
 
 
@@ -228,7 +239,7 @@ async def _stored(services: Services, keys: list[TariffKey]) -> tuple[Tariff, ..
                 f"tariff_ids[{index}]",
                 f"no tariff {key.country_code}*{key.party_id} {key.id!r} is known",
             )
-        read = read_stored_tariff(row.raw)
+        read = read_stored_tariff(trusted_object(row))
         if isinstance(read, Unpriceable):
             raise PriceRequestError(f"tariff_ids[{index}]", f"cannot be priced: {read.reason}")
         tariffs.append(read.tariff)

@@ -36,7 +36,7 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
-class _Lru(Generic[K, V]):
+class Lru(Generic[K, V]):
     """A bounded mapping that forgets the least recently used entry (functools.lru_cache
     cannot take the unhashable tariffs beside the hashable key)."""
 
@@ -91,8 +91,22 @@ class PricedTariff:
     source_text: str | None = None  # registry_text: the register's own words
 
 
-def priced_tariff(row: StoredTariffRow) -> PricedTariff:
+REGISTRY_KEYS: Final = ("source_text", "unparsed_reason", "notes")
+
+
+def trusted_object(row: StoredTariffRow) -> dict[str, Any]:
+    """The stored tariff as it may be believed: only a registry's tariffs are registry text
+    (their VAT unknown, their prices compared as published); an OCPI network that labels its
+    own so loses the label, so that no network can sort its prices that way. ``demo`` is
+    believed from anyone: it only ever makes a price look less certain."""
     raw = row.raw if isinstance(row.raw, dict) else {}
+    if row.network_kind == "registry" or raw.get("basis") != "registry_text":
+        return raw
+    return {k: v for k, v in raw.items() if k != "basis" and k not in REGISTRY_KEYS}
+
+
+def priced_tariff(row: StoredTariffRow) -> PricedTariff:
+    raw = trusted_object(row)
     given = raw.get("basis")
     basis: Basis = next((b for b in BASES if b == given), "tariff")
     source_text = raw.get("source_text") if isinstance(raw.get("source_text"), str) else None
@@ -146,12 +160,12 @@ class Pricer:
 
     def __init__(self, store: Store, *, tariffs: int = 20_000, quotes: int = 50_000) -> None:
         self.store = store
-        self._tariffs: _Lru[TariffRef, PricedTariff] = _Lru(tariffs)
-        self._quotes: _Lru[tuple[Any, ...], tuple[Quote | None, PricedTariff | None]] = _Lru(quotes)
+        self._tariffs: Lru[TariffRef, PricedTariff] = Lru(tariffs)
+        self._quotes: Lru[tuple[Any, ...], tuple[Quote | None, PricedTariff | None]] = Lru(quotes)
         # A location's prices, by everything they are computed from (``location_prices``).
-        self._locations: _Lru[tuple[Any, ...], list[GroupPrice]] = _Lru(quotes)
-        self._sensitivity: _Lru[tuple[TariffRef, ...], Sensitivity] = _Lru(tariffs)
-        self._parties: _Lru[tuple[str, str], tuple[float, dict[str, TariffRef]]] = _Lru(tariffs)
+        self._locations: Lru[tuple[Any, ...], list[GroupPrice]] = Lru(quotes)
+        self._sensitivity: Lru[tuple[TariffRef, ...], Sensitivity] = Lru(tariffs)
+        self._parties: Lru[tuple[str, str], tuple[float, dict[str, TariffRef]]] = Lru(tariffs)
 
     async def decoded(self, refs: Sequence[TariffRef]) -> dict[TariffRef, PricedTariff]:
         """The decoded tariffs of ``refs``; a tariff updated since its ref was read answers
@@ -186,10 +200,13 @@ class Pricer:
         depends = self._sensitivity.get(kind.tariffs)
         if depends is None:
             depends = self._sensitivity.put(kind.tariffs, sensitivity(tariffs))
+        # The power always: whether a price exists at all depends on it (a plan over 7 days or
+        # under 1 s is refused), and connectors have few distinct powers.
         key = (
             kind.tariffs,
             ask.session,
-            (kind.power_type, kind.max_power_kw) if depends.power else None,
+            kind.power_type,
+            kind.max_power_kw,
             start if depends.start else None,
             kind.time_zone if depends.zone else None,
         )

@@ -42,7 +42,10 @@ Row = dict[str, Any]
 PRICE_CANDIDATES: Final = 500
 MAX_ENERGY_KWH: Final = 1000
 MAX_CAR_POWER_KW: Final = 2000
-MAX_PARKING_MIN: Final = 7 * 24 * 60
+MIN_ENERGY_KWH: Final = 1  # less charges in under a second at the fastest chargers
+MAX_PARKING_MIN: Final = 24 * 60
+EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC)
 DEFAULT_DETAIL_ENERGY_KWH: Final = Decimal(30)  # "a typical session" in the detail
 
 
@@ -73,6 +76,8 @@ def _timestamp(name: str, value: str) -> datetime:
         raise InvalidParameter(name, f"must be an RFC 3339 date-time, got {value[:40]!r}") from None
     if moment.tzinfo is None:
         raise InvalidParameter(name, "needs a UTC offset (e.g. 2026-12-01T18:00:00+01:00 or Z)")
+    if not EARLIEST <= moment <= LATEST:
+        raise InvalidParameter(name, f"must be between {EARLIEST:%Y} and {LATEST:%Y}")
     return moment.astimezone(UTC)
 
 
@@ -122,12 +127,13 @@ def build_price_ask(
             ("car_max_power_kw", car_max_power_kw is not None),
             ("start_at", start_at is not None),
             ("parking_min", parking_min is not None),
+            ("currency", code is not None),
         ):
             if given:
                 raise InvalidParameter(name(field), "needs energy_kwh: the session to price")
         return None
     energy = (
-        _decimal(name("energy_kwh"), energy_kwh, 0, MAX_ENERGY_KWH, above=True)
+        _decimal(name("energy_kwh"), energy_kwh, MIN_ENERGY_KWH, MAX_ENERGY_KWH, above=False)
         if energy_kwh is not None
         else default_energy_kwh
     )
@@ -228,34 +234,6 @@ async def provide_detail_price_ask(
     )
     assert ask is not None
     return ask
-
-
-def ask_from_body(body: dict[str, Any]) -> PriceAsk | None:
-    """The price fields of the along-route body (same names, JSON values)."""
-
-    def number(field: str) -> float | None:
-        value = body.get(field)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidParameter(field, "must be a number")
-        return float(value)
-
-    def text(field: str) -> str | None:
-        value = body.get(field)
-        if value is not None and not isinstance(value, str):
-            raise InvalidParameter(field, "must be a string")
-        return value
-
-    return build_price_ask(
-        energy_kwh=number("energy_kwh"),
-        car_max_power_kw=number("car_max_power_kw"),
-        start_at=text("start_at"),
-        parking_min=number("parking_min"),
-        sort=text("sort"),
-        max_price=number("max_price"),
-        currency=text("currency"),
-    )
 
 
 def _group_matches(group: GroupPrice, filters: Filters) -> bool:

@@ -145,7 +145,9 @@ def tariff_summary_incl_vat(tariff: dict[str, Any]) -> str | None:
             if price is None:
                 continue
             if vat is None:
-                if price:
+                # 2.2 and later (they name their party): no vat is no VAT applicable; 2.1.1
+                # has no vat at all, so its VAT is not known.
+                if price and not tariff.get("country_code"):
                     return None
                 vat = Decimal(0)
             components.append({**component, "price": str(price * (1 + vat / 100))})

@@ -93,6 +93,23 @@ def charger_power_kw(power_type: str, max_power_kw: float | None) -> Decimal:
     return DEFAULT_CHARGER_KW.get(power_type, DEFAULT_AC_KW)
 
 
+def driver_plan(
+    ask: SessionAsk, *, start: datetime, charger_kw: Decimal, power_type: str
+) -> ChargingPlan:
+    """The plan of ``ask`` on a charger of ``charger_kw`` (its current: the power over
+    ``NOMINAL_VOLTS``), as discovery and ``POST /v1/price`` both price it."""
+    car_kw = ask.car_max_power_kw or charger_kw
+    volts = NOMINAL_VOLTS.get(power_type, NOMINAL_AC_VOLTS)
+    return ChargingPlan(
+        start_date_time=start,
+        energy_kwh=ask.energy_kwh,
+        car_max_power_kw=car_kw,
+        charger_max_power_kw=charger_kw,
+        parked_after_charging_min=ask.parking_min,
+        current_a=(min(car_kw, charger_kw) * 1000 / volts).quantize(_MILLIAMP),
+    )
+
+
 def quote(
     tariffs: Sequence[Tariff],
     ask: SessionAsk,
@@ -105,17 +122,7 @@ def quote(
     """The session's price on this connector, or None when none of its tariffs applies then
     (none valid at ``start``, or they disagree on the currency)."""
     charger_kw = charger_power_kw(power_type, max_power_kw)
-    car_kw = ask.car_max_power_kw or charger_kw
-    volts = NOMINAL_VOLTS.get(power_type, NOMINAL_AC_VOLTS)
-    current_a = (min(car_kw, charger_kw) * 1000 / volts).quantize(_MILLIAMP)
-    plan = ChargingPlan(
-        start_date_time=start,
-        energy_kwh=ask.energy_kwh,
-        car_max_power_kw=car_kw,
-        charger_max_power_kw=charger_kw,
-        parked_after_charging_min=ask.parking_min,
-        current_a=current_a,
-    )
+    plan = driver_plan(ask, start=start, charger_kw=charger_kw, power_type=power_type)
     try:
         session = plan_session(plan, tariffs, time_zone=time_zone)
         result: PriceResult = price_session(tariffs, session)

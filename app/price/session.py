@@ -122,7 +122,7 @@ class ChargingSessionIn(msgspec.Struct, kw_only=True):
 
     start_date_time: datetime
     end_date_time: datetime
-    charging_periods: Annotated[list[ChargingPeriodIn], Meta(min_length=1)]
+    charging_periods: Annotated[list[ChargingPeriodIn], Meta(min_length=1, max_length=1000)]
 
 
 class ChargingPlan(msgspec.Struct, kw_only=True, frozen=True):

@@ -38,6 +38,7 @@ class StoredTariffRow(NamedTuple):
     tariff_id_raw: str
     summary: str | None
     raw: dict[str, Any]
+    network_kind: str  # ocpi | registry: only a registry's tariffs are registry text
 
 
 async def party_tariff_refs(
@@ -70,8 +71,8 @@ async def tariff_objects(store: Store, row_ids: Sequence[int]) -> list[StoredTar
         return []
     async with store.discovery_connection() as conn:
         cur = await conn.execute(
-            "SELECT id, last_updated, tariff_id_raw, summary, raw FROM tariffs"
-            " WHERE id = ANY(%(ids)s)",
+            "SELECT t.id, t.last_updated, t.tariff_id_raw, t.summary, t.raw, n.kind"
+            " FROM tariffs t JOIN networks n ON n.id = t.network_id WHERE t.id = ANY(%(ids)s)",
             {"ids": list(row_ids)},
         )
         rows = await cur.fetchall()
@@ -88,10 +89,11 @@ async def tariffs_by_key(
     async with store.discovery_connection() as conn:
         cur = await conn.execute(
             """
-            SELECT k.ord, t.id, t.last_updated, t.tariff_id_raw, t.summary, t.raw
+            SELECT k.ord, t.id, t.last_updated, t.tariff_id_raw, t.summary, t.raw, n.kind
             FROM unnest(%(cc)s::text[], %(pid)s::text[], %(tid)s::text[])
                      WITH ORDINALITY AS k(cc, pid, tid, ord)
             JOIN tariffs t ON (t.country_code, t.party_id, t.tariff_id) = (k.cc, k.pid, k.tid)
+            JOIN networks n ON n.id = t.network_id
             WHERE t.deleted_at IS NULL
             """,
             {

@@ -108,8 +108,11 @@ def _remove(database_url: str) -> dict[str, int]:
             f"UPDATE connectors SET tariff_ids = '{{}}' WHERE tariff_ids[1] LIKE '{PREFIX}%'"
         ).rowcount
         deleted = conn.execute(f"DELETE FROM tariffs WHERE tariff_id LIKE '{PREFIX}%'").rowcount
-        if unlinked:
-            conn.execute("UPDATE locations SET tariff_links = '[]' WHERE tariff_links <> '[]'")
+        if unlinked:  # back to what the store holds (registry tariffs stay linked)
+            conn.execute(
+                "UPDATE locations SET tariff_links = wattlas_tariff_links(id)"
+                " WHERE tariff_links <> '[]'"
+            )
     return {"connectors_unlinked": unlinked, "tariffs_deleted": deleted}
 
 

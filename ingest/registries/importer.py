@@ -116,16 +116,26 @@ def pricing_tariff(pricing: RegistryPricing, currency: str) -> dict[str, Any]:
     return tariff
 
 
+# What the readers take from a file: a run by older readers is not "the same files" (version 2:
+# pricing text, issue 13), so the next start imports them again.
+READERS_VERSION: Final = 2
+
+
 def _file_facts(path: Path) -> dict[str, object]:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return {"name": path.name, "sha256": digest, "bytes": path.stat().st_size}
+    return {
+        "name": path.name,
+        "sha256": digest,
+        "bytes": path.stat().st_size,
+        "readers": READERS_VERSION,
+    }
 
 
 def _identity(files: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
     """The facts that say whether two runs read the same files (not what they found)."""
     if files is None:
         return None
-    return [{k: f.get(k) for k in ("name", "sha256", "bytes")} for f in files]
+    return [{k: f.get(k) for k in ("name", "sha256", "bytes", "readers")} for f in files]
 
 
 def _files_updated(paths: list[Path]) -> str:

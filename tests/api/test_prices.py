@@ -285,6 +285,51 @@ async def test_viewport_and_search_are_priced_and_filtered_too(client: Client) -
     assert prices(response.json()["results"]) == [("PA", ("EUR", 10.89)), ("PD", ("EUR", 14.52))]
 
 
+async def pages(client: Client, first: Any, following: Any) -> list[dict[str, Any]]:
+    """Every result of a paged question: ``first()``, then ``following(cursor)``."""
+    page = (await first()).json()
+    found = list(page["results"])
+    while page.get("next_cursor"):
+        page = (await following(page["next_cursor"])).json()
+        found += page["results"]
+    return found
+
+
+async def test_priced_pages_go_through_every_result_in_price_order(client: Client) -> None:
+    box = f"{UTRECHT[1] - 0.1},{UTRECHT[0] - 0.1},{UTRECHT[1] + 0.1},{UTRECHT[0] + 0.1}"
+    query = {"bbox": box, "energy_kwh": 30, "start_at": DAY, "sort": "price", "limit": 2}
+    found = await pages(
+        client,
+        lambda: client.get("/v1/locations/", params=query),
+        lambda cursor: client.get("/v1/locations/", params={**query, "cursor": cursor}),
+    )
+    # Three pages of two: the one run of six, ranked, then nothing left.
+    assert [p for _, p in prices(found)] == [
+        ("EUR", 10.89), ("EUR", 14.52), ("EUR", 21.78), ("EUR", 21.78), ("USD", 3.0), None
+    ]  # fmt: skip
+    filtered = {**query, "max_price": 15, "currency": "EUR", "limit": 1}
+    del filtered["sort"]
+    found = await pages(
+        client,
+        lambda: client.get("/v1/locations/", params=filtered),
+        lambda cursor: client.get("/v1/locations/", params={**filtered, "cursor": cursor}),
+    )
+    assert sorted(r["ocpi_id"] for r in found) == ["PA", "PD"]
+    route = {
+        "type": "LineString",
+        "coordinates": [[UTRECHT[1], UTRECHT[0] - 0.01], [UTRECHT[1], north(UTRECHT[0], 6)]],
+    }
+    body = {"route": route, "corridor_m": 500, "energy_kwh": 30, "start_at": NIGHT,
+            "sort": "price", "limit": 4}  # fmt: skip
+    found = await pages(
+        client,
+        lambda: client.post("/v1/locations/along-route", json=body),
+        lambda cursor: client.post("/v1/locations/along-route", json={**body, "cursor": cursor}),
+    )
+    # At night: PB and PF 7.26 (route order between them), PA 10.89, PD 14.52, PE 3.00 USD, PC.
+    assert [r["ocpi_id"] for r in found] == ["PB", "PF", "PA", "PD", "PE", "PC"]
+
+
 async def test_along_route_sorts_its_stops_by_price_each_in_its_own_time(client: Client) -> None:
     route = {
         "type": "LineString",
@@ -338,7 +383,9 @@ async def test_detail_prices_a_typical_session_on_every_connector(client: Client
 @pytest.mark.parametrize(
     ("params", "parameter", "says"),
     [
-        ({"energy_kwh": 0}, "energy_kwh", "more than 0"),
+        ({"energy_kwh": 0}, "energy_kwh", "at least 1"),
+        ({"energy_kwh": 30, "start_at": "1999-12-31T23:00:00Z"}, "start_at", "between 2000"),
+        ({"currency": "EUR"}, "currency", "needs energy_kwh"),
         ({"energy_kwh": 30, "max_price": 10}, "currency", "needed with max_price"),
         ({"energy_kwh": 30, "sort": "cheap"}, "sort", "only 'price'"),
         ({"sort": "price"}, "sort", "needs energy_kwh"),

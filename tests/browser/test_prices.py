@@ -17,6 +17,8 @@ station is. Every figure the page must show is worked out by hand beside it. The
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import itertools
 import json
 from datetime import UTC, datetime
@@ -27,6 +29,10 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page
 
+from app.store import Store, source_imports
+from app.store.records import Problem
+from app.store.tariffs import apply_tariffs
+from ingest.ocpi.tariffs import normalise_tariff
 from tests.browser.conftest import PUSH_PARTY, ConsoleErrors, Pusher, wait_until
 from tests.browser.test_map import MapPage, stamp, viewport
 from tests.conftest import ServerProcess
@@ -146,11 +152,36 @@ def site(loc_id: str, index: int) -> dict[str, Any]:
     }
 
 
+def as_registry_tariff(database_url: str, tariff: dict[str, Any]) -> None:
+    """Writes ``tariff`` as a registry's (only a registry's tariffs are registry text: an OCPI
+    network's label is not believed), through the tariff normaliser and the store's upsert."""
+
+    async def write() -> None:
+        now = datetime.now(UTC)
+        async with Store(database_url, max_size=1, name="test") as store:
+            network_id = await source_imports.ensure_registry_network(store, "ukncr")
+            problems: list[Problem] = []
+            record = normalise_tariff(
+                json.dumps(tariff).encode(), country_code=None, party_id=None, received_at=now,
+                problems=problems,
+            )  # fmt: skip
+            assert record is not None and not problems, problems
+            async with store.transaction() as tx:
+                await apply_tariffs(tx, [record], network_id=network_id, received_at=now)
+
+    # The page's own event loop runs in this thread (playwright): the store's runs in another.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: asyncio.run(write())).result()
+
+
 @pytest.fixture(scope="module")
-def priced_sites(pusher: Pusher, api: httpx.Client) -> dict[str, str]:
+def priced_sites(pusher: Pusher, api: httpx.Client, browser_db: str) -> dict[str, str]:
     """The six stations pushed with their tariffs; ocpi id → public id."""
     for t in TARIFFS:
-        pusher.put_tariff(t)
+        if t.get("basis") == "registry_text":
+            as_registry_tariff(browser_db, t)
+        else:
+            pusher.put_tariff(t)
     for index, loc_id in enumerate(SITES):
         pusher.put_location(site(loc_id, index))
     results = viewport(api, BBOX)["results"]

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from tests.conftest import SPEC_EXAMPLES
+from app.settings import Settings
+from tests.conftest import SPEC_EXAMPLES, ServerProcess, settings_env, start_granian
 
 TOKEN = "push-token-BEC-0123456789"
 
@@ -52,3 +55,30 @@ def location_row(sync_conn: psycopg.Connection, ocpi_id: str) -> tuple[Any, ...]
 def write_json(path: Path, value: Any) -> Path:
     path.write_text(json.dumps(value))
     return path
+
+
+@contextlib.contextmanager
+def running_sandbox(
+    tmp_path: Path, settings: Settings, networks: str, **env: str
+) -> Iterator[ServerProcess]:
+    """The sandbox OCPI network under granian on a free port, serving ``networks`` (comma
+    list), pushing nothing unless ``env`` says otherwise; stopped on exit."""
+    from wattlas.local import free_port
+
+    port = free_port()
+    environment = {
+        **settings_env(settings),
+        "WATTLAS_STATE_DIR": str(tmp_path / "sandbox-state"),
+        "WATTLAS_SANDBOX_PUSH_RATE": "0",
+        "WATTLAS_SANDBOX_NETWORKS": networks,
+        "WATTLAS_SANDBOX_PORT": str(port),
+        "WATTLAS_PORT": str(port),
+        **env,
+    }
+    server = start_granian(
+        "devtools.sandbox.asgi:app", environment, tmp_path, name="sandbox", port=port
+    )
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -12,7 +12,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import msgspec
 import psycopg
 import pytest
 
@@ -23,9 +22,10 @@ from ingest import credentials
 from ingest.credentials import HandshakeError
 from ingest.scheduler import pull_network
 from ingest.sync import sync
-from tests.conftest import ServerProcess, settings_env, start_granian
+from tests.conftest import ServerProcess, settings_env
+from tests.ingest.helpers import running_sandbox
 from tests.ingest.test_sandbox_peer import FAST_RETRY, control, register
-from wattlas.local import free_port
+from tests.ingest.test_sandbox_peer import served_settings as served_settings
 
 US = ("NL", "WTL")  # the suite's ocpi_party (the settings' default)
 WATTLAS = str(Path(sys.executable).parent / "wattlas")
@@ -33,26 +33,10 @@ WATTLAS = str(Path(sys.executable).parent / "wattlas")
 
 @pytest.fixture
 def sandbox(tmp_path: Path, settings: Settings) -> Iterator[ServerProcess]:
-    port = free_port()
-    env = {
-        **settings_env(settings),
-        "WATTLAS_STATE_DIR": str(tmp_path / "sandbox-state"),
-        "WATTLAS_SANDBOX_PUSH_RATE": "0",
-        "WATTLAS_SANDBOX_PAGE_SIZE": "50",
-        "WATTLAS_SANDBOX_NETWORKS": "punkt,hub,zepto,roaminghub",
-        "WATTLAS_SANDBOX_PORT": str(port),
-        "WATTLAS_PORT": str(port),
-    }
-    server = start_granian("devtools.sandbox.asgi:app", env, tmp_path, name="sandbox", port=port)
-    try:
+    with running_sandbox(
+        tmp_path, settings, "punkt,hub,zepto,roaminghub", WATTLAS_SANDBOX_PAGE_SIZE="50"
+    ) as server:
         yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def served_settings(settings: Settings, api_server: ServerProcess) -> Settings:
-    return msgspec.structs.replace(settings, port=api_server.port)
 
 
 def _requests(sandbox: ServerProcess, name: str) -> list[dict]:  # type: ignore[type-arg]

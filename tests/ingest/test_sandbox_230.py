@@ -15,29 +15,18 @@ from app.settings import Settings
 from app.store import Store
 from ingest import credentials
 from ingest.sync import sync
-from tests.conftest import SPEC_EXAMPLES, ServerProcess, settings_env, start_granian
+from tests.conftest import SPEC_EXAMPLES, ServerProcess
+from tests.ingest.helpers import running_sandbox
 from tests.ingest.test_sandbox_peer import FAST_RETRY, PAGE_SIZE, control, register
 from tests.ingest.test_sandbox_peer import served_settings as served_settings
-from wattlas.local import free_port
 
 
 @pytest.fixture
 def sandbox(tmp_path: Path, settings: Settings) -> Iterator[ServerProcess]:
-    port = free_port()
-    env = {
-        **settings_env(settings),
-        "WATTLAS_STATE_DIR": str(tmp_path / "sandbox-state"),
-        "WATTLAS_SANDBOX_PUSH_RATE": "0",
-        "WATTLAS_SANDBOX_PAGE_SIZE": str(PAGE_SIZE),
-        "WATTLAS_SANDBOX_NETWORKS": "spec230,hub230",
-        "WATTLAS_SANDBOX_PORT": str(port),
-        "WATTLAS_PORT": str(port),
-    }
-    server = start_granian("devtools.sandbox.asgi:app", env, tmp_path, name="sandbox", port=port)
-    try:
+    with running_sandbox(
+        tmp_path, settings, "spec230,hub230", WATTLAS_SANDBOX_PAGE_SIZE=str(PAGE_SIZE)
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 PARTIES = [

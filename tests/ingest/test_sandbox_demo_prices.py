@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -17,36 +16,21 @@ from app.settings import Settings
 from app.store import Store
 from devtools.sandbox.network import DEMO_EVERY, DEMO_EXAMPLES
 from ingest.sync import sync
-from tests.conftest import ServerProcess, make_app, settings_env, start_granian
+from tests.conftest import ServerProcess, make_app
+from tests.ingest.helpers import running_sandbox
 from tests.ingest.test_sandbox_peer import FAST_RETRY, register
+from tests.ingest.test_sandbox_peer import served_settings as served_settings
 
 NETWORKS = ("punkt", "sitronics")  # sitronics: its locations' party is not its first (AM*SIT)
 
 
 @pytest.fixture
 def demo_sandbox(tmp_path: Path, settings: Settings) -> Iterator[ServerProcess]:
-    from wattlas.local import free_port
-
-    port = free_port()
-    env = {
-        **settings_env(settings),
-        "WATTLAS_STATE_DIR": str(tmp_path / "sandbox-state"),
-        "WATTLAS_SANDBOX_PUSH_RATE": "0",
-        "WATTLAS_SANDBOX_NETWORKS": ",".join(NETWORKS),
-        "WATTLAS_SANDBOX_DEMO_TARIFFS": "true",
-        "WATTLAS_SANDBOX_PORT": str(port),
-        "WATTLAS_PORT": str(port),
-    }
-    server = start_granian("devtools.sandbox.asgi:app", env, tmp_path, name="sandbox", port=port)
-    try:
+    networks = ",".join(NETWORKS)
+    with running_sandbox(
+        tmp_path, settings, networks, WATTLAS_SANDBOX_DEMO_TARIFFS="true"
+    ) as server:
         yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def served_settings(settings: Settings, api_server: ServerProcess) -> Settings:
-    return msgspec.structs.replace(settings, port=api_server.port)
 
 
 async def test_demo_tariffs_are_pulled_and_price_their_locations_as_demo(

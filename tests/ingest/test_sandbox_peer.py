@@ -17,8 +17,8 @@ from app.store import Store, networks
 from ingest import credentials
 from ingest.client import RetryPolicy
 from ingest.sync import sync
-from tests.conftest import OCPI_FIXTURES, ServerProcess, settings_env, start_granian
-from tests.ingest.helpers import b64
+from tests.conftest import OCPI_FIXTURES, ServerProcess
+from tests.ingest.helpers import b64, running_sandbox
 
 PAGE_SIZE = 50
 FAST_RETRY = RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.3)
@@ -26,23 +26,10 @@ FAST_RETRY = RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.3)
 
 @pytest.fixture
 def sandbox(tmp_path: Path, settings: Settings) -> Iterator[ServerProcess]:
-    env = {
-        **settings_env(settings),
-        "WATTLAS_STATE_DIR": str(tmp_path / "sandbox-state"),
-        "WATTLAS_SANDBOX_PUSH_RATE": "0",
-        "WATTLAS_SANDBOX_PAGE_SIZE": str(PAGE_SIZE),
-        "WATTLAS_SANDBOX_NETWORKS": "punkt,fastned,hub",
-    }
-    from wattlas.local import free_port
-
-    port = free_port()
-    env["WATTLAS_SANDBOX_PORT"] = str(port)
-    env["WATTLAS_PORT"] = str(port)
-    server = start_granian("devtools.sandbox.asgi:app", env, tmp_path, name="sandbox", port=port)
-    try:
+    with running_sandbox(
+        tmp_path, settings, "punkt,fastned,hub", WATTLAS_SANDBOX_PAGE_SIZE=str(PAGE_SIZE)
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
