@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -194,33 +195,25 @@ def _dataset_parts(
             click.echo("bench: full pull of the dataset over OCPI ...")
             results["pull"] = asyncio.run(pull.pull(env, dataset))
             click.echo(f"bench: pull {results['pull']}")
-        if "push" in parts:
-            click.echo("bench: status pushes ...")
-            results["push"] = asyncio.run(
-                push.run(env, workers=workers, seconds=seconds, connections=connections)
-            )
-            click.echo(f"bench: push {results['push']}")
-        if "queries" in parts:
-            click.echo("bench: discovery queries ...")
-            results["queries"] = asyncio.run(
-                queries.run(
-                    env, workers=workers, seconds=seconds, connections=connections, out_dir=out_dir
-                )
-            )
-        if "registries" in parts:
-            click.echo("bench: nearby and viewport before and after importing the registries ...")
-            results["registries"] = asyncio.run(
-                registries.run(env, workers=workers, seconds=seconds, connections=connections)
-            )
-            click.echo(f"bench: registries {results['registries']}")
-        if "prices" in parts:
-            click.echo("bench: nearby with and without a price, and POST /v1/price ...")
-            results["prices"] = asyncio.run(
-                prices.run(
-                    env, workers=workers, seconds=seconds, connections=connections, out_dir=out_dir
-                )
-            )
-            click.echo(f"bench: prices {results['prices']}")
+        load: dict[str, Any] = {"workers": workers, "seconds": seconds, "connections": connections}
+        runs: dict[str, tuple[str, Callable[[], Coroutine[Any, Any, dict[str, Any]]]]] = {
+            "push": ("status pushes", lambda: push.run(env, **load)),
+            "queries": ("discovery queries", lambda: queries.run(env, **load, out_dir=out_dir)),
+            "registries": (
+                "nearby and viewport before and after importing the registries",
+                lambda: registries.run(env, **load),
+            ),
+            "prices": (
+                "nearby with and without a price, and POST /v1/price",
+                lambda: prices.run(env, **load, out_dir=out_dir),
+            ),
+        }
+        for name, (what, run) in runs.items():
+            if name in parts:
+                click.echo(f"bench: {what} ...")
+                results[name] = asyncio.run(run())
+                if name != "queries":  # its figures are in the report
+                    click.echo(f"bench: {name} {results[name]}")
 
 
 if __name__ == "__main__":
