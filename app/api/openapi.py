@@ -138,6 +138,7 @@ QUERY_BOUNDS: dict[str, dict[str, Any]] = {
     "operator": {"maxLength": p.MAX_NAME_CHARS},
     "bbox": {"maxLength": 120},
     "cursor": {"maxLength": p.MAX_CURSOR_CHARS},
+    "updated_since": {"format": "date-time"},
     **PRICE_BOUNDS,
     "sort": {"enum": ["price"]},
 }

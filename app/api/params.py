@@ -7,6 +7,8 @@ import base64
 import binascii
 import hashlib
 import json
+import re
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar.connection import ASGIConnection
@@ -28,6 +30,12 @@ MAX_NAME_CHARS = 100
 MAX_LIST_ITEMS = 50
 MAX_ITEM_CHARS = 64
 MAX_CURSOR_CHARS = 512
+# updated_since: an RFC 3339 date-time with its offset, of a year in this range.
+EARLIEST_YEAR = 2000
+LATEST_YEAR = 2100
+_RFC_3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})?"
+)
 PARKING_TYPES = (
     "ALONG_MOTORWAY",
     "PARKING_GARAGE",
@@ -75,6 +83,32 @@ def check_radius(radius_m: float) -> float:
             "radius_m", f"must be more than 0 and at most {MAX_RADIUS_M:,} m, got {radius_m:g}"
         )
     return radius_m
+
+
+def parse_instant(name: str, value: str) -> datetime:
+    """An RFC 3339 date-time with a UTC offset (``Z`` or ``±hh:mm``), of a year (in UTC) from
+    ``EARLIEST_YEAR`` to ``LATEST_YEAR``, as an aware UTC datetime."""
+    # Not stripped: the document says date-time, and so does this check.
+    wrong = f"must be an RFC 3339 date-time such as 2026-01-01T00:00:00Z, got {value[:40]!r}"
+    if not _RFC_3339.fullmatch(value):
+        if _RFC_3339.fullmatch(value.replace(" ", "+")):
+            # An unescaped + of the offset arrives as a space in a query string.
+            raise InvalidParameter(name, f"{wrong}: send the + of an offset as %2B")
+        raise InvalidParameter(name, wrong)
+    try:
+        moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:  # 2026-02-30, 25:00, …
+        raise InvalidParameter(name, wrong) from None
+    if moment.tzinfo is None:
+        raise InvalidParameter(name, "needs a UTC offset (e.g. 2026-01-01T00:00:00Z or +01:00)")
+    years = f"must be in the years {EARLIEST_YEAR} to {LATEST_YEAR} (UTC)"
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00, 9999-12-31T23:00:00-02:00
+        raise InvalidParameter(name, years) from None
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise InvalidParameter(name, years)
+    return moment
 
 
 def parse_bbox(value: str) -> Bbox:
@@ -181,6 +215,7 @@ def build_filters(
     parking_type: str | None,
     facility: str | None,
     open_now: str | None,
+    updated_since: str | None = None,
 ) -> Filters:
     try:
         standards = resolve_connector_filter(_list(connector, "connector"))
@@ -225,6 +260,9 @@ def build_filters(
         parking_types=parking,
         facilities=tuple(f.upper() for f in _list(facility, "facility")),
         open_now=_bool("open_now", open_now),
+        updated_since=parse_instant("updated_since", updated_since)
+        if updated_since is not None
+        else None,
     )
 
 
@@ -295,6 +333,14 @@ async def provide_filters(
             "zone). Locations without opening hours are kept."
         ),
     ] = None,
+    updated_since: Annotated[
+        str | None,
+        QueryParameter(
+            description="RFC 3339 date-time with an offset (e.g. 2026-01-01T00:00:00Z): only "
+            "locations whose last_updated is strictly later. last_updated moves with every "
+            "change of the location, its EVSEs or connectors (statuses included)."
+        ),
+    ] = None,
 ) -> Filters:
     return build_filters(
         connector=connector,
@@ -310,6 +356,7 @@ async def provide_filters(
         parking_type=parking_type,
         facility=facility,
         open_now=open_now,
+        updated_since=updated_since,
     )
 
 
@@ -355,6 +402,7 @@ def filters_from_body(body: dict[str, Any]) -> Filters:
             parking_type=text("parking_type"),
             facility=text("facility"),
             open_now=text("open_now"),
+            updated_since=text("updated_since"),
         )
     except InvalidParameter as exc:
         raise InvalidParameter(f"filters.{exc.parameter}", exc.message) from None
@@ -375,6 +423,7 @@ FILTER_NAMES = frozenset(
         "parking_type",
         "facility",
         "open_now",
+        "updated_since",
     }
 )
 
@@ -404,3 +453,8 @@ def decode_cursor(cursor: str, query: dict[str, Any], name: str = "cursor") -> l
     if not isinstance(position, list):
         raise InvalidParameter(name, "is not a cursor this API issued")
     return position
+
+
+def list_param(value: str | None, name: str) -> list[str]:
+    """A comma list parameter, bounded like every other (``MAX_LIST_ITEMS`` values)."""
+    return _list(value, name)

@@ -3,13 +3,19 @@
 Filter semantics (issue 4): connector, power, power type, capability and availability are
 matched on ONE EVSE — a location matches when one of its visible EVSEs has a connector meeting
 the connector and power filters, has the capabilities and, with ``available``, is AVAILABLE with
-a status that is not stale. Network, operator, parking, facility and opening hours are about the
-location.
+a status that is not stale. Network, operator, parking, facility, opening hours and
+``updated_since`` are about the location.
+
+``updated_since`` keeps the locations whose ``last_updated`` is strictly later than it, so that a
+client that remembers when it last read a list asks only for what changed since. A location's
+``last_updated`` moves with every change of the location, its EVSEs or its connectors (OCPI
+2.2.1 §3.3), status changes included.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,7 @@ class Filters:
     parking_types: tuple[str, ...] = ()
     facilities: tuple[str, ...] = ()
     open_now: bool = False
+    updated_since: datetime | None = None  # aware; strictly after
 
     @property
     def evse_level(self) -> bool:

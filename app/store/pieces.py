@@ -126,6 +126,8 @@ def location_filters(q: Sql, filters: Filters) -> None:
         w.append(
             "(l.open_24_7 OR wattlas_open_now(l.opening_times, l.time_zone, %(now)s) IS NOT FALSE)"
         )
+    if filters.updated_since is not None:
+        w.append(f"l.last_updated > {q.bind('updated_since', filters.updated_since)}")
 
 
 def like(text: str) -> str:
