@@ -23,7 +23,8 @@ from app.api.networks import list_networks
 from app.api.openapi import ContractJsonPlugin
 from app.api.price import price_a_session
 from app.api.sources import list_sources
-from app.jobs import refresh_clusters_forever
+from app.api.sync import export, list_changes
+from app.jobs import prune_changes_forever, refresh_clusters_forever
 from app.limits import RequestLimits
 from app.live.tasks import cancel_and_wait
 from app.logs import configure_logging, get_logger
@@ -87,6 +88,12 @@ def create_app(
                     name="cluster-refresher",
                 )
             )
+        jobs.append(
+            asyncio.create_task(
+                prune_changes_forever(services.store, settings.changes_retention_s),
+                name="changes-pruner",
+            )
+        )
         _tune_gc()
         log.info("app.started", base_url=settings.base_url)
         try:
@@ -109,6 +116,8 @@ def create_app(
             list_sources,
             price_a_session,
             stream,
+            list_changes,
+            export,
             web_router,
             *route_handlers,
         ],
@@ -116,7 +125,10 @@ def create_app(
         dependencies=DEPENDENCIES,
         lifespan=[services_lifespan, *lifespan],
         compression_config=CompressionConfig(
-            backend="gzip", minimum_size=50_000, gzip_compress_level=5, exclude=["/v1/stream"]
+            backend="gzip",
+            minimum_size=50_000,
+            gzip_compress_level=5,
+            exclude=["/v1/stream", "/v1/export"],
         ),
         openapi_config=OpenAPIConfig(
             title="Wattlas",

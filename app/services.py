@@ -7,6 +7,7 @@ need (``services``, ``store``, ``settings``) and Litestar's dependency injection
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from app.api.pricer import Pricer
+from app.live.feed import FeedWatch
 from app.live.hub import StreamHub
 from app.live.nearby_cache import NearbyCache
 from app.settings import Settings
@@ -71,9 +73,13 @@ class Services:
     networks_memo: Memo = field(default_factory=lambda: Memo(30.0))
     sources_memo: Memo = field(default_factory=lambda: Memo(30.0))
     pricer: Pricer = field(init=False)
+    feed_watch: FeedWatch = field(init=False)
+    # Snapshots streaming at once in this process: each holds a database connection.
+    exports: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
     def __post_init__(self) -> None:
         self.pricer = Pricer(self.store)
+        self.feed_watch = FeedWatch(self.store)
 
     @classmethod
     def create(cls, settings: Settings, *, schema_head: str | None = None) -> Services:
@@ -91,6 +97,7 @@ class Services:
         await self.store.open()
 
     async def close(self) -> None:
+        await self.feed_watch.close()
         await self.hub.close()
         await self.store.close()
         if self.redis is not None:

@@ -52,6 +52,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # may call the discovery endpoints from.
     api_keys_required: bool = False
     cors_origins: str = "*"
+    # The change feed (issue 14): how long changes are kept (a cursor older answers 410).
+    changes_retention_s: int = 7 * 86_400
 
     @property
     def sandbox_url(self) -> str:
@@ -117,6 +119,7 @@ _ENV = {
     "nearby_cache": "WATTLAS_NEARBY_CACHE",
     "api_keys_required": "WATTLAS_API_KEYS_REQUIRED",
     "cors_origins": "WATTLAS_CORS_ORIGINS",
+    "changes_retention_s": "WATTLAS_CHANGES_RETENTION_S",
 }
 
 ENV_VARIABLES = tuple(_ENV.values())

@@ -42,6 +42,7 @@ SPEC_EXAMPLES = FIXTURES / "spec-examples"
 # Tables the tests empty between cases (everything but migrations' and PostGIS' own).
 TABLES = (
     "api_keys",
+    "changes",
     "cluster_cells",
     "quarantine",
     "sync_runs",
@@ -105,6 +106,7 @@ def base_settings(database_url: str, redis_url: str) -> Settings:
 def _clean(database_url: str, redis_url: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+        conn.execute("UPDATE changes_horizon SET pruned_through = 0")
     client = redis_sync.Redis.from_url(redis_url)
     try:
         client.flushdb()

@@ -22,7 +22,7 @@ from app.api import caching, pricing
 from app.api import params as p
 from app.api.errors import ApiError, InvalidParameter
 from app.api.geojson import GEOJSON, feature, feature_collection, wants_geojson
-from app.api.pricer import GroupPrice, PriceAsk, PricedTariff
+from app.api.pricer import PriceAsk, PricedTariff
 from app.api.pricing import PRICE_CANDIDATES
 from app.api.schemas import (
     AlongRouteRequest,
@@ -488,7 +488,7 @@ async def detail(
     priced_detail = await pricing.price_detail(
         services.pricer, *found, detail_price_ask, datetime.now(UTC)
     )
-    body = _detail(*found, priced_detail)
+    body = detail_body(*found, priced_detail.tariffs, priced_detail)
     geojson = wants_geojson(request.headers.get("accept"), format_)
     payload = _encoder.encode(feature(body) if geojson else body)
     return caching.answer(
@@ -508,16 +508,21 @@ def _without_ages(body: LocationDetail) -> LocationDetail:
     )
 
 
-def _detail(
+def detail_body(
     location: dict[str, Any],
     evses: list[dict[str, Any]],
     tariffs: list[dict[str, Any]],
-    prices: pricing.DetailPrices,
+    decoded: dict[str, PricedTariff],
+    prices: pricing.DetailPrices | None,
 ) -> LocationDetail:
+    """The detail of one location from its rows (``app.store.detail``), its tariffs as decoded
+    by the pricer (by stored tariff id), and the session priced on it. Without ``prices`` (the
+    snapshot and the change feed) it has no ``price`` keys."""
     summary = summarise(location, NO_FILTERS)
-    pricing.attach_groups(summary, prices.groups, prices.ask)
+    if prices is not None:
+        pricing.attach_groups(summary, prices.groups, prices.ask)
     silent = bool(location["network_silent"])
-    tariff_infos = [_tariff_info(t, prices.tariffs.get(t["tariff_id"])) for t in tariffs]
+    tariff_infos = [tariff_info(t, decoded.get(t["tariff_id"])) for t in tariffs]
     known = {t["tariff_id"] for t in tariffs}
     referenced = sorted({tid for e in evses for c in e["connectors"] for tid in c["tariff_ids"]})
     shown = display_tariff(
@@ -561,10 +566,7 @@ def _detail(
                 physical_reference=e["physical_reference"],
                 parking_restrictions=e["parking_restrictions"],
                 coordinates=Coordinates(e["lat"], e["lon"]) if e["lat"] is not None else None,
-                connectors=[
-                    _connector(c, prices.connectors.get((e["uid_raw"], c["id"])))
-                    for c in e["connectors"]
-                ],
+                connectors=[_connector(c, prices, e["uid_raw"]) for c in e["connectors"]],
                 parking=[msgspec.convert(p, ParkingPlace) for p in e["parking"]],
                 accepted_service_providers=e["accepted_service_providers"],
             )
@@ -586,13 +588,17 @@ def _detail(
     )
 
 
-def _connector(raw: dict[str, Any], price: GroupPrice | None) -> Connector:
+def _connector(
+    raw: dict[str, Any], prices: pricing.DetailPrices | None, evse_uid: str
+) -> Connector:
     connector = msgspec.convert(raw, Connector)
-    connector.price = price.wire if price else None
+    if prices is not None:
+        price = prices.connectors.get((evse_uid, raw["id"]))
+        connector.price = price.wire if price else None
     return connector
 
 
-def _tariff_info(t: dict[str, Any], decoded: PricedTariff | None) -> TariffInfo:
+def tariff_info(t: dict[str, Any], decoded: PricedTariff | None) -> TariffInfo:
     return TariffInfo(
         id=t["tariff_id_raw"],
         currency=t["currency"],

@@ -351,3 +351,52 @@ class LocationDetail(LocationSummary, kw_only=True, omit_defaults=False):
     price_summary: str | None = None
     last_updated: Timestamp | None = None
     source: SourceInfo | None = None
+
+
+# ---- The snapshot and the change feed (issue 14) -------------------------------------------
+class EvseState(msgspec.Struct):
+    uid: str
+    status: str
+    status_updated_at: Timestamp
+
+
+class AvailabilityState(msgspec.Struct):
+    """A location's EVSEs by availability as stored (staleness is the reader's: see
+    ``source.last_contact_at`` of the location), and each visible EVSE's status."""
+
+    counts: BucketCounts
+    status_updated_at: Timestamp | None
+    last_updated: Timestamp
+    evses: list[EvseState]
+
+
+class FeedTariff(TariffInfo, kw_only=True):
+    country_code: str
+    party_id: str
+
+
+class Change(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One committed change. ``location``: the location as the snapshot has it (created,
+    changed or shown again); ``removed``: it is gone from the public answers (hidden, merged
+    into another record of its site, deleted): drop it; ``availability``: only EVSE statuses
+    moved; ``tariff``: a tariff of ``tariff_key`` (``CC*PARTY*ID``) changed, or was deleted
+    (``tariff`` null). What a change carries is read when the change is: a change followed by a
+    removal reads as ``removed``."""
+
+    cursor: str
+    kind: Literal["location", "removed", "availability", "tariff"]
+    location_id: str | None
+    committed_at: Timestamp
+    location: LocationDetail | None = None
+    availability: AvailabilityState | None = None
+    tariff_key: str | None = None
+    tariff: FeedTariff | None = None
+
+
+class Changes(msgspec.Struct):
+    """``next_cursor``: where to ask from next (the last change's cursor, or the one given when
+    there was none); ``more``: more changes are waiting (ask again at once)."""
+
+    changes: list[Change]
+    next_cursor: str
+    more: bool

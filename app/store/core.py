@@ -22,7 +22,7 @@ acquisitions, the token's and the writer's: two short waits stay under a second.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 
 from psycopg import AsyncConnection
@@ -61,27 +61,66 @@ def database_url(settings: Settings) -> str:
     return settings.database_url
 
 
-class Tx:
-    """One open transaction. Store functions that take a ``Tx`` run their statements in it."""
+# What a change of kind ``kind`` becomes when the same subject changed before in the same
+# transaction: the feed then carries one change per subject and transaction, and a location
+# created or shown, then patched, is still a ``location`` change (the copy needs all of it).
+def _stronger(before: str | None, kind: str) -> str:
+    return before if before == "location" and kind == "availability" else kind
 
-    __slots__ = ("conn", "held")
+
+class Tx:
+    """One open transaction. Store functions that take a ``Tx`` run their statements in it,
+    and note on it the locations and tariffs they changed (``record``): the transaction's last
+    statement writes them to the change feed (migration 0009)."""
+
+    __slots__ = ("changes", "conn", "held")
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn  # for the store's own modules only
         self.held: set[int] = set()  # advisory locks taken (``locks.lock_objects``)
+        # (subject kind "l" | "t", primary key) → change kind, in the order first changed
+        self.changes: dict[tuple[str, int], str] = {}
+
+    def record(self, kind: str, location_pks: Iterable[int]) -> None:
+        """These locations changed: ``location``, ``removed`` or ``availability``."""
+        for pk in location_pks:
+            key = ("l", pk)
+            self.changes[key] = _stronger(self.changes.get(key), kind)
+
+    def record_tariffs(self, tariff_pks: Iterable[int]) -> None:
+        for pk in tariff_pks:
+            self.changes[("t", pk)] = "tariff"
+
+    async def write_changes(self) -> None:
+        """The feed's rows, numbered in commit order (``wattlas_record_changes``)."""
+        if not self.changes:
+            return
+        kinds, locations, tariffs = [], [], []
+        for (subject, pk), kind in self.changes.items():
+            kinds.append(kind)
+            locations.append(pk if subject == "l" else None)
+            tariffs.append(pk if subject == "t" else None)
+        await self.conn.execute(
+            "SELECT wattlas_record_changes(%s::text[], %s::bigint[], %s::bigint[])",
+            (kinds, locations, tariffs),
+        )
+        self.changes = {}
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """A nested transaction: a failure inside rolls back only what was done inside (raised
         as a StoreError), and the outer transaction goes on. Advisory locks taken inside are
-        released by PostgreSQL when it rolls back, so they are forgotten here too."""
+        released by PostgreSQL when it rolls back, so they are forgotten here too, and so are
+        the changes recorded inside."""
         held = set(self.held)
+        changes = dict(self.changes)
         try:
             with translate():
                 async with self.conn.transaction():
                     yield
         except BaseException:
             self.held = held
+            self.changes = changes
             raise
 
 
@@ -239,7 +278,9 @@ class Store:
         async with self.connection() as conn:
             with translate():
                 async with conn.transaction():
-                    yield Tx(conn)
+                    tx = Tx(conn)
+                    yield tx
+                    await tx.write_changes()
 
 
 Db = Store | Tx

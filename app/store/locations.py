@@ -425,7 +425,15 @@ async def apply_locations(
             """
         )
         result.states = [LocationState.from_row(row) for row in await cur.fetchall()]
+    record_states(tx, result.states, "location")
     return result
+
+
+def record_states(tx: Tx, states: Sequence[LocationState], kind: str) -> None:
+    """Note the written locations for the change feed: ``kind`` for the visible ones,
+    ``removed`` for the others."""
+    tx.record(kind, (s.location_pk for s in states if s.visible))
+    tx.record("removed", (s.location_pk for s in states if not s.visible))
 
 
 async def refresh_projection(
@@ -444,7 +452,9 @@ async def refresh_projection(
                 "bumps": list(bumps) if bumps is not None else [None] * len(location_ids),
             },
         )
-        return [LocationState.from_row(row) for row in await cur.fetchall()]
+        states = [LocationState.from_row(row) for row in await cur.fetchall()]
+    record_states(tx, states, "location")
+    return states
 
 
 @dataclass(frozen=True, slots=True)
@@ -475,7 +485,9 @@ async def shift_buckets(tx: Tx, moves: Sequence[BucketMove]) -> list[LocationSta
                 "moments": [m.moment for m in moves],
             },
         )
-        return [LocationState.from_row(row) for row in await cur.fetchall()]
+        states = [LocationState.from_row(row) for row in await cur.fetchall()]
+    record_states(tx, states, "availability")
+    return states
 
 
 async def hide_absent_after_full_sync(tx: Tx, *, network_id: int, sync_run_id: int) -> list[int]:

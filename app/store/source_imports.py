@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 from psycopg.rows import dict_row
 
-from app.store.core import Db, Store, using
+from app.store.core import Db, Store, Tx, using
 
 
 class PricingFacts(msgspec.Struct):
@@ -167,6 +167,18 @@ async def remove_registry(db: Db, name: str) -> int:
         if row is None:
             return 0
         network_id = row[0]
+        if isinstance(db, Tx):
+            # Tombstones in the change feed, written while the rows still say their ids.
+            await cur.execute(
+                "SELECT id FROM locations WHERE network_id = %s AND visible", (network_id,)
+            )
+            db.record("removed", [r[0] for r in await cur.fetchall()])
+            await cur.execute(
+                "SELECT id FROM tariffs WHERE network_id = %s AND deleted_at IS NULL",
+                (network_id,),
+            )
+            db.record_tariffs([r[0] for r in await cur.fetchall()])
+            await db.write_changes()
         await cur.execute(
             "UPDATE locations SET merged_into = NULL, merged_sources = NULL "
             "WHERE merged_into IN (SELECT id FROM locations WHERE network_id = %s)",

@@ -460,3 +460,34 @@ cluster_cells = Table(
     Column("refreshed_at", TS, nullable=False, server_default=NOW),
     PrimaryKeyConstraint("resolution", "cell", "network_id"),
 )
+
+# The change feed (issue 14, migration 0009): one row per location or tariff a committed
+# transaction changed, numbered in commit order by ``wattlas_record_changes``.
+changes = Table(
+    "changes",
+    metadata,
+    Column("seq", BigInteger, nullable=False),
+    # location | removed | availability | tariff
+    Column("kind", Text, nullable=False),
+    Column("location_pk", BigInteger),
+    # The location's public id (a tariff's CC*PARTY*ID) when written: a tombstone outlives its row.
+    Column("public_id", Text),
+    Column("tariff_pk", BigInteger),
+    Column("committed_at", TS, nullable=False, server_default=text("clock_timestamp()")),
+    CheckConstraint("kind IN ('location', 'removed', 'availability', 'tariff')", name="kind"),
+    CheckConstraint(
+        "(kind = 'tariff') = (tariff_pk IS NOT NULL AND location_pk IS NULL)", name="subject"
+    ),
+    PrimaryKeyConstraint("seq"),
+    Index(None, "committed_at"),
+)
+
+# The highest change number pruned after the retention (one row).
+changes_horizon = Table(
+    "changes_horizon",
+    metadata,
+    Column("id", Boolean, nullable=False, server_default=text("true")),
+    Column("pruned_through", BigInteger, nullable=False, server_default="0"),
+    CheckConstraint("id", name="one_row"),
+    PrimaryKeyConstraint("id"),
+)

@@ -37,7 +37,7 @@ WHERE t.last_updated < EXCLUDED.last_updated
    OR (t.last_updated = EXCLUDED.last_updated
        AND (t.raw IS DISTINCT FROM EXCLUDED.raw OR t.deleted_at IS NOT NULL
             OR t.network_id <> EXCLUDED.network_id))
-RETURNING (xmax = 0) AS created
+RETURNING (xmax = 0) AS created, t.id
 """
 _STORED_NEWER = """
 SELECT last_updated > %s FROM tariffs WHERE (country_code, party_id, tariff_id) = (%s, %s, %s)
@@ -110,6 +110,7 @@ async def apply_tariffs(
             )
             row = await cur.fetchone()
             if row is not None:
+                tx.record_tariffs([row[1]])
                 if row[0]:
                     counts.created += 1
                 else:
@@ -134,10 +135,13 @@ async def hide_absent_tariffs(tx: Tx, *, network_id: int, sync_run_id: int) -> i
         -- Only what this network wrote: a hub knows parties whose tariffs others write.
         WHERE t.network_id = %(network)s
           AND t.seen_sync_id IS DISTINCT FROM %(run)s AND t.deleted_at IS NULL
+        RETURNING t.id
         """,
         {"network": network_id, "run": sync_run_id},
     )
-    return cur.rowcount
+    hidden = [row[0] for row in await cur.fetchall()]
+    tx.record_tariffs(hidden)
+    return len(hidden)
 
 
 async def fetch_tariff(
@@ -162,7 +166,10 @@ async def delete_tariff(
     await locks.lock_objects(tx, [locks.object_key("tariff", cc, pid, tariff_id)])
     cur = await tx.conn.execute(
         "UPDATE tariffs SET deleted_at = %s, network_id = %s"
-        " WHERE (country_code, party_id, tariff_id) = (%s, %s, %s) AND deleted_at IS NULL",
+        " WHERE (country_code, party_id, tariff_id) = (%s, %s, %s) AND deleted_at IS NULL"
+        " RETURNING id",
         (at, network_id, cc.upper(), pid.upper(), tariff_id.upper()),
     )
-    return cur.rowcount > 0
+    hidden = [row[0] for row in await cur.fetchall()]
+    tx.record_tariffs(hidden)
+    return bool(hidden)

@@ -14,15 +14,15 @@ from typing import Any
 import click
 import psycopg
 
-from devtools.bench import outages, prices, pull, push, queries, registries
+from devtools.bench import outages, prices, pull, push, queries, registries, sync
 from devtools.bench.dataset import generate
 from devtools.bench.harness import ROOT, STATE, dump, environment
 from devtools.bench.report import machine, table
 
 PROGRESS_STEPS = 20  # a progress line every 5 %
-PARTS = ("pull", "push", "queries", "registries", "prices", "outages")
+PARTS = ("pull", "push", "queries", "registries", "prices", "sync", "outages")
 # The parts on the 300k dataset; ``outages`` brings its own services and small dataset.
-DATASET_PARTS = frozenset({"pull", "push", "queries", "registries", "prices"})
+DATASET_PARTS = frozenset({"pull", "push", "queries", "registries", "prices", "sync"})
 
 
 @click.group()
@@ -206,6 +206,10 @@ def _dataset_parts(
             "prices": (
                 "nearby with and without a price, and POST /v1/price",
                 lambda: prices.run(env, **load, out_dir=out_dir),
+            ),
+            "sync": (
+                "the snapshot, the change feed under pushes, and what the feed costs them",
+                lambda: sync.run(env, **load),
             ),
         }
         for name, (what, run) in runs.items():
