@@ -35,6 +35,13 @@ OUR_MODULES = (
     ("tariffs", "RECEIVER"),
     ("hubclientinfo", "RECEIVER"),
 )
+# What a downstream platform (a subscriber, issue 14) sees instead: we are its hub, sending our
+# aggregated Locations and Tariffs (``ingest.receiver.sender``, under ``/ocpi/{version}/hub``).
+SUBSCRIBER_MODULES = (
+    ("credentials", "SENDER", "credentials"),
+    ("locations", "SENDER", "hub/locations"),
+    ("tariffs", "SENDER", "hub/tariffs"),
+)
 
 
 class HandshakeError(RuntimeError):
@@ -54,7 +61,19 @@ def our_versions(settings: Settings) -> list[dict[str, str]]:
     ]
 
 
-def our_version_details(settings: Settings, version: str) -> dict[str, Any]:
+def our_version_details(
+    settings: Settings, version: str, *, subscriber: bool = False
+) -> dict[str, Any]:
+    """Our endpoints for this version: a network's receivers, or a subscriber's senders."""
+    if subscriber:
+        return {
+            "version": version,
+            "endpoints": [
+                {"identifier": module, "url": f"{settings.base_url}/ocpi/{version}/{path}"}
+                | ({"role": role} if transport.is_22_or_later(version) else {})
+                for module, role, path in SUBSCRIBER_MODULES
+            ],
+        }
     endpoints = []
     for module, role in OUR_MODULES:
         endpoint = {"identifier": module, "url": f"{settings.base_url}/ocpi/{version}/{module}"}
@@ -66,7 +85,10 @@ def our_version_details(settings: Settings, version: str) -> dict[str, Any]:
     return {"version": version, "endpoints": endpoints}
 
 
-def our_credentials(settings: Settings, token: str, version: str) -> dict[str, Any]:
+def our_credentials(
+    settings: Settings, token: str, version: str, *, subscriber: bool = False
+) -> dict[str, Any]:
+    """To a network we are a navigation service provider; to a subscriber, its hub."""
     business = {"name": settings.ocpi_business_name}
     if not transport.is_22_or_later(version):
         return {
@@ -83,7 +105,7 @@ def our_credentials(settings: Settings, token: str, version: str) -> dict[str, A
             {
                 # A navigation service provider: "like an eMSP, probably only interested in
                 # Location information" (ocpi.md §1.1).
-                "role": "NSP",
+                "role": "HUB" if subscriber else "NSP",
                 "business_details": business,
                 "party_id": settings.ocpi_party_id,
                 "country_code": settings.ocpi_country_code,
@@ -298,13 +320,14 @@ def _details_url(offered: Any, version: str | None) -> tuple[str, str]:
 
 
 # ---- they initiate -----------------------------------------------------------------------------
-async def invite(store: Store, name: str) -> str:
-    """A network record awaiting its credentials POST, and the one-time token A for it."""
+async def invite(store: Store, name: str, *, kind: str = "ocpi") -> str:
+    """A network (or, ``kind="subscriber"``, a downstream platform) awaiting its credentials
+    POST, and the one-time token A for it."""
     token_a = networks.generate_token()
     async with store.transaction() as tx:
-        network_id = await networks.create_network(tx, name, status="INVITED")
+        network_id = await networks.create_network(tx, name, kind=kind, status="INVITED")
         await networks.add_token(tx, network_id, token_a, "A")
-    log.info("network.invited", network=name)
+    log.info("network.invited", network=name, kind=kind)
     return token_a
 
 
@@ -342,8 +365,10 @@ async def _accept(
     http: httpx.AsyncClient | None,
 ) -> dict[str, Any]:
     peer = parse_credentials(body)
-    # A claim on another network's party is refused before anything is done for it.
-    await networks.owned_elsewhere(store, auth.network_id, peer.owned)
+    # A claim on another network's party is refused before anything is done for it. A
+    # subscriber claims none: what it names is who it is, not what it may write.
+    if not auth.subscriber:
+        await networks.owned_elsewhere(store, auth.network_id, peer.owned)
     _, endpoints, encoding = await discover(
         peer.token, peer.versions_url, version=version, http=http
     )
@@ -352,7 +377,8 @@ async def _accept(
     async with store.transaction() as tx:
         await networks.revoke_tokens(tx, auth.network_id)
         await networks.add_token(tx, auth.network_id, new_token, "C")
-        await _keep_parties(tx, auth.network_id, peer)
+        if not auth.subscriber:
+            await _keep_parties(tx, auth.network_id, peer)
         await networks.update_registration(
             tx,
             auth.network_id,
@@ -367,11 +393,12 @@ async def _accept(
     log.info(
         "network.registered",
         network=auth.name,
+        kind=auth.kind,
         version=version,
         initiator="peer",
         parties=[str(p) for p in peer.parties],
     )
-    return our_credentials(settings, new_token, version)
+    return our_credentials(settings, new_token, version, subscriber=auth.subscriber)
 
 
 async def _keep_parties(tx: Tx, network_id: int, peer: PeerCredentials) -> None:

@@ -40,6 +40,26 @@ def test_invite_prints_versions_url_and_token_as_json(cli: CliRunner) -> None:
     assert [(n["name"], n["status"], n["healthy"]) for n in listed] == [("acme", "INVITED", False)]
 
 
+def test_subscribers_invite_list_and_revoke_apart_from_networks(cli: CliRunner) -> None:
+    out = json.loads(run(cli, "subscribers", "invite", "fleetco", "--json"))
+    assert out["versions_url"] == "http://127.0.0.1:8123/ocpi/versions"
+    run(cli, "networks", "invite", "acme")
+    listed = json.loads(run(cli, "subscribers", "list", "--json"))
+    assert [(s["name"], s["status"], s["last_pull_at"]) for s in listed] == [
+        ("fleetco", "INVITED", None)
+    ]
+    assert [n["name"] for n in json.loads(run(cli, "networks", "list", "--json"))] == ["acme"]
+    refused = cli.invoke(main, ["subscribers", "revoke", "acme"])
+    assert (refused.exit_code, refused.output.strip()) == (
+        2,
+        "wattlas: acme is a network, not a subscriber",
+    )
+    run(cli, "subscribers", "revoke", "fleetco")
+    listed = json.loads(run(cli, "subscribers", "list", "--json"))
+    assert [(s["name"], s["status"]) for s in listed] == [("fleetco", "REVOKED")]
+    assert "fleetco" in run(cli, "subscribers", "list")
+
+
 def test_add_token_list_and_revoke(cli: CliRunner) -> None:
     run(
         cli,

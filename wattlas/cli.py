@@ -20,6 +20,7 @@ from wattlas import context
 from wattlas.keys_cli import keys_group
 from wattlas.networks_cli import networks_group
 from wattlas.sources_cli import import_command, sources_group
+from wattlas.subscribers_cli import subscribers_group
 
 
 def _fail(message: str) -> None:
@@ -220,6 +221,7 @@ def bench(ctx: click.Context) -> None:
 
 
 main.add_command(networks_group)
+main.add_command(subscribers_group)
 main.add_command(keys_group)
 main.add_command(import_command)
 main.add_command(sources_group)

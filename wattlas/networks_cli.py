@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import click
@@ -13,28 +12,15 @@ import msgspec
 
 from app.domain.parties import Party
 from app.logs import get_logger
-from app.settings import Settings
 from app.store import Store, StoreError, networks, pulls
 from app.store.pull_status import PULLED_MODULES
 from ingest import credentials
 from ingest.credentials import HandshakeError
 from wattlas import context
+from wattlas.commands import fail, when, with_store
 
 T = TypeVar("T")
 log = get_logger(__name__)
-
-
-def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
-    async def run() -> T:
-        async with Store.from_settings(settings, name="wattlas-cli", max_size=3) as store:
-            return await work(store)
-
-    return asyncio.run(run())
-
-
-def _fail(message: str) -> None:
-    click.echo(f"wattlas: {message}", err=True)
-    sys.exit(2)
 
 
 @click.group("networks")
@@ -49,9 +35,9 @@ def invite(name: str, as_json: bool) -> None:
     """A one-time token A and our versions URL, for a network that will register with us."""
     settings = context.advertised(context.resolve_settings())
     try:
-        token = _with_store(settings, lambda store: credentials.invite(store, name))
+        token = with_store(settings, lambda store: credentials.invite(store, name))
     except networks.NetworkExists as exc:
-        _fail(str(exc))
+        fail(str(exc))
     url = credentials.versions_url(settings)
     if as_json:
         click.echo(json.dumps({"versions_url": url, "token": token}))
@@ -77,12 +63,12 @@ def add(versions_url: str, token_a: str, name: str | None) -> None:
             err=True,
         )
     try:
-        name, version, parties = _with_store(
+        name, version, parties = with_store(
             settings,
             lambda store: credentials.register_with(store, settings, versions_url, token_a, name),
         )
     except (HandshakeError, networks.NetworkExists) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     click.echo(f"registered {name}: OCPI {version}, parties {', '.join(map(str, parties))}")
 
 
@@ -109,7 +95,7 @@ def add_token(
     settings = context.resolve_settings()
     try:
         parsed = [Party.parse(p) for p in parties]
-        _with_store(
+        with_store(
             settings,
             lambda store: credentials.add_static(
                 store,
@@ -124,7 +110,7 @@ def add_token(
             ),
         )
     except (ValueError, HandshakeError, networks.NetworkExists) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     click.echo(f"static token registered for {name}: {', '.join(parties)}")
 
 
@@ -133,7 +119,7 @@ def add_token(
 def list_(as_json: bool) -> None:
     """Each network: version, parties, last pull and push, counts, quarantine, health."""
     settings = context.resolve_settings()
-    rows = _with_store(
+    rows = with_store(
         settings, lambda store: networks.list_networks(store, stale_after_s=settings.stale_after_s)
     )
     if as_json:
@@ -148,14 +134,14 @@ def list_(as_json: bool) -> None:
         click.echo(
             f"{n.name[:16]:16} {n.kind:5} {n.status:10} {n.ocpi_version or '-':6} "
             f"{n.locations:9} {n.visible_locations:7} {n.evses:6} {n.quarantined:8}  "
-            f"{_when(n.last_push_at):19}  {'ok' if n.healthy else 'NOT OK'}: {n.health}"
+            f"{when(n.last_push_at):19}  {'ok' if n.healthy else 'NOT OK'}: {n.health}"
         )
         if n.parties:
             click.echo(f"{'':16} parties {', '.join(n.parties)}" + (" (hub)" if n.hub else ""))
         for m in n.modules:
             line = (
-                f"{'':16} {m.module:13} last ok {_when(m.last_ok_at)}, "
-                f"last try {_when(m.last_attempt_at)} {m.last_status}"
+                f"{'':16} {m.module:13} last ok {when(m.last_ok_at)}, "
+                f"last try {when(m.last_attempt_at)} {m.last_status}"
             )
             if m.last_error:
                 line += f": {m.last_error}"
@@ -170,12 +156,8 @@ def list_(as_json: bool) -> None:
         if n.last_registration_error:
             click.echo(
                 f"{'':16} registration ({n.last_registration_initiator}) failed "
-                f"{_when(n.last_registration_at)}: {n.last_registration_error}"
+                f"{when(n.last_registration_at)}: {n.last_registration_error}"
             )
-
-
-def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 
 @networks_group.command("revoke")
@@ -184,9 +166,9 @@ def revoke(name: str) -> None:
     """Revoke every token of a network; its data stays, its pushes stop being accepted."""
     settings = context.resolve_settings()
     try:
-        _with_store(settings, lambda store: credentials.revoke(store, name))
+        with_store(settings, lambda store: credentials.revoke(store, name))
     except networks.UnknownNetwork as exc:
-        _fail(str(exc))
+        fail(str(exc))
     click.echo(f"revoked {name}")
 
 
@@ -256,7 +238,7 @@ def pull(name: str, full: bool, module: str, location_id: str | None) -> None:
     try:
         lines = asyncio.run(run())
     except (networks.UnknownNetwork, SyncBusy, SyncImpossible, StoreError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     for line in lines:
         click.echo(json.dumps(line))
     failed = [line for line in lines if line.get("complete") is False]
@@ -280,7 +262,7 @@ def parties(name: str, action: str, party: str | None, take_over: bool) -> None:
     remove, list."""
     settings = context.resolve_settings()
     if action != "list" and party is None:
-        _fail(f"{action} needs a party, CC*PID (e.g. NL*FLA)")
+        fail(f"{action} needs a party, CC*PID (e.g. NL*FLA)")
 
     async def work(store: Store) -> str:
         network_id = await networks.network_id_by_name(store, name)
@@ -310,6 +292,6 @@ def parties(name: str, action: str, party: str | None, take_over: bool) -> None:
             return f"{name}: {'routes' if hub else 'owns'} {parsed}"
 
     try:
-        click.echo(_with_store(settings, work))
+        click.echo(with_store(settings, work))
     except (ValueError, networks.UnknownNetwork) as exc:
-        _fail(str(exc))
+        fail(str(exc))

@@ -25,7 +25,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 
+import msgspec
 from psycopg import AsyncConnection
+from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from app.logs import get_logger
@@ -33,6 +35,11 @@ from app.settings import Settings
 from app.store.errors import StoreUnavailable, translate
 
 log = get_logger(__name__)
+
+# json/jsonb values are decoded by msgspec instead of the standard library's json: the same
+# Python values, at a third of the cost (measured on the snapshot's batches, where decoding
+# the EVSE trees took three quarters of the time of reading them).
+set_json_loads(msgspec.json.decode)
 
 # How long a caller may wait for a pooled connection: under load a short queue is normal, but a
 # driver is answered in seconds or told to retry.

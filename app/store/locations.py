@@ -596,17 +596,21 @@ class StoredLocation:
         return None
 
 
-_TREE_SQL = """
-SELECT l.id, l.network_id, l.last_updated, l.own_updated_at, l.raw,
-       coalesce((
-           SELECT jsonb_agg(
-                      e.raw || jsonb_build_object('connectors', coalesce((
-                          SELECT jsonb_agg(c.raw ORDER BY c.id)
-                          FROM connectors c WHERE c.evse_pk = e.id AND c.visible), '[]'::jsonb))
-                      ORDER BY e.id)
-           FROM evses e
-           WHERE e.location_id = l.id AND e.hidden_reason IS DISTINCT FROM %(absent)s
-       ), '[]'::jsonb) AS evses
+# A location's EVSEs as OCPI objects, each with its visible connectors: the EVSEs as stored,
+# REMOVED ones included, without those its last PUT left out (``%(absent)s``, ABSENT_FROM_PUT).
+EVSE_TREE = """
+coalesce((
+    SELECT jsonb_agg(
+               e.raw || jsonb_build_object('connectors', coalesce((
+                   SELECT jsonb_agg(c.raw ORDER BY c.id)
+                   FROM connectors c WHERE c.evse_pk = e.id AND c.visible), '[]'::jsonb))
+               ORDER BY e.id)
+    FROM evses e
+    WHERE e.location_id = l.id AND e.hidden_reason IS DISTINCT FROM %(absent)s
+), '[]'::jsonb)
+"""
+_TREE_SQL = f"""
+SELECT l.id, l.network_id, l.last_updated, l.own_updated_at, l.raw, {EVSE_TREE} AS evses
 FROM locations l
 WHERE (l.country_code, l.party_id, l.ocpi_id) = (%(cc)s, %(pid)s, %(id)s)
 """

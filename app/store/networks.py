@@ -33,6 +33,11 @@ class NetworkAuth:
     ocpi_version: str | None
     parties: frozenset[tuple[str, str]]
     token_sha256: bytes = b""  # the token that was presented (the writer checks it again)
+    kind: str = "ocpi"  # subscriber: a downstream platform, whose tokens only read
+
+    @property
+    def subscriber(self) -> bool:
+        return self.kind == "subscriber"
 
     def may_write(self, country_code: str, party_id: str) -> bool:
         return (country_code.upper(), party_id.upper()) in self.parties
@@ -286,7 +291,7 @@ async def authenticate(db: Db, candidates: list[str]) -> NetworkAuth | None:
             SELECT n.id, n.name, n.status, t.kind, n.ocpi_version,
                    coalesce(array_agg(p.country_code || '*' || p.party_id)
                             FILTER (WHERE p.party_id IS NOT NULL), '{}'),
-                   t.token_sha256
+                   t.token_sha256, n.kind
             FROM network_tokens t
             JOIN networks n ON n.id = t.network_id
             -- What it may write: the parties it owns, and those it knows (a hub routes them,
@@ -305,7 +310,7 @@ async def authenticate(db: Db, candidates: list[str]) -> NetworkAuth | None:
     if row is None:
         return None
     parties = frozenset(tuple(p.split("*", 1)) for p in row[5])
-    return NetworkAuth(row[0], row[1], row[2], row[3], row[4], parties, bytes(row[6]))
+    return NetworkAuth(row[0], row[1], row[2], row[3], row[4], parties, bytes(row[6]), row[7])
 
 
 class Grant(NamedTuple):
@@ -591,6 +596,7 @@ async def list_networks(db: Db, *, stale_after_s: int) -> list[NetworkSummary]:
                     WHERE q.network_id = n.id AND q.severity = 'note') AS notes,
                    extract(epoch FROM now() - n.last_contact_at) AS silent_s, now() AS now
             FROM networks n
+            WHERE n.kind <> 'subscriber'  -- downstream platforms: `wattlas subscribers list`
             ORDER BY n.name
             """
         )
@@ -734,3 +740,41 @@ async def ids_by_name(db: Db, names: list[str]) -> list[tuple[int, str]]:
     async with using(db) as conn:
         cur = await conn.execute("SELECT id, name FROM networks WHERE name = ANY(%s)", (names,))
         return [(row[0], row[1]) for row in await cur.fetchall()]
+
+
+class SubscriberSummary(msgspec.Struct, kw_only=True):
+    """A downstream platform (issue 14): registered how, and when it last pulled."""
+
+    name: str
+    status: str
+    ocpi_version: str | None
+    versions_url: str | None
+    business_name: str | None
+    created_at: datetime
+    last_registration_at: datetime | None
+    last_registration_error: str | None
+    last_pull_at: datetime | None
+    revoked_at: datetime | None
+
+
+async def list_subscribers(db: Db) -> list[SubscriberSummary]:
+    async with using(db) as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            """
+            SELECT name, status, ocpi_version, versions_url,
+                   business_details->>'name' AS business_name, created_at,
+                   last_registration_at, last_registration_error,
+                   last_contact_at AS last_pull_at, revoked_at
+            FROM networks WHERE kind = 'subscriber' ORDER BY name
+            """
+        )
+        return [SubscriberSummary(**row) for row in await cur.fetchall()]
+
+
+async def network_kind(db: Db, name: str) -> str:
+    async with using(db) as conn:
+        cur = await conn.execute("SELECT kind FROM networks WHERE name = %s", (name,))
+        row = await cur.fetchone()
+    if row is None:
+        raise UnknownNetwork(f"no network or subscriber named {name!r}")
+    return str(row[0])

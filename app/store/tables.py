@@ -55,7 +55,8 @@ networks = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", Text, nullable=False, unique=True),
     # ocpi: a peer we talk OCPI with; file: a source of dumps loaded with `wattlas load`;
-    # registry: an open register imported with `wattlas import` (migration 0007).
+    # registry: an open register imported with `wattlas import` (migration 0007);
+    # subscriber: a downstream platform that pulls from us, read only (migration 0010).
     Column("kind", Text, nullable=False, server_default="ocpi"),
     # INVITED (token A issued) | PENDING (our POST in flight) | REGISTERED | STATIC | REVOKED | FILE
     Column("status", Text, nullable=False),
@@ -78,7 +79,7 @@ networks = Table(
     Column("last_registration_error", Text),
     Column("created_at", TS, nullable=False, server_default=NOW),
     Column("revoked_at", TS),
-    CheckConstraint("kind IN ('ocpi', 'file', 'registry')", name="kind"),
+    CheckConstraint("kind IN ('ocpi', 'file', 'registry', 'subscriber')", name="kind"),
     CheckConstraint(
         "status IN ('INVITED', 'PENDING', 'REGISTERED', 'STATIC', 'REVOKED', 'FILE')", name="status"
     ),

@@ -58,7 +58,7 @@ async def _export(api: Server, *, gzip: bool) -> dict[str, Any]:
     ):
         assert response.status_code == 200
         cursor = response.headers["wattlas-cursor"]
-        async for line in response.aiter_lines():
+        async for _ in response.aiter_lines():
             lines += 1
         wire_bytes = response.num_bytes_downloaded
     elapsed = time.perf_counter() - started

@@ -179,6 +179,13 @@ async def _push(
         raise OcpiRefusal(
             transport.CLIENT_ERROR, "token A is only valid for versions and credentials", 401
         )
+    if auth.subscriber:
+        log.warning("push.refused_subscriber", network=auth.name, path=request.url.path)
+        raise OcpiRefusal(
+            transport.CLIENT_ERROR,
+            "a subscriber's token only reads: pull from the hub endpoints of version details",
+            403,
+        )
     _check_addressed_to_us(request, registrant)
     if not auth.may_write(cc, pid):
         again = await registrant.receiver.tokens.authenticate(

@@ -52,6 +52,7 @@ from ingest.receiver.operations import (
     put_evse,
     put_location,
 )
+from ingest.receiver.sender import SENDER_HANDLERS
 from ingest.receiver.writer import PushWriter
 
 log = get_logger(__name__)
@@ -101,7 +102,10 @@ async def versions(request: AnyRequest, registrant: Registrant) -> Any:
 @get("/{version:str}", dependencies=REGISTRATION)
 async def version_details(request: AnyRequest, registrant: Registrant) -> Any:
     settings = registrant.receiver.services.settings
-    return answer(request, credentials.our_version_details(settings, registrant.version))
+    details = credentials.our_version_details(
+        settings, registrant.version, subscriber=registrant.auth.subscriber
+    )
+    return answer(request, details)
 
 
 CREDENTIALS = "/{version:str}/credentials"
@@ -113,7 +117,10 @@ async def get_credentials(request: AnyRequest, registrant: Registrant) -> Any:
     presented = transport.token_candidates(request.headers.get("authorization"))
     token = presented[-1] if presented else ""
     settings = registrant.receiver.services.settings
-    return answer(request, credentials.our_credentials(settings, token, registrant.version))
+    ours = credentials.our_credentials(
+        settings, token, registrant.version, subscriber=registrant.auth.subscriber
+    )
+    return answer(request, ours)
 
 
 async def _register(request: AnyRequest, registrant: Caller, *, update: bool) -> Any:
@@ -469,6 +476,7 @@ ocpi_router = Router(
         delete_tariff_handler,
         get_client_info,
         put_client_info,
+        *SENDER_HANDLERS,
     ],
     exception_handlers=EXCEPTION_HANDLERS,
     include_in_schema=False,

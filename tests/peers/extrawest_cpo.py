@@ -41,7 +41,9 @@ OCPI endpoints are the library's own: ``/ocpi/versions``, ``/ocpi/{v}/details``,
 Test-only admin endpoints, no auth (loopback only): ``GET /_peer/state``, ``GET /_peer/locations``
 (what the library serves, after its own serialisation), ``POST /_peer/register`` {versions_url,
 token_a}, ``POST /_peer/patch-evse`` {location_id, evse_uid, status}, ``POST /_peer/put-location``
-{location_id, library_url_bug}, ``POST /_peer/reset`` (forget the platform, reopen token A).
+{location_id, library_url_bug}, ``POST /_peer/pull-platform`` {module, limit} (pull from the
+platform's SENDER endpoint as its downstream eMSP, each object read with the library's schema),
+``POST /_peer/reset`` (forget the platform, reopen token A).
 
 What the library does itself and what this module adds (details in the report of the session that
 wrote it, and in the comments below):
@@ -941,6 +943,51 @@ async def register_with_platform(
     return {"sent": body, "received": theirs, "endpoints": endpoints}
 
 
+async def pull_from_platform(state: PeerState, module: str, limit: int) -> dict[str, Any]:
+    """We as the platform's downstream eMSP (issue 14): pull a module from the SENDER endpoint
+    its version details gave us, page by page along its ``Link`` headers, and read every
+    object with the library's own schema of our version (pydantic: what the library would
+    accept from a CPO). The library has no pulling client, so: httpx + its schemas."""
+    import httpx
+    from pydantic import ValidationError
+
+    platform = state.platform
+    if platform is None:
+        raise PeerError("not registered with a platform")
+    url = _endpoint(platform.endpoints, module, "SENDER" if state.cfg.version == "2.2.1" else None)
+    if not url:
+        raise PeerError(f"the platform lists no {module} SENDER endpoint: {platform.endpoints}")
+    if state.cfg.version == "2.2.1":
+        from py_ocpi.modules.locations.v_2_2_1.schemas import Location
+        from py_ocpi.modules.tariffs.v_2_2_1.schemas import Tariff
+    else:
+        from py_ocpi.modules.locations.v_2_1_1.schemas import Location
+        from py_ocpi.modules.tariffs.v_2_1_1.schemas import Tariff
+    model = Location if module == "locations" else Tariff
+    headers = {"Authorization": auth_header(state.cfg, platform.token, platform.version)}
+    ids: list[str] = []
+    parties: list[str] = []
+    invalid: list[str] = []
+    totals: list[str] = []
+    next_url: str | None = f"{url}?limit={limit}"
+    async with httpx.AsyncClient(timeout=30) as http:
+        while next_url:
+            response = await http.get(next_url, headers=headers)
+            data = _envelope(response, f"GET {module}")
+            totals.append(str(response.headers.get("x-total-count")))
+            for item in data:
+                try:
+                    parsed = model(**item)
+                except ValidationError as exc:
+                    invalid.append(f"{item.get('id')}: {_first_error(exc)}")
+                    continue
+                ids.append(str(parsed.id))
+                parties.append(f"{item.get('country_code')}*{item.get('party_id')}")
+            link = response.headers.get("link")
+            next_url = link[link.index("<") + 1 : link.index(">")] if link else None
+    return {"ids": ids, "parties": parties, "invalid": invalid, "totals": totals}
+
+
 def _our_credentials_body(state: PeerState, token_b: str) -> dict[str, Any]:
     """Our credentials through the library's own schema (it lower-cases party_id/country_code
     in 2.2.1, as it does for every CiString)."""
@@ -1285,6 +1332,16 @@ def create_app(cfg: PeerConfig | None = None) -> Any:
         try:
             return await put_location(
                 state, crud, payload.get("location_id"), bool(payload.get("library_url_bug"))
+            )
+        except Exception as exc:
+            return fail(exc)
+
+    @admin.post("/pull-platform", response_model=None)
+    async def admin_pull(payload: dict[str, Any] | None = Body(default=None)) -> Any:  # noqa: B008
+        payload = payload or {}
+        try:
+            return await pull_from_platform(
+                state, payload.get("module") or "locations", int(payload.get("limit") or 50)
             )
         except Exception as exc:
             return fail(exc)

@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +38,9 @@ from app.store import Store, networks
 from app.store.pull_status import module_status
 from ingest import credentials
 from ingest.client import RetryPolicy
+from ingest.loader import load_file
 from ingest.sync import pull_object, sync
-from tests.conftest import ROOT, ServerProcess
+from tests.conftest import OCPI_FIXTURES, ROOT, ServerProcess
 from tests.ingest.helpers import b64
 from wattlas.local import free_port
 
@@ -450,3 +452,77 @@ async def test_the_peers_broken_link_header_still_pulls_completely(
         "complete",
         report.notes,
     )
+
+
+LIBRARY_STRICTER_THAN_SPEC = {
+    version: Counter({"energy_mix.supplier_name: field required": 104})
+    for version in ("2.2.1", "2.1.1")
+}
+
+
+@pytest.mark.parametrize("version", ["2.2.1", "2.1.1"])
+async def test_the_peer_as_a_downstream_emsp_registers_and_pulls_our_aggregate(
+    served_settings: Settings,
+    start_peer: Callable[..., Peer],
+    store: Store,
+    sync_conn: psycopg.Connection,
+    version: str,
+) -> None:
+    """Issue 14, "OCPI sender": the peer registers with us as a subscriber (we are its hub),
+    pulls every location of two real networks page by page along our Link headers, and reads
+    each with the library's own schema of its version."""
+    for name, file, party in (
+        ("fastned", "ocpi_2_1_1_locations-fastned.json", Party.parse("NL*FLA")),
+        ("ezvolt", "ocpi_2_2_1_locations-ezvolt.json", None),
+    ):
+        await load_file(store, OCPI_FIXTURES / file, party=party, network_name=name)
+    token_a = await credentials.invite(store, "downstream", kind="subscriber")
+    peer = start_peer(version)
+    answer = peer.admin(
+        "register",
+        {"versions_url": credentials.versions_url(served_settings), "token_a": token_a},
+    )
+    received = answer["received"]
+    if version == "2.2.1":
+        assert [r["role"] for r in received["roles"]] == ["HUB"]
+    endpoints = {e["identifier"]: e["url"] for e in answer["endpoints"]}
+    assert endpoints["locations"] == f"{served_settings.base_url}/ocpi/{version}/hub/locations"
+    row = sync_conn.execute(
+        "SELECT kind, status, ocpi_version,"
+        " (SELECT count(*) FROM network_parties p WHERE p.network_id = n.id)"
+        " FROM networks n WHERE name = 'downstream'"
+    ).fetchone()
+    assert row == ("subscriber", "REGISTERED", version, 0)  # it claims no party
+
+    pulled = peer.admin("pull-platform", {"module": "locations", "limit": 50})
+    # What the library refuses where the spec does not: EnergyMix.supplier_name is optional
+    # (string(64) ?, in 2.1.1 and 2.2.1), the library's schemas require it. Fastned's 104 sites
+    # with an energy mix name no supplier. Nothing else is refused.
+    refused = Counter(e.split(": ", 1)[1] for e in pulled["invalid"])
+    assert refused == LIBRARY_STRICTER_THAN_SPEC[version]
+    expected = {
+        r[0] for r in sync_conn.execute("SELECT ocpi_id FROM locations WHERE visible").fetchall()
+    }
+    assert len(expected) == 195
+    refused_ids = {e.split(": ", 1)[0].upper() for e in pulled["invalid"]}
+    assert sorted(i.upper() for i in pulled["ids"]) == sorted(expected - refused_ids)
+    assert pulled["totals"] == ["195"] * 4  # 50 a page
+    assert len(refused_ids) == 104  # every Fastned site has an energy mix
+    if version == "2.2.1":
+        assert set(pulled["parties"]) == {"BR*EZV"}
+    tariffs = peer.admin("pull-platform", {"module": "tariffs"})
+    assert tariffs == {"ids": [], "parties": [], "invalid": [], "totals": ["0"]}
+
+    # Its token reads and never writes.
+    token = peer.state()["platform"]["token"]
+    auth = b64(token) if version == "2.2.1" else {"Authorization": f"Token {token}"}
+    write = httpx.put(
+        f"{served_settings.base_url}/ocpi/{version}/locations/NL/FLA/31199",
+        headers=auth,
+        json={"id": "31199"},
+    )
+    assert (write.status_code, write.json()["status_code"]) == (403, 2000)
+    (last_pull,) = sync_conn.execute(
+        "SELECT last_contact_at IS NOT NULL FROM networks WHERE name = 'downstream'"
+    ).fetchone() or (None,)
+    assert last_pull is True
