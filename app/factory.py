@@ -24,7 +24,7 @@ from app.api.openapi import ContractJsonPlugin
 from app.api.price import price_a_session
 from app.api.sources import list_sources
 from app.api.sync import export, list_changes
-from app.jobs import prune_changes_forever, refresh_clusters_forever
+from app.jobs import prune_changes_forever, refresh_clusters_forever, sequence_changes_forever
 from app.limits import RequestLimits
 from app.live.tasks import cancel_and_wait
 from app.logs import configure_logging, get_logger
@@ -93,6 +93,9 @@ def create_app(
                 prune_changes_forever(services.store, settings.changes_retention_s),
                 name="changes-pruner",
             )
+        )
+        jobs.append(
+            asyncio.create_task(sequence_changes_forever(services.store), name="changes-sequencer")
         )
         _tune_gc()
         log.info("app.started", base_url=settings.base_url)

@@ -1,6 +1,7 @@
 """Background work of an API process: the map's cluster aggregates, refreshed every few
 seconds by one process at a time (an advisory lock in ``app.store.clusters``); the change
-feed's retention (every process may prune: the same DELETE twice removes nothing twice)."""
+feed's numbering (one process at a time, a try-lock) and retention (every process may prune:
+the same DELETE twice removes nothing twice)."""
 
 from __future__ import annotations
 
@@ -36,3 +37,17 @@ async def prune_changes_forever(store: Store, retention_s: int) -> None:
         except StoreError as exc:  # kept a little longer; the next round prunes them
             log.warning("changes.prune_failed", error=str(exc))
         await asyncio.sleep(PRUNE_EVERY_S)
+
+
+SEQUENCE_EVERY_S = 1.0
+
+
+async def sequence_changes_forever(store: Store) -> None:
+    """Number the change feed's committed changes about every second, readers or not (readers
+    also number before they read)."""
+    while True:
+        try:
+            await changes.sequence(store)
+        except StoreError as exc:  # the next round numbers them
+            log.warning("changes.sequence_failed", error=str(exc))
+        await asyncio.sleep(SEQUENCE_EVERY_S)

@@ -43,6 +43,7 @@ SPEC_EXAMPLES = FIXTURES / "spec-examples"
 TABLES = (
     "api_keys",
     "changes",
+    "change_queue",
     "cluster_cells",
     "quarantine",
     "sync_runs",

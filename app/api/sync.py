@@ -137,6 +137,7 @@ async def list_changes(
     p.check_limit(limit, "limit", MAX_CHANGES)
     if not 0 <= wait_s <= MAX_WAIT_S:
         raise InvalidParameter("wait_s", f"must be between 0 and {MAX_WAIT_S:g}, got {wait_s:g}")
+    await change_store.sequence(services.store)
     await _check_cursor(services, after)
     rows = await change_store.read_changes(services.store, after, limit + 1)
     if not rows and wait_s > 0 and await services.feed_watch.wait_past(after, wait_s):

@@ -1,10 +1,11 @@
 """Long-polling readers of the change feed (issue 14) share one watcher per process.
 
 A reader that has seen everything waits for the feed to pass its cursor. Instead of each
-reader asking PostgreSQL, one task reads the newest number every ``POLL_S`` (one index probe,
-~0.05 ms) while anyone waits, and wakes the readers it passed. Polling, not Redis events: the
-feed is PostgreSQL's, and a reader must hear of a change also while Redis is down; 0.1 s keeps
-the delay from commit to a waiting reader far under the 1 s the issue asks.
+reader asking PostgreSQL, one task numbers what was committed (``sequence``) and reads the
+newest number every ``POLL_S`` while anyone waits, and wakes the readers it passed. Polling,
+not Redis events: the feed is PostgreSQL's, and a reader must hear of a change also while
+Redis is down; 0.1 s keeps the delay from commit to a waiting reader far under the 1 s the
+issue asks.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class FeedWatch:
     async def _poll(self) -> None:
         while self._waiting > 0:
             try:
+                await change_store.sequence(self._store)
                 newest = await change_store.newest_change(self._store)
             except StoreError as exc:  # readers time out and hear it on their next read
                 log.warning("feed_watch.failed", error=str(exc))

@@ -1,10 +1,11 @@
 """The change feed and the snapshot it starts from (issue 14): what carmakers' offline copies and
 downstream platforms read to stay in step with us.
 
-The feed's rows are written by every writing transaction as its last statement (``Tx.record``,
-migration 0009), numbered in commit order. Here they are read back with what each location or
-tariff is now, and the snapshot streams every visible location from one database snapshot
-together with the feed position it is consistent with.
+Every writing transaction appends what it changed to ``change_queue`` as its last statement
+(``Tx.record``); ``sequence`` numbers what is committed into ``changes`` (migration 0011 says
+why that keeps exactly-once and each location's order). Here they are read back with what each
+location or tariff is now, and the snapshot streams every visible location from one database
+snapshot together with the feed position it is consistent with.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ class Change(NamedTuple):
 class Horizon(NamedTuple):
     pruned_through: int  # a cursor before this has missed changes
     last: int  # the newest committed change (0: none yet)
+
+
+async def sequence(db: Db) -> int:
+    """Number every committed change of the queue; how many (-1: another process is at it)."""
+    async with using(db) as conn:
+        cur = await conn.execute("SELECT wattlas_sequence_changes()")
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 async def horizon(db: Db | AsyncConnection) -> Horizon:
@@ -203,7 +212,10 @@ class Snapshot:
 @asynccontextmanager
 async def snapshot(store: Store) -> AsyncIterator[Snapshot]:
     """A long read on a discovery connection; each statement has the driver's timeout, the
-    snapshot as a whole does not."""
+    snapshot as a whole does not. Its position is the newest change numbered when it starts:
+    everything up to it is in the snapshot; changes committed since may be too, and are
+    numbered after it (applying them again changes nothing)."""
+    await sequence(store)
     async with store.discovery_connection() as conn, conn.transaction():
         await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         yield Snapshot(conn, await horizon(conn))

@@ -78,7 +78,7 @@ def _stronger(before: str | None, kind: str) -> str:
 class Tx:
     """One open transaction. Store functions that take a ``Tx`` run their statements in it,
     and note on it the locations and tariffs they changed (``record``): the transaction's last
-    statement writes them to the change feed (migration 0009)."""
+    statement writes them to the change feed's queue (migrations 0009, 0011)."""
 
     __slots__ = ("changes", "conn", "held")
 
@@ -99,7 +99,8 @@ class Tx:
             self.changes[("t", pk)] = "tariff"
 
     async def write_changes(self) -> None:
-        """The feed's rows, numbered in commit order (``wattlas_record_changes``)."""
+        """Append the changes to the feed's queue (``wattlas_record_changes``); they are numbered
+        once committed (``app.store.changes.sequence``)."""
         if not self.changes:
             return
         kinds, locations, tariffs = [], [], []

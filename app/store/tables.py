@@ -22,6 +22,7 @@ from sqlalchemy import (
     DateTime,
     Double,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -462,8 +463,8 @@ cluster_cells = Table(
     PrimaryKeyConstraint("resolution", "cell", "network_id"),
 )
 
-# The change feed (issue 14, migration 0009): one row per location or tariff a committed
-# transaction changed, numbered in commit order by ``wattlas_record_changes``.
+# The change feed (issue 14, migrations 0009, 0011): one row per location or tariff a committed
+# transaction changed, numbered by ``wattlas_sequence_changes``.
 changes = Table(
     "changes",
     metadata,
@@ -481,6 +482,20 @@ changes = Table(
     ),
     PrimaryKeyConstraint("seq"),
     Index(None, "committed_at"),
+)
+
+# What writing transactions changed, committed and not yet numbered (migration 0011):
+# ``wattlas_sequence_changes()`` moves it into ``changes``.
+change_queue = Table(
+    "change_queue",
+    metadata,
+    Column("id", BigInteger, Identity(), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("location_pk", BigInteger),
+    Column("public_id", Text),
+    Column("tariff_pk", BigInteger),
+    Column("committed_at", TS, nullable=False, server_default=text("clock_timestamp()")),
+    PrimaryKeyConstraint("id"),
 )
 
 # The highest change number pruned after the retention (one row).

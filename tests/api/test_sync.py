@@ -194,6 +194,7 @@ async def test_bad_expired_and_unknown_cursors(
 
     await ok(await cpo.put(BASE, json=location_example(), headers=b64(TOKEN)))
     await ok(await cpo.put(TARIFF_URL, json=tariff_11(), headers=b64(TOKEN)))
+    await feed(cpo, "0")  # numbered
     # Retention: the first change is older than it.
     sync_conn.execute("UPDATE changes SET committed_at = now() - interval '8 days' WHERE seq = 1")
     async with Store(sync_conn.info.dsn, max_size=1, name="test") as store:
