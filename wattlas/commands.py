@@ -4,6 +4,7 @@ clear line, printing a time."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -34,3 +35,14 @@ def fail(message: str) -> None:
 
 def when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def print_invite(settings: Settings, name: str, token: str, as_json: bool, after: str) -> None:
+    """What an invited network or subscriber is given: our versions URL and its token A."""
+    from ingest.credentials import versions_url
+
+    url = versions_url(settings)
+    if as_json:
+        click.echo(json.dumps({"versions_url": url, "token": token}))
+    else:
+        click.echo(f"versions URL  {url}\ntoken A       {token}\nGive both to {name}; {after}")

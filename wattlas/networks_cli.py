@@ -17,7 +17,7 @@ from app.store.pull_status import PULLED_MODULES
 from ingest import credentials
 from ingest.credentials import HandshakeError
 from wattlas import context
-from wattlas.commands import fail, when, with_store
+from wattlas.commands import fail, print_invite, when, with_store
 
 T = TypeVar("T")
 log = get_logger(__name__)
@@ -38,14 +38,7 @@ def invite(name: str, as_json: bool) -> None:
         token = with_store(settings, lambda store: credentials.invite(store, name))
     except networks.NetworkExists as exc:
         fail(str(exc))
-    url = credentials.versions_url(settings)
-    if as_json:
-        click.echo(json.dumps({"versions_url": url, "token": token}))
-    else:
-        click.echo(
-            f"versions URL  {url}\ntoken A       {token}\n"
-            f"Give both to {name}; its credentials POST completes the registration."
-        )
+    print_invite(settings, name, token, as_json, "its credentials POST completes the registration.")
 
 
 @networks_group.command("add")

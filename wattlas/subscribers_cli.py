@@ -3,15 +3,13 @@ over OCPI and pull our aggregated Locations and Tariffs (issue 14); their tokens
 
 from __future__ import annotations
 
-import json
-
 import click
 import msgspec
 
 from app.store import Store, networks
 from ingest import credentials
 from wattlas import context
-from wattlas.commands import fail, when, with_store
+from wattlas.commands import fail, print_invite, when, with_store
 
 
 @click.group("subscribers")
@@ -31,15 +29,14 @@ def invite(name: str, as_json: bool) -> None:
         )
     except networks.NetworkExists as exc:
         fail(str(exc))
-    url = credentials.versions_url(settings)
-    if as_json:
-        click.echo(json.dumps({"versions_url": url, "token": token}))
-    else:
-        click.echo(
-            f"versions URL  {url}\ntoken A       {token}\n"
-            f"Give both to {name}; after its credentials POST it pulls Locations and Tariffs "
-            "from the endpoints its version details list (read only)."
-        )
+    print_invite(
+        settings,
+        name,
+        token,
+        as_json,
+        "after its credentials POST it pulls Locations and Tariffs from the endpoints its "
+        "version details list (read only).",
+    )
 
 
 @subscribers_group.command("list")

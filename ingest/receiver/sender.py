@@ -17,6 +17,7 @@ is refused here (its version details do not list these endpoints).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -26,7 +27,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 
 from app.domain.timestamps import parse_timestamp
-from app.store import hub
+from app.store import Db, hub
 from app.store import networks as network_store
 from ingest.ocpi import render, transport
 from ingest.receiver.guards import REGISTRATION, Caller, OcpiRefusal, answer
@@ -81,9 +82,17 @@ def _window(
     )
 
 
-def _paged(
-    request: AnyRequest, caller: Caller, data: list[Any], total: int, window: hub.Window
+Page = Callable[[Db, hub.Window], Awaitable[tuple[int, list[dict[str, Any]]]]]
+Render = Callable[[dict[str, Any], str], dict[str, Any]]
+
+
+async def _page(
+    request: AnyRequest, caller: Caller, window: hub.Window, page: Page, rendered: Render
 ) -> Any:
+    """One page of a module's list, in the caller's version, with the paging headers."""
+    total, rows = await page(caller.receiver.services.store, window)
+    await _seen(caller)
+    data = [rendered(row, caller.version) for row in rows]
     headers = {"X-Total-Count": str(total), "X-Limit": str(window.limit)}
     following = window.offset + len(data)
     if following < total:
@@ -109,10 +118,7 @@ async def list_locations(
     limit: FromQuery[int | None] = None,
 ) -> Any:
     window = _window(date_from, date_to, offset, limit)
-    total, rows = await hub.locations_page(subscriber.receiver.services.store, window)
-    await _seen(subscriber)
-    data = [render.location(row, subscriber.version) for row in rows]
-    return _paged(request, subscriber, data, total, window)
+    return await _page(request, subscriber, window, hub.locations_page, render.location)
 
 
 @get(
@@ -183,10 +189,7 @@ async def list_tariffs(
     limit: FromQuery[int | None] = None,
 ) -> Any:
     window = _window(date_from, date_to, offset, limit)
-    total, rows = await hub.tariffs_page(subscriber.receiver.services.store, window)
-    await _seen(subscriber)
-    data = [render.tariff(row, subscriber.version) for row in rows]
-    return _paged(request, subscriber, data, total, window)
+    return await _page(request, subscriber, window, hub.tariffs_page, render.tariff)
 
 
 SENDER_HANDLERS = [list_locations, get_location, list_tariffs]
