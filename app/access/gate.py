@@ -52,9 +52,11 @@ PUBLIC: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("/v1/sources", ("GET",)),
     ("/v1/price", ("POST",)),
     ("/v1/stream", ("GET",)),
+    ("/v1/changes", ("GET",)),  # the sync endpoints (issue 14): carmakers' copies
+    ("/v1/export", ("GET",)),
 )
 REQUEST_HEADERS = b"Accept, Authorization, Content-Type, If-None-Match, Last-Event-ID, X-Api-Key"
-EXPOSED = b"ETag, RateLimit, RateLimit-Policy, Retry-After, X-Request-ID"
+EXPOSED = b"ETag, RateLimit, RateLimit-Policy, Retry-After, Wattlas-Cursor, X-Request-ID"
 PREFLIGHT_MAX_AGE_S = b"600"
 _encoder = msgspec.json.Encoder()
 

@@ -12,6 +12,9 @@ from app.api.live import Cluster, Clusters
 from app.api.networks import NetworkInfo
 from app.api.schemas import (
     Availability,
+    AvailabilityState,
+    Change,
+    Changes,
     Connector,
     ConnectorGroup,
     Coordinates,
@@ -19,6 +22,7 @@ from app.api.schemas import (
     ErrorBody,
     ErrorDetail,
     Evse,
+    EvseState,
     Feature,
     FeatureCollection,
     LineString,
@@ -29,6 +33,7 @@ from app.api.schemas import (
     Results,
     SourceInfo,
 )
+from app.domain.status import BucketCounts
 from app.price import decode_price_request, price
 
 AT = datetime(2026, 11, 22, 6, 31, 12, tzinfo=UTC)
@@ -229,3 +234,28 @@ def builtins(value: Any) -> Any:
 
 
 _encoder = msgspec.json.Encoder(decimal_format="number")
+
+
+# The change feed and the snapshot (issue 14).
+CHANGES = Changes(
+    changes=[
+        Change(
+            cursor="1042",
+            kind="availability",
+            location_id=SUMMARY.id,
+            committed_at=AT,
+            availability=AvailabilityState(
+                counts=BucketCounts(6, 3, 2, 0, 1, 0),
+                status_updated_at=AT,
+                last_updated=AT,
+                evses=[EvseState("NL*FLA*E1", "CHARGING", AT)],
+            ),
+        ),
+        Change(cursor="1043", kind="removed", location_id="3bq5ztkqqbfzydsk", committed_at=AT),
+    ],
+    next_cursor="1043",
+    more=False,
+)
+EXPORT = (
+    msgspec.json.encode(DETAIL).decode() + "\n" + msgspec.json.encode({"cursor": "1043"}).decode()
+)

@@ -61,8 +61,12 @@ ERRORS = {
     503: "The database (or, for the stream, Redis) is unavailable: retry after "
     "``Retry-After`` seconds.",
     504: "The query ran past its time limit and was cancelled: ask for less, or retry.",
+    410: "The cursor is older than the changes kept, or after the newest: load the snapshot "
+    "(``GET /v1/export``) again and follow its ``Wattlas-Cursor``.",
 }
 HEADER_DOCS = {
+    "Wattlas-Cursor": "The change-feed cursor the snapshot is consistent with: follow "
+    "``GET /v1/changes?cursor=`` from it.",
     "Retry-After": "Seconds to wait before retrying.",
     "RateLimit": 'The key\'s remaining quota, e.g. ``"minute";r=59;t=42`` (IETF '
     "draft-ietf-httpapi-ratelimit-headers): r calls remain in the window, which ends in t "
@@ -102,6 +106,16 @@ OPERATIONS: dict[str, Operation] = {
     "getClusters": Operation(examples.CLUSTERS, geojson=False),
     "listNetworks": Operation(examples.NETWORKS, geojson=False),
     "streamAvailability": Operation(examples.STREAM, geojson=False, revalidates=False),
+    "listChanges": Operation(
+        examples.CHANGES,
+        errors=(400, 401, 410, 414, 429, 500, 503, 504),
+        geojson=False,
+        revalidates=False,
+        max_limit=1000,  # app.api.sync.MAX_CHANGES
+    ),
+    "exportLocations": Operation(
+        examples.EXPORT, errors=(400, 401, 414, 429, 500, 503), geojson=False, revalidates=False
+    ),
     "priceSession": Operation(
         examples.PRICE,
         errors=(400, 401, 408, 413, 414, 429, 500, 503),
@@ -139,6 +153,7 @@ QUERY_BOUNDS: dict[str, dict[str, Any]] = {
     "bbox": {"maxLength": 120},
     "cursor": {"maxLength": p.MAX_CURSOR_CHARS},
     "updated_since": {"format": "date-time"},
+    "wait_s": {"minimum": 0, "maximum": 30},  # app.api.sync.MAX_WAIT_S
     **PRICE_BOUNDS,
     "sort": {"enum": ["price"]},
 }
@@ -285,6 +300,7 @@ _CODES = {
     401: "unauthorized",
     404: "not_found",
     408: "timeout",
+    410: "cursor_expired",
     413: "too_large",
     414: "too_large",
     429: "rate_limited",
@@ -311,6 +327,17 @@ def _finish_operation(operation: dict[str, Any], spec: Operation) -> None:
             "location's new counts and changed EVSEs; its ``id`` resumes with Last-Event-ID) "
             "and ``reset`` (too far behind: reload the area)."
         )
+    elif operation["operationId"] == "exportLocations":
+        content = {
+            "application/x-ndjson": {"schema": {"type": "string"}, "example": spec.example},
+            "application/geo+json-seq": {"schema": {"type": "string"}},
+        }
+        success["description"] = (
+            "One location per line in the detail's shape (without ``price``), then a last line "
+            '``{"cursor": …}``; a GeoJSON text sequence (RFC 8142) with ``Accept: '
+            "application/geo+json-seq``; gzip with ``Accept-Encoding: gzip``."
+        )
+        success.setdefault("headers", {})["Wattlas-Cursor"] = _header("Wattlas-Cursor")
     else:
         json_media = content.get("application/json", {})
         if spec.example is not None:

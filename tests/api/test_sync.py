@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import msgspec
 import psycopg
 import pytest
 from litestar import Litestar
@@ -281,3 +282,24 @@ async def test_export_filters(cpo: AsyncTestClient[Litestar]) -> None:
         refused = await cpo.get("/v1/export", params=params)
         assert refused.status_code == 400, params
         assert refused.json()["error"]["parameter"] == name
+
+
+async def test_the_sync_endpoints_are_keyed_and_open_to_browsers_like_discovery(
+    settings: Settings,
+) -> None:
+    keyed = msgspec.structs.replace(settings, api_keys_required=True)
+    async with AsyncTestClient(app=make_app(keyed)) as client:
+        for path in ("/v1/changes?cursor=0", "/v1/export"):
+            refused = await client.get(path)
+            assert (refused.status_code, refused.json()["error"]["code"]) == (401, "unauthorized")
+            preflight = await client.options(
+                path,
+                headers={"Origin": "https://app.example", "Access-Control-Request-Method": "GET"},
+            )
+            assert preflight.status_code == 204
+            assert preflight.headers["access-control-allow-origin"] == "*"
+    # A browser's copy reads the snapshot's cursor from the header.
+    async with AsyncTestClient(app=make_app(settings)) as client:
+        answer = await client.get("/v1/export", headers={"Origin": "https://app.example"})
+        assert answer.headers["access-control-allow-origin"] == "*"
+        assert "Wattlas-Cursor" in answer.headers["access-control-expose-headers"]
