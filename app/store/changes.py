@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
+from app.domain.tariffs import tax_included
 from app.store.core import Db, Store, using
 from app.store.detail import Found, read_details
 
@@ -126,7 +127,10 @@ async def tariffs(store: Store, tariff_pks: Sequence[int], now: datetime) -> dic
             """,
             {"ids": list(tariff_pks), "now": now},
         )
-        return {row["row_id"]: row for row in await cur.fetchall()}
+        rows = await cur.fetchall()
+    for row in rows:  # read as the detail reads it (YES, NO or N/A; NO before 2.3.0)
+        row["tax_included"] = tax_included({"tax_included": row["tax_included"]})
+    return {row["row_id"]: row for row in rows}
 
 
 async def prune(db: Db, *, older_than: datetime) -> int:

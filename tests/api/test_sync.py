@@ -86,6 +86,12 @@ async def test_each_kind_of_change_in_commit_order_with_what_it_is_now(
     detail = (await cpo.get(f"/v1/locations/{location_id}")).json()
     assert without_clock(location_change["location"]) == without_clock(detail)
     assert [t["id"] for t in location_change["location"]["tariffs"]] == ["11"]
+    # A tariff change carries the tariff as the detail shows it (the copy keeps one of each).
+    as_fed = {
+        k: v for k, v in tariff_change["tariff"].items() if k not in ("country_code", "party_id")
+    }
+    assert as_fed == location_change["location"]["tariffs"][0]
+    assert as_fed["tax_included"] == "NO"
 
     # A status push: an availability change, with the counts and each EVSE's status.
     await ok(
