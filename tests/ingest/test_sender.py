@@ -200,3 +200,20 @@ async def test_a_subscriber_only_reads_and_a_network_does_not_pull_the_hub(
     assert (pulled_by_network.status_code, pulled_by_network.json()["status_code"]) == (403, 2000)
     nobody = await hub.get("/ocpi/2.2.1/hub/locations", headers=b64("no-such-token-000000"))
     assert nobody.status_code == 401
+
+
+async def test_in_230_objects_are_the_22_shape(
+    hub: AsyncTestClient[Litestar], sync_conn: psycopg.Connection
+) -> None:
+    sync_conn.execute("UPDATE networks SET ocpi_version = '2.3.0' WHERE name = 'downstream'")
+    details = (await hub.get("/ocpi/2.3.0", headers=b64(SUBSCRIBER))).json()["data"]
+    assert {e["identifier"]: e["url"].split("/ocpi/")[1] for e in details["endpoints"]} == {
+        "credentials": "2.3.0/credentials",
+        "locations": "2.3.0/hub/locations",
+        "tariffs": "2.3.0/hub/tariffs",
+    }
+    response = await hub.get("/ocpi/2.3.0/hub/locations?limit=500", headers=b64(SUBSCRIBER))
+    objects = response.json()["data"]
+    assert len(objects) == 195
+    assert all(o["publish"] is True and o["country_code"] in ("NL", "BR") for o in objects)
+    assert not any("type" in o for o in objects)
