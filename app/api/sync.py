@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -86,18 +86,25 @@ async def _check_cursor(services: Services, after: int) -> None:
         )
 
 
-async def _decoded(services: Services, found: Sequence[Found]) -> dict[TariffRef, PricedTariff]:
-    refs = {TariffRef(t["row_id"], t["last_updated"]) for _, _, tariffs in found for t in tariffs}
+def _ref(tariff: dict[str, Any]) -> TariffRef:
+    return TariffRef(tariff["row_id"], tariff["last_updated"])
+
+
+async def _decoded(
+    services: Services, tariffs: Iterable[dict[str, Any]]
+) -> dict[TariffRef, PricedTariff]:
+    """The pricer's reading of these tariff rows (cached per version)."""
+    refs = {_ref(t) for t in tariffs}
     return await services.pricer.decoded(sorted(refs)) if refs else {}
+
+
+def _tariffs_of(found: Iterable[Found]) -> Iterator[dict[str, Any]]:
+    return (t for _, _, tariffs in found for t in tariffs)
 
 
 def _body(found: Found, decoded: dict[TariffRef, PricedTariff]) -> LocationDetail:
     location, evses, tariffs = found
-    by_id = {
-        t["tariff_id"]: d
-        for t in tariffs
-        if (d := decoded.get(TariffRef(t["row_id"], t["last_updated"]))) is not None
-    }
+    by_id = {t["tariff_id"]: d for t in tariffs if (d := decoded.get(_ref(t))) is not None}
     return detail_body(location, evses, tariffs, by_id, None)
 
 
@@ -162,14 +169,13 @@ async def _changes(services: Services, rows: Sequence[change_store.Change]) -> l
     found = await change_store.details(
         services.store, locations("location"), now, services.settings.stale_after_s
     )
-    decoded = await _decoded(services, list(found.values()))
+    decoded = await _decoded(services, _tariffs_of(found.values()))
     states = await change_store.availability(services.store, locations("availability"))
     tariffs = await change_store.tariffs(
         services.store, [r.tariff_pk for r in rows if r.tariff_pk is not None], now
     )
-    tariff_decoded = await services.pricer.decoded(
-        sorted({TariffRef(t["row_id"], t["last_updated"]) for t in tariffs.values()})
-    )
+    tariff_decoded = await _decoded(services, tariffs.values())
+    bodies: dict[int, LocationDetail] = {}  # a location changed several times: built once
     changes = []
     for row in rows:
         change = Change(
@@ -180,14 +186,17 @@ async def _changes(services: Services, rows: Sequence[change_store.Change]) -> l
         )
         if row.kind == "location" and (f := found.get(row.location_pk or 0)) is not None:
             change.kind = "location"
-            change.location = _body(f, decoded)
+            pk = f[0]["pk"]
+            if pk not in bodies:
+                bodies[pk] = _body(f, decoded)
+            change.location = bodies[pk]
         elif row.kind == "availability" and (s := states.get(row.location_pk or 0)) is not None:
             change.kind = "availability"
             change.availability = _availability(s)
         elif row.kind == "tariff":
             change.tariff_key = row.public_id
             if (t := tariffs.get(row.tariff_pk or 0)) is not None:
-                info = tariff_info(t, tariff_decoded.get(TariffRef(t["row_id"], t["last_updated"])))
+                info = tariff_info(t, tariff_decoded.get(_ref(t)))
                 change.tariff = FeedTariff(
                     **msgspec.structs.asdict(info),
                     country_code=t["country_code"],
@@ -198,6 +207,8 @@ async def _changes(services: Services, rows: Sequence[change_store.Change]) -> l
 
 
 def _availability(row: dict[str, Any]) -> AvailabilityState:
+    # The projection's counts as stored (app.api.summaries builds the same, staleness applied,
+    # on the nearby hot path: kept apart there so it allocates nothing more).
     return AvailabilityState(
         counts=BucketCounts(
             row["evse_count"],
@@ -310,7 +321,7 @@ async def _lines(
             now=datetime.now(UTC),
             stale_after_s=services.settings.stale_after_s,
         ):
-            decoded = await _decoded(services, batch)
+            decoded = await _decoded(services, _tariffs_of(batch))
             chunk = bytearray()
             for found in batch:
                 body = _body(found, decoded)

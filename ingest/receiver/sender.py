@@ -69,8 +69,12 @@ def _instant(name: str, value: str | None) -> datetime | None:
 
 
 def _window(
-    date_from: str | None, date_to: str | None, offset: int, limit: int | None
+    date_from: FromQuery[str | None] = None,
+    date_to: FromQuery[str | None] = None,
+    offset: FromQuery[int] = 0,
+    limit: FromQuery[int | None] = None,
 ) -> hub.Window:
+    """The paging of a list (ocpi.md §1.6), one dependency for every list."""
     if offset < 0:
         raise OcpiRefusal(transport.INVALID_PARAMETERS, "offset must be 0 or more", 400)
     if limit is not None and limit < 1:
@@ -82,6 +86,7 @@ def _window(
     )
 
 
+LISTS = {**SENDER, "window": Provide(_window, sync_to_thread=False)}
 Page = Callable[[Db, hub.Window], Awaitable[tuple[int, list[dict[str, Any]]]]]
 Render = Callable[[dict[str, Any], str], dict[str, Any]]
 
@@ -108,16 +113,12 @@ async def _seen(caller: Caller) -> None:
         await network_store.touch(tx, caller.auth.network_id)
 
 
-@get(f"{HUB}/locations", dependencies=SENDER)
+@get(f"{HUB}/locations", dependencies=LISTS)
 async def list_locations(
     request: AnyRequest,
     subscriber: Subscriber,
-    date_from: FromQuery[str | None] = None,
-    date_to: FromQuery[str | None] = None,
-    offset: FromQuery[int] = 0,
-    limit: FromQuery[int | None] = None,
+    window: NamedDependency[hub.Window],
 ) -> Any:
-    window = _window(date_from, date_to, offset, limit)
     return await _page(request, subscriber, window, hub.locations_page, render.location)
 
 
@@ -179,16 +180,12 @@ async def get_location(
     return answer(request, data, headers=headers)
 
 
-@get(f"{HUB}/tariffs", dependencies=SENDER)
+@get(f"{HUB}/tariffs", dependencies=LISTS)
 async def list_tariffs(
     request: AnyRequest,
     subscriber: Subscriber,
-    date_from: FromQuery[str | None] = None,
-    date_to: FromQuery[str | None] = None,
-    offset: FromQuery[int] = 0,
-    limit: FromQuery[int | None] = None,
+    window: NamedDependency[hub.Window],
 ) -> Any:
-    window = _window(date_from, date_to, offset, limit)
     return await _page(request, subscriber, window, hub.tariffs_page, render.tariff)
 
 
