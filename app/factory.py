@@ -30,6 +30,7 @@ from app.live.tasks import cancel_and_wait
 from app.logs import configure_logging, get_logger
 from app.services import DEPENDENCIES, Services
 from app.settings import Settings
+from app.store import track_read_lag
 from app.web.routes import web_router
 
 log = get_logger(__name__)
@@ -50,6 +51,10 @@ def _tune_gc() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, 50, 100)
 
 
+# On every answer a read replica contributed to: its replay lag, in seconds (issue 15).
+LAG_HEADER = b"wattlas-replica-lag-s"
+
+
 class WattlasApp(Litestar):
     """Litestar, with every request bounded first (``app.limits``), then the public API's
     keys, quotas and CORS (``app.access.gate``)."""
@@ -60,7 +65,19 @@ class WattlasApp(Litestar):
         self._limits = RequestLimits(gate, body_timeout_s=settings.body_timeout_s)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self._limits(scope, receive, send)
+        if scope["type"] != "http":
+            await self._limits(scope, receive, send)
+            return
+        lag = track_read_lag()  # this request's own: the replica lag its reads had
+
+        async def send_saying_lag(message: Any) -> None:
+            if message["type"] == "http.response.start" and lag.lag_s is not None:
+                said = f"{lag.lag_s:.3f}".encode()
+                headers = [*message.get("headers", ()), (LAG_HEADER, said)]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self._limits(scope, receive, send_saying_lag)
 
 
 def create_app(

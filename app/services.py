@@ -95,6 +95,7 @@ class Services:
 
     async def open(self) -> None:
         await self.store.open()
+        await self.store.open_discovery()
 
     async def close(self) -> None:
         await self.feed_watch.close()

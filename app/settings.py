@@ -22,6 +22,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Every knob of the service. See the README's table for the variables."""
 
     database_url: str | None = None
+    # Streaming replicas for drivers' questions (issue 15): comma-separated URLs, and the replay
+    # lag beyond which a replica is left out until it catches up.
+    database_replica_urls: str | None = None
+    replica_max_lag_s: float = 2.0
     redis_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
@@ -77,6 +81,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return self.ocpi_party.split("*", 1)[1].upper()
 
     @property
+    def replica_urls(self) -> tuple[str, ...]:
+        """The URLs of ``WATTLAS_DATABASE_REPLICA_URLS`` (comma- or space-separated)."""
+        text = (self.database_replica_urls or "").replace(",", " ")
+        return tuple(url for url in text.split() if url)
+
+    @property
     def cors_origin_list(self) -> tuple[str, ...]:
         """The origins of ``WATTLAS_CORS_ORIGINS`` (``*``: any; ``none``: no CORS at all)."""
         if self.cors_origins.strip().lower() == "none":
@@ -91,6 +101,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 _ENV = {
     "database_url": "WATTLAS_DATABASE_URL",
+    "database_replica_urls": "WATTLAS_DATABASE_REPLICA_URLS",
+    "replica_max_lag_s": "WATTLAS_REPLICA_MAX_LAG_S",
     "redis_url": "WATTLAS_REDIS_URL",
     "host": "WATTLAS_HOST",
     "port": "WATTLAS_PORT",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, pool, text
 
 from app.store.tables import metadata
 from migrations.filters import include_object
@@ -23,6 +23,10 @@ def run_migrations() -> None:
             compare_server_default=False,
         )
         with context.begin_transaction():
+            # One migration at a time, whatever the number of nodes starting at once (issue 15:
+            # each container runs `wattlas migrate && wattlas serve`): the second waits here,
+            # then finds the schema at head and has nothing to do.
+            connection.execute(text("SELECT pg_advisory_xact_lock(727005)"))
             context.run_migrations()
 
 

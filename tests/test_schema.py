@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import psycopg
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -9,6 +12,7 @@ from sqlalchemy import create_engine
 
 from app.store.tables import metadata
 from migrations.filters import include_object
+from wattlas.local import LocalServices
 from wattlas.migrate import head_revision, sqlalchemy_url
 
 
@@ -49,3 +53,20 @@ def test_status_updates_have_room_on_their_pages(database_url: str) -> None:
         assert metadata.tables[name].dialect_options["postgresql"]["with"] == {
             "fillfactor": int(table)
         }
+
+
+def test_nodes_starting_at_once_migrate_one_at_a_time(local_services: LocalServices) -> None:
+    """Two `wattlas migrate` at once on an empty database (two containers starting together):
+    both succeed and the schema is at head once (issue 15)."""
+    url = local_services.create_database("wattlas_migrate_race")
+    code = f"from wattlas.migrate import upgrade; upgrade({url!r})"
+    nodes = [
+        subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE) for _ in range(2)
+    ]
+    for node in nodes:
+        _, error = node.communicate(timeout=120)
+        assert node.returncode == 0, error.decode()
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (head_revision(),)
+        ]

@@ -264,49 +264,58 @@ class LocalServices:
         else:
             if self.pg_port is None or not port_is_free(self.pg_port):
                 self.pg_port = free_port()
-            options = {
-                "port": str(self.pg_port),
-                "listen_addresses": "127.0.0.1",
-                "unix_socket_directories": "",
-                "max_connections": "200",
-                "shared_buffers": "512MB",
-                "work_mem": "16MB",
-                "maintenance_work_mem": "256MB",
-                "effective_cache_size": "4GB",
-                "random_page_cost": "1.1",
-                "jit": "off",
-                "max_wal_size": "4GB",
-                "checkpoint_timeout": "15min",
-                **self.pg_settings,
-            }
-            opts = " ".join(f"-c {k}={v}" for k, v in options.items())
-            result = subprocess.run(
-                _as_postgres(
-                    [
-                        self._pg("pg_ctl"),
-                        "start",
-                        "-w",
-                        "-t",
-                        "60",
-                        "-D",
-                        str(self.pg_data),
-                        "-l",
-                        str(self.pg_log),
-                        "-o",
-                        opts,
-                    ]
-                ),
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if result.returncode != 0:
-                tail = self.pg_log.read_text()[-2000:] if self.pg_log.exists() else result.stderr
-                raise LocalServiceError(f"PostgreSQL did not start on port {self.pg_port}:\n{tail}")
+            self._pg_start(self.pg_data, self.pg_log, self.pg_port)
             log.info("postgres.started", port=self.pg_port, data=str(self.pg_data))
         self._write_state(pg_port=self.pg_port)
         if fresh:
             self._psql("postgres", f"CREATE DATABASE {DATABASE_NAME}")
+
+    def _pg_start(self, data: Path, log_file: Path, port: int) -> None:
+        options = {
+            "port": str(port),
+            "listen_addresses": "127.0.0.1",
+            "unix_socket_directories": "",
+            "max_connections": "200",
+            "shared_buffers": "512MB",
+            "work_mem": "16MB",
+            "maintenance_work_mem": "256MB",
+            "effective_cache_size": "4GB",
+            "random_page_cost": "1.1",
+            "jit": "off",
+            "max_wal_size": "4GB",
+            "checkpoint_timeout": "15min",
+            **self.pg_settings,
+        }
+        opts = " ".join(f"-c {k}={v}" for k, v in options.items())
+        result = subprocess.run(
+            _as_postgres(
+                [
+                    self._pg("pg_ctl"),
+                    "start",
+                    "-w",
+                    "-t",
+                    "60",
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(log_file),
+                    "-o",
+                    opts,
+                ]
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            tail = log_file.read_text()[-2000:] if log_file.exists() else result.stderr
+            raise LocalServiceError(f"PostgreSQL did not start on port {port}:\n{tail}")
+
+    def add_replica(self, name: str = "replica") -> LocalReplica:
+        """A streaming replica of this cluster (``pg_basebackup -R``), not yet started: a
+        second private server beside the primary, with the same settings (a hot standby needs
+        ``max_connections`` at least the primary's)."""
+        return LocalReplica(self, self.pg_root / name)
 
     def _running_pg_port(self) -> int | None:
         pid_file = self.pg_data / "postmaster.pid"
@@ -461,6 +470,104 @@ class LocalServices:
         self.stop()
         shutil.rmtree(self.pg_root, ignore_errors=True)
         shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+@dataclass
+class LocalReplica:
+    """A hot standby of a ``LocalServices`` cluster, streaming from it (tests, benchmarks)."""
+
+    primary: LocalServices
+    root: Path
+    port: int | None = None
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "postgres.log"
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql://{DATABASE_USER}@127.0.0.1:{self.port}/{DATABASE_NAME}"
+
+    def url_of(self, database: str) -> str:
+        return f"postgresql://{DATABASE_USER}@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        """Copy the primary (once) and start streaming from it; returns when it accepts
+        connections."""
+        if not (self.data / "PG_VERSION").exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            if is_root():
+                shutil.chown(self.root, "postgres", "postgres")
+            subprocess.run(
+                _as_postgres(
+                    [
+                        self.primary._pg("pg_basebackup"),
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        str(self.primary.pg_port),
+                        "-U",
+                        DATABASE_USER,
+                        "-D",
+                        str(self.data),
+                        "-R",  # standby.signal and primary_conninfo: a streaming replica
+                        "-X",
+                        "stream",
+                        "-c",
+                        "fast",
+                    ]
+                ),
+                check=True,
+                capture_output=True,
+            )
+        if self.port is None or not port_is_free(self.port):
+            self.port = free_port()
+        self.primary._pg_start(self.data, self.log_file, self.port)
+        log.info("postgres.replica_started", port=self.port, data=str(self.data))
+
+    def _pid(self) -> int | None:
+        try:
+            return int((self.data / "postmaster.pid").read_text().splitlines()[0])
+        except (FileNotFoundError, IndexError, ValueError):
+            return None
+
+    def kill(self) -> None:
+        """SIGKILL to the replica's postmaster and its backends: a crash."""
+        pid = self._pid()
+        if pid is None:
+            return
+        subprocess.run(["pkill", "-KILL", "-P", str(pid)], check=False)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+        (self.data / "postmaster.pid").unlink(missing_ok=True)
+
+    def stop(self) -> None:
+        subprocess.run(
+            _as_postgres(
+                [self.primary._pg("pg_ctl"), "stop", "-D", str(self.data), "-m", "immediate", "-w"]
+            ),
+            capture_output=True,
+            check=False,
+        )
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _int_or_none(value: object) -> int | None:

@@ -56,7 +56,10 @@ PUBLIC: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("/v1/export", ("GET",)),
 )
 REQUEST_HEADERS = b"Accept, Authorization, Content-Type, If-None-Match, Last-Event-ID, X-Api-Key"
-EXPOSED = b"ETag, RateLimit, RateLimit-Policy, Retry-After, Wattlas-Cursor, X-Request-ID"
+EXPOSED = (
+    b"ETag, RateLimit, RateLimit-Policy, Retry-After, Wattlas-Cursor, Wattlas-Replica-Lag-S,"
+    b" X-Request-ID"
+)
 PREFLIGHT_MAX_AGE_S = b"600"
 _encoder = msgspec.json.Encoder()
 

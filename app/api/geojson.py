@@ -43,6 +43,8 @@ def feature_collection(results: Results) -> bytes:
         "count": results.count,
         "generated_at": results.generated_at,
     }
+    if results.data_as_of is not None:
+        body["data_as_of"] = results.data_as_of
     if results.next_cursor is not None:
         body["next_cursor"] = results.next_cursor
     return _encoder.encode(body)

@@ -32,11 +32,31 @@ class SchemaHealth(msgspec.Struct, omit_defaults=True):
     error: str | None = None
 
 
+class ReplicaHealth(msgspec.Struct, omit_defaults=True):
+    """A read replica as this process last measured it (every 0.25 s): ``healthy`` means
+    drivers' questions go to it; ``lag_s`` is its replay lag behind the primary."""
+
+    name: str
+    healthy: bool
+    lag_s: float | None = None
+    error: str | None = None
+
+
 class HealthReport(msgspec.Struct):
     status: str  # ok | degraded (something is down) | unavailable (/health/ready: cannot serve)
     database: DependencyHealth
     redis: DependencyHealth
     schema: SchemaHealth
+    # The read replicas of WATTLAS_DATABASE_REPLICA_URLS (empty without). One that is not
+    # healthy does not make the service degraded: the primary answers in its place.
+    replicas: list[ReplicaHealth] = msgspec.field(default_factory=list)
+
+
+def replicas_of(services: Services) -> list[ReplicaHealth]:
+    replicas = services.store.replicas
+    if replicas is None:
+        return []
+    return [ReplicaHealth(r.name, r.healthy, r.lag_s, r.error) for r in replicas.members]
 
 
 async def check_database(services: Services) -> tuple[DependencyHealth, SchemaHealth]:
@@ -97,7 +117,9 @@ async def health(services: NamedDependency[Services]) -> Response[HealthReport]:
         check_database(services), check_redis(services)
     )
     ok = database.ok and redis.ok and schema.ok
-    report = HealthReport("ok" if ok else "degraded", database, redis, schema)
+    report = HealthReport(
+        "ok" if ok else "degraded", database, redis, schema, replicas_of(services)
+    )
     return Response(report, status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
 
@@ -114,7 +136,7 @@ async def ready(services: NamedDependency[Services]) -> Response[HealthReport]:
     )
     serving = database.ok and schema.ok
     status = "ok" if serving and redis.ok else "degraded" if serving else "unavailable"
-    report = HealthReport(status, database, redis, schema)
+    report = HealthReport(status, database, redis, schema, replicas_of(services))
     return Response(
         report, status_code=200 if serving else 503, headers={"Cache-Control": "no-store"}
     )

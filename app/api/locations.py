@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, cast
 
 import msgspec
@@ -51,7 +51,7 @@ from app.domain.tariffs import display_tariff
 from app.domain.text import search_text
 from app.services import Services
 from app.store import detail as detail_store
-from app.store import discovery, search
+from app.store import discovery, read_lag_s, search
 
 AnyRequest = Request[Any, Any, Any]
 JSON = "application/json"
@@ -76,8 +76,15 @@ def _answer(request: AnyRequest, results: Results, format_: str | None) -> Respo
 def results_of(
     rows: list[dict[str, Any]], filters: Filters, next_cursor: str | None = None
 ) -> Results:
-    summaries = [summarise(row, filters) for row in rows]
-    return Results(summaries, len(summaries), datetime.now(UTC), next_cursor)
+    return answer_of([summarise(row, filters) for row in rows], next_cursor)
+
+
+def answer_of(summaries: list[LocationSummary], next_cursor: str | None = None) -> Results:
+    """The list answer, saying how old its data may be when a replica answered (issue 15)."""
+    now = datetime.now(UTC)
+    lag_s = read_lag_s()
+    as_of = None if lag_s is None else now - timedelta(seconds=lag_s)
+    return Results(summaries, len(summaries), now, next_cursor, data_as_of=as_of)
 
 
 Row = dict[str, Any]
@@ -128,7 +135,7 @@ def _priced_page(
         position = [last[k] for k in keys] if last else None
     cursor = p.encode_cursor(position, query) if position else None
     summaries = [summary for _, summary in shown]
-    return Results(summaries, len(summaries), datetime.now(UTC), cursor)
+    return answer_of(summaries, cursor)
 
 
 def _position(position: list[Any], kinds: tuple[type, type]) -> tuple[tuple[Any, Any] | None, int]:
@@ -214,7 +221,7 @@ async def nearby(
     if price_ask is None:
         return _answer(request, results_of(rows, filters), format_)
     kept = [summary for _, summary in (await priced(services, rows, filters, price_ask))[:limit]]
-    return _answer(request, Results(kept, len(kept), datetime.now(UTC)), format_)
+    return _answer(request, answer_of(kept), format_)
 
 
 @get(
@@ -449,7 +456,7 @@ async def text_search(
     if price_ask is None:
         return _answer(request, results_of(rows, filters), format_)
     kept = [summary for _, summary in (await priced(services, rows, filters, price_ask))[:limit]]
-    return _answer(request, Results(kept, len(kept), datetime.now(UTC)), format_)
+    return _answer(request, answer_of(kept), format_)
 
 
 @get(

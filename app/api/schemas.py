@@ -124,6 +124,9 @@ class Results(msgspec.Struct, omit_defaults=True):
     count: int
     generated_at: Timestamp
     next_cursor: str | None = None
+    # Only when a read replica answered: the data is complete up to this instant (the
+    # replica's measured replay lag before generated_at). Absent: read on the primary.
+    data_as_of: Timestamp | None = None
 
 
 # ---- along a route ------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ Public surface (everything else in the package is private to it):
   ``health`` (the service's own bookkeeping)
 """
 
-from app.store.core import Db, Store, Tx
+from app.store.core import Db, Store, Tx, read_lag_s, track_read_lag
 from app.store.errors import (
     Busy,
     Conflict,
@@ -37,4 +37,6 @@ __all__ = [
     "StoreTimeout",
     "StoreUnavailable",
     "Tx",
+    "read_lag_s",
+    "track_read_lag",
 ]

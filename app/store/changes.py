@@ -57,7 +57,7 @@ async def horizon(db: Db | AsyncConnection) -> Horizon:
 
 async def read_changes(store: Store, after: int, limit: int) -> list[Change]:
     """The committed changes after number ``after``, oldest first."""
-    async with store.discovery_connection() as conn:
+    async with store.discovery_connection(on_primary=True) as conn:
         cur = await conn.execute(
             "SELECT seq, kind, location_pk, public_id, tariff_pk, committed_at FROM changes"
             " WHERE seq > %s ORDER BY seq LIMIT %s",
@@ -67,7 +67,7 @@ async def read_changes(store: Store, after: int, limit: int) -> list[Change]:
 
 
 async def newest_change(store: Store) -> int:
-    async with store.discovery_connection() as conn:
+    async with store.discovery_connection(on_primary=True) as conn:
         cur = await conn.execute("SELECT coalesce(max(seq), 0) FROM changes")
         row = await cur.fetchone()
     return int(row[0]) if row else 0
@@ -79,7 +79,7 @@ async def details(
     """The detail rows of those of these locations that are visible, by primary key."""
     if not location_pks:
         return {}
-    async with store.discovery_connection() as conn:
+    async with store.discovery_connection(on_primary=True) as conn:
         found = await read_details(
             conn, "l.id = ANY(%(ids)s)", {"ids": list(location_pks)}, now, stale_after_s
         )
@@ -90,7 +90,10 @@ async def availability(store: Store, location_pks: Sequence[int]) -> dict[int, d
     """Counts and each visible EVSE's status of those of these locations that are visible."""
     if not location_pks:
         return {}
-    async with store.discovery_connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+    async with (
+        store.discovery_connection(on_primary=True) as conn,
+        conn.cursor(row_factory=dict_row) as cur,
+    ):
         await cur.execute(
             """
             SELECT l.id AS pk, l.public_id, l.evse_count, l.available_count, l.occupied_count,
@@ -113,7 +116,10 @@ async def tariffs(store: Store, tariff_pks: Sequence[int], now: datetime) -> dic
     """The tariffs as the detail shows them, by primary key; deleted ones are left out."""
     if not tariff_pks:
         return {}
-    async with store.discovery_connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+    async with (
+        store.discovery_connection(on_primary=True) as conn,
+        conn.cursor(row_factory=dict_row) as cur,
+    ):
         await cur.execute(
             """
             SELECT t.id AS row_id, t.country_code, t.party_id, t.tariff_id_raw, t.tariff_id,
@@ -220,7 +226,7 @@ async def snapshot(store: Store) -> AsyncIterator[Snapshot]:
     everything up to it is in the snapshot; changes committed since may be too, and are
     numbered after it (applying them again changes nothing)."""
     await sequence(store)
-    async with store.discovery_connection() as conn, conn.transaction():
+    async with store.discovery_connection(on_primary=True) as conn, conn.transaction():
         await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         yield Snapshot(conn, await horizon(conn))
 

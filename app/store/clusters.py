@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 
 from app.domain.filters import NO_FILTERS, Bbox, Filters
 from app.store import locks
-from app.store.core import Store
+from app.store.core import Store, discovery_read
 from app.store.pieces import NETWORK_SILENT, Sql, in_bbox, location_filters
 
 # Map zoom → H3 resolution: a cell a few tens of pixels wide at that zoom.
@@ -43,6 +43,7 @@ def _cell_column(resolution: int) -> str:
 _SILENT_NETWORKS = f"""(SELECT id, {NETWORK_SILENT} AS silent FROM networks n)"""
 
 
+@discovery_read
 async def clusters(
     store: Store,
     *,

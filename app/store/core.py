@@ -12,6 +12,14 @@ Two pools, so that each kind of work has its own limits:
   short statement timeout, because a driver is answered in seconds or refused;
 - **primary** (writes, the receiver's own reads, management, read-your-writes): the long one.
 
+With read replicas (``WATTLAS_DATABASE_REPLICA_URLS``, issue 15) a driver's question goes to a
+healthy replica whose replay lag is under ``WATTLAS_REPLICA_MAX_LAG_S`` (``app.store.replicas``
+watches them), and to the primary's discovery pool when none is. A replica that fails under a
+read is left out and the read is asked again elsewhere (``discovery_read``), so its failure
+never reaches a client; what it costs is one more round trip for the reads it was answering.
+Each request notes the lag of the replicas it read from (``read_lag_s``): answers say how old
+their data may be.
+
 While the database is known to be down, a connection is waited for at most
 ``DOWN_ACQUIRE_TIMEOUT_S``: callers hear "unavailable" within a second instead of queueing for
 the pool's whole timeout (issue 9, "outages answer clearly"). A caller already waiting when the
@@ -21,9 +29,12 @@ acquisitions, the token's and the writer's: two short waits stay under a second.
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import msgspec
 from psycopg import AsyncConnection
@@ -32,7 +43,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from app.logs import get_logger
 from app.settings import Settings
-from app.store.errors import StoreUnavailable, translate
+from app.store.errors import Conflict, StoreUnavailable, describe, translate
+from app.store.replicas import Replica, Replicas
 
 log = get_logger(__name__)
 
@@ -53,10 +65,72 @@ WAIT_SLICE_S = 0.5  # a waiting caller looks at the database's state this often
 RECONNECT_GIVE_UP_S = 8.0
 WRITE_STATEMENT_TIMEOUT_S = 30.0
 DISCOVERY_STATEMENT_TIMEOUT_S = 5.0
+# A replica's pool that has no connection to give in this long is passed over for the primary.
+REPLICA_ACQUIRE_TIMEOUT_S = 0.3
 
 
 class DatabaseNotConfigured(StoreUnavailable):
     pass
+
+
+class ReplicaLost(StoreUnavailable):
+    """A replica failed under a read (connection lost, or a query cancelled by its replay):
+    ``discovery_read`` asks the read again, elsewhere."""
+
+
+class ReadLag:
+    """The largest replay lag of the replicas one request read from (None: only the primary)."""
+
+    __slots__ = ("lag_s",)
+
+    def __init__(self) -> None:
+        self.lag_s: float | None = None
+
+
+_read_lag: ContextVar[ReadLag | None] = ContextVar("wattlas_read_lag", default=None)
+
+
+def track_read_lag() -> ReadLag:
+    """Start noting this request's replica lag (the app calls it as a request begins: tasks the
+    request starts share the holder)."""
+    lag = ReadLag()
+    _read_lag.set(lag)
+    return lag
+
+
+def read_lag_s() -> float | None:
+    """How far behind the primary this request's data may be: the largest lag of the replicas
+    it read from, or None when it read from the primary only."""
+    lag = _read_lag.get()
+    return None if lag is None else lag.lag_s
+
+
+def _note_lag(replica: Replica) -> None:
+    lag = _read_lag.get()
+    if lag is not None:
+        lag.lag_s = max(lag.lag_s or 0.0, replica.lag_s or 0.0)
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def discovery_read(
+    read: Callable[Concatenate[Store, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[Store, P], Coroutine[Any, Any, T]]:
+    """A read of the discovery pool that may be asked again: when the replica under it fails,
+    it runs again on another replica or on the primary (the failed one is left out by then)."""
+
+    @functools.wraps(read)
+    async def again_elsewhere(store: Store, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        for _ in range(store.replica_count):
+            try:
+                return await read(store, *args, **kwargs)
+            except ReplicaLost as exc:
+                log.warning("store.read_asked_again", read=read.__name__, error=str(exc))
+        return await read(store, *args, **kwargs)
+
+    return again_elsewhere
 
 
 def database_url(settings: Settings) -> str:
@@ -161,6 +235,8 @@ class Store:
         discovery_timeout_s: float = DISCOVERY_STATEMENT_TIMEOUT_S,
         write_timeout_s: float = WRITE_STATEMENT_TIMEOUT_S,
         configure: Configure | None = None,
+        replica_urls: tuple[str, ...] = (),
+        replica_max_lag_s: float = 2.0,
     ) -> None:
         """``configure`` runs on every new connection (the benchmarks load auto_explain)."""
         self.url = url
@@ -172,6 +248,21 @@ class Store:
         )
         self._discovery_opened = False
         self._down_since: float | None = None
+        self.replicas: Replicas | None = None
+        if replica_urls:
+            self.replicas = Replicas(
+                replica_urls,
+                max_lag_s=replica_max_lag_s,
+                pool=lambda replica_url, replica: self._pool(
+                    replica_url,
+                    0,
+                    max_size,
+                    f"{name}-replica-{replica}",
+                    discovery_timeout_s,
+                    configure,
+                ),
+                primary_lsn=self._primary_lsn,
+            )
 
     @staticmethod
     def _pool(
@@ -204,15 +295,39 @@ class Store:
             max_size=max_size or settings.db_pool_size,
             name=name,
             discovery_timeout_s=settings.query_timeout_s,
+            replica_urls=settings.replica_urls,
+            replica_max_lag_s=settings.replica_max_lag_s,
         )
 
     async def open(self) -> None:
         await self._primary.open(wait=False)
 
+    async def open_discovery(self) -> None:
+        """Open the discovery pool and the replicas (an API process does it as it starts; other
+        processes on their first driver's question, if they ever ask one)."""
+        if self._discovery_opened:
+            return
+        self._discovery_opened = True
+        await self._discovery.open(wait=False)
+        if self.replicas is not None:
+            await self.replicas.start()
+
     async def close(self) -> None:
+        if self.replicas is not None and self._discovery_opened:
+            await self.replicas.close()
         await self._primary.close()
         if self._discovery_opened:
             await self._discovery.close()
+
+    @property
+    def replica_count(self) -> int:
+        return 0 if self.replicas is None else len(self.replicas.members)
+
+    async def _primary_lsn(self) -> int:
+        async with self.connection() as conn:
+            cur = await conn.execute("SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint")
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
 
     async def __aenter__(self) -> Store:
         await self.open()
@@ -271,13 +386,48 @@ class Store:
             yield conn
 
     @asynccontextmanager
-    async def discovery_connection(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for a driver's question (short statement timeout)."""
+    async def discovery_connection(
+        self, *, on_primary: bool = False
+    ) -> AsyncIterator[AsyncConnection]:
+        """A connection for a driver's question (short statement timeout): on a healthy replica
+        when there is one, else on the primary. ``on_primary``: a read that must see every
+        committed write (the change feed and the snapshot number what the primary committed;
+        the nearby cache keeps what it reads until an event says it changed). A function
+        using a replica's connection is decorated with ``discovery_read``."""
         if not self._discovery_opened:
-            self._discovery_opened = True
-            await self._discovery.open(wait=False)
+            await self.open_discovery()
+        replica = None if on_primary or self.replicas is None else self.replicas.pick()
+        if replica is not None:
+            conn = await self._replica_conn(replica)
+            if conn is not None:
+                async with self._on_replica(replica, conn):
+                    yield conn
+                return
         async with self._acquire(self._discovery) as conn:
             yield conn
+
+    async def _replica_conn(self, replica: Replica) -> AsyncConnection | None:
+        try:
+            return await replica.pool.getconn(timeout=REPLICA_ACQUIRE_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - the primary answers instead
+            replica.leave_out(f"no connection: {describe(exc)}")
+            return None
+
+    @asynccontextmanager
+    async def _on_replica(self, replica: Replica, conn: AsyncConnection) -> AsyncIterator[None]:
+        try:
+            with translate():
+                yield
+        except (StoreUnavailable, Conflict) as exc:
+            # Unavailable: the replica went away. Conflict: PostgreSQL cancelled the query for
+            # its replay ("conflict with recovery"); the replica itself is fine.
+            if isinstance(exc, StoreUnavailable):
+                replica.leave_out(str(exc))
+            raise ReplicaLost(f"replica {replica.name}: {exc}") from exc
+        else:
+            _note_lag(replica)
+        finally:
+            await replica.pool.putconn(conn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:

@@ -13,7 +13,7 @@ from app.domain.filters import NO_FILTERS
 from app.domain.lists import enum_list, text_list
 from app.domain.parking import read_evse_parking, read_parking_places
 from app.domain.tariffs import tax_included
-from app.store.core import Store
+from app.store.core import Store, discovery_read
 from app.store.pieces import Sql, summary_columns
 
 # ``accepted_service_providers``: eMSP names, string(50) in OCPI; longer ones are cut at this.
@@ -68,6 +68,7 @@ _TARIFFS = """
 """
 
 
+@discovery_read
 async def location_detail(
     store: Store, public_id: str, *, now: datetime, stale_after_s: int
 ) -> Found | None:
@@ -159,6 +160,7 @@ def _plain(values: dict[str, Any]) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
 
 
+@discovery_read
 async def merged_head(store: Store, public_id: str) -> str | None:
     """The id of the site a merged record belongs to (issue 12), or None."""
     async with store.discovery_connection() as conn, conn.cursor() as cur:

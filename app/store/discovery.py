@@ -17,14 +17,20 @@ from psycopg.rows import dict_row
 
 from app.domain.filters import Bbox, Filters
 from app.domain.route import Pieces
-from app.store.core import Store
+from app.store.core import Store, discovery_read
 from app.store.pieces import Sql, in_bbox, location_filters, point, summary_columns
 
 Row = dict[str, Any]
 
 
-async def _fetch(store: Store, sql: str, params: dict[str, Any]) -> list[Row]:
-    async with store.discovery_connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+@discovery_read
+async def _fetch(
+    store: Store, sql: str, params: dict[str, Any], *, on_primary: bool = False
+) -> list[Row]:
+    async with (
+        store.discovery_connection(on_primary=on_primary) as conn,
+        conn.cursor(row_factory=dict_row) as cur,
+    ):
         await cur.execute(sql, params)
         return await cur.fetchall()
 
@@ -67,8 +73,9 @@ async def points_near(
     store: Store, *, lat: float, lon: float, reach_m: float
 ) -> list[tuple[str, float, float]]:
     """(public id, lat, lon) of every visible location within ``reach_m`` (spheroid), by id:
-    the candidates the API's nearby cache answers from."""
-    async with store.discovery_connection() as conn:
+    the candidates the API's nearby cache answers from. On the primary: the cache keeps what it
+    reads until an event says it changed, and a replica could still be before that change."""
+    async with store.discovery_connection(on_primary=True) as conn:
         cur = await conn.execute(
             """
             SELECT public_id, lat, lon FROM locations l
@@ -84,14 +91,15 @@ async def points_near(
 async def summaries(
     store: Store, *, public_ids: list[str], now: datetime, stale_after_s: int
 ) -> list[Row]:
-    """The unfiltered summary rows of these locations (those still visible)."""
+    """The unfiltered summary rows of these locations (those still visible), read on the
+    primary: the nearby cache keeps them until an event says they changed."""
     q = Sql.at(now, stale_after_s)
     sql = f"""
         SELECT {summary_columns(q, Filters())}
         FROM locations l JOIN networks n ON n.id = l.network_id
         WHERE l.public_id = ANY({q.bind("public_ids", public_ids)}) AND l.visible
     """
-    return await _fetch(store, sql, q.params)
+    return await _fetch(store, sql, q.params, on_primary=True)
 
 
 # ---- viewport ----------------------------------------------------------------------------------

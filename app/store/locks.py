@@ -14,6 +14,7 @@ PULL = 727001  # (PULL, network id): one pull of a network at a time
 CLUSTER_REFRESH = 727002  # one refresher of cluster_cells at a time
 SITE_MERGE = 727003  # one merge of sites at a time (app.store.sites)
 CHANGE_FEED = 727004  # (CHANGE_FEED, 0): numbers the change feed in commit order (migration 0009)
+MIGRATION = 727005  # one schema migration at a time (migrations/env.py)
 
 
 def object_key(kind: str, country_code: str, party_id: str, object_id: str) -> int:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from app.store.core import Store
+from app.store.core import Store, discovery_read
 
 
 class TariffRef(NamedTuple):
@@ -41,6 +41,7 @@ class StoredTariffRow(NamedTuple):
     network_kind: str  # ocpi | registry: only a registry's tariffs are registry text
 
 
+@discovery_read
 async def party_tariff_refs(
     store: Store, parties: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], dict[str, TariffRef]]:
@@ -64,6 +65,7 @@ async def party_tariff_refs(
     return found
 
 
+@discovery_read
 async def tariff_objects(store: Store, row_ids: Sequence[int]) -> list[StoredTariffRow]:
     """The stored OCPI Tariff objects of these rows (hidden ones too: a caller asked by a
     reference it just read)."""
@@ -79,6 +81,7 @@ async def tariff_objects(store: Store, row_ids: Sequence[int]) -> list[StoredTar
     return [StoredTariffRow(*row) for row in rows]
 
 
+@discovery_read
 async def tariffs_by_key(
     store: Store, keys: Sequence[tuple[str, str, str]]
 ) -> dict[int, StoredTariffRow]:

@@ -32,7 +32,7 @@ from app.domain.text import (
     query_terms,
     search_text,
 )
-from app.store.core import Db, Store, using
+from app.store.core import Db, Store, discovery_read, using
 from app.store.pieces import Sql, location_filters, point, summary_columns
 
 Row = dict[str, Any]
@@ -40,6 +40,7 @@ Row = dict[str, Any]
 ID_CANDIDATES = 200
 
 
+@discovery_read
 async def _fetch(store: Store, sql: str, params: dict[str, Any]) -> list[Row]:
     async with store.discovery_connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(sql, params)

@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 from psycopg.rows import dict_row
 
-from app.store.core import Db, Store, Tx, using
+from app.store.core import Db, Store, Tx, discovery_read, using
 
 
 class PricingFacts(msgspec.Struct):
@@ -121,6 +121,7 @@ class SourceCounts(msgspec.Struct):
         return total
 
 
+@discovery_read
 async def counts(store: Store) -> list[SourceCounts]:
     """Every source (registries, and OCPI networks with locations) with its record counts and
     last import (a driver-facing read: the discovery pool)."""

@@ -281,3 +281,49 @@ async def test_scheduler_pulls_registered_networks(
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert sync_conn.execute("SELECT count(*) FROM locations").fetchone() == (487,)
+
+
+async def test_two_schedulers_never_pull_the_same_network_at_once(
+    served_settings: Settings,
+    sandbox: ServerProcess,
+    store: Store,
+    sync_conn: psycopg.Connection,
+) -> None:
+    """Two schedulers, each with its own store (its own database sessions, as two processes
+    have): every network is pulled once, by one of them, and no two runs of one network and
+    module overlap in time (issue 15: starting a second ``wattlas serve`` is safe)."""
+    import asyncio
+    import contextlib
+    import itertools
+
+    from ingest.scheduler import run_scheduler
+
+    for name in ("punkt", "fastned", "hub"):
+        await register(served_settings, sandbox, name)
+    async with Store(served_settings.database_url or "", max_size=4, name="second") as second:
+        tasks = [asyncio.create_task(run_scheduler(s, None, tick_s=0.05)) for s in (store, second)]
+        try:
+            for _ in range(300):
+                await asyncio.sleep(0.1)
+                row = sync_conn.execute(
+                    "SELECT count(DISTINCT network_id) FROM sync_runs"
+                    " WHERE module = 'locations' AND kind = 'full' AND status = 'complete'"
+                ).fetchone()
+                if row == (3,):
+                    break
+            await asyncio.sleep(1.0)  # both keep ticking: nothing is pulled again
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    runs = sync_conn.execute(
+        "SELECT network_id, module, kind, status, started_at, finished_at FROM sync_runs"
+        " ORDER BY network_id, module, started_at"
+    ).fetchall()
+    full_locations = [r for r in runs if r[1:4] == ("locations", "full", "complete")]
+    assert len(full_locations) == 3 and len({r[0] for r in full_locations}) == 3, runs
+    for before, after in itertools.pairwise(runs):
+        if before[:2] == after[:2]:
+            assert before[5] is not None and before[5] <= after[4], (before, after)
