@@ -54,3 +54,32 @@ def test_every_variable_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     missing = [v for v in ENV_VARIABLES if v not in readme]
     assert missing == []
+
+
+def test_the_compose_topology_uses_the_services_own_settings() -> None:
+    """docker-compose.yml (primary, replica, Redis, two API nodes, a worker) names only
+    variables the service reads, and gives the API nodes the replica (issue 15)."""
+    import re
+
+    import yaml
+
+    path = Path(__file__).resolve().parent.parent / "docker-compose.yml"
+    named = set(re.findall(r"\b(WATTLAS_[A-Z0-9_]+)\b", path.read_text()))
+    assert named and named <= set(ENV_VARIABLES), named - set(ENV_VARIABLES)
+    services = yaml.safe_load(path.read_text())["services"]
+    assert {"primary", "replica", "redis", "api-a", "api-b", "worker"} <= set(services)
+    for node in ("api-a", "api-b"):
+        env = services[node]["environment"]
+        assert env["WATTLAS_DATABASE_REPLICA_URLS"].endswith("@replica:5432/wattlas")
+        assert env["WATTLAS_RUN_SCHEDULER"] == "false"
+    assert services["worker"]["environment"]["WATTLAS_RUN_SCHEDULER"] == "true"
+
+
+def test_replica_urls_are_a_list() -> None:
+    settings = load_settings(
+        {"WATTLAS_DATABASE_REPLICA_URLS": "postgresql://a/x, postgresql://b/x"}
+    )
+    assert settings.replica_urls == ("postgresql://a/x", "postgresql://b/x")
+    assert load_settings({}).replica_urls == ()
+    with pytest.raises(SettingsError, match="WATTLAS_REPLICA_MAX_LAG_S"):
+        load_settings({"WATTLAS_REPLICA_MAX_LAG_S": "soon"})

@@ -77,6 +77,9 @@ HEADER_DOCS = {
     "Cache-Control": "How long shared caches (a CDN) and browsers may keep the answer.",
     "WWW-Authenticate": "How to authenticate: a Bearer key (or the X-Api-Key header).",
     "X-Request-ID": "The id of the failure in the service's log.",
+    "Wattlas-Replica-Lag-S": "Sent when a read replica answered (part of) the question: its "
+    "replay lag behind the primary, in seconds (at most ``WATTLAS_REPLICA_MAX_LAG_S``). "
+    "Absent: the primary answered.",
 }
 
 
@@ -357,6 +360,8 @@ def _finish_operation(operation: dict[str, Any], spec: Operation) -> None:
         headers |= {n: _header(n) for n in ("ETag", "Cache-Control")}
     if spec.keyed:
         headers |= {n: _header(n) for n in ("RateLimit", "RateLimit-Policy")}
+    if spec.revalidates:  # the drivers' questions, which replicas answer
+        headers["Wattlas-Replica-Lag-S"] = _header("Wattlas-Replica-Lag-S")
     responses["200"] = success
     if spec.revalidates:
         responses["304"] = {

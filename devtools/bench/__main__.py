@@ -14,15 +14,15 @@ from typing import Any
 import click
 import psycopg
 
-from devtools.bench import outages, prices, pull, push, queries, registries, sync
+from devtools.bench import outages, prices, pull, push, queries, registries, replicas, sync
 from devtools.bench.dataset import generate
 from devtools.bench.harness import ROOT, STATE, dump, environment
 from devtools.bench.report import machine, table
 
 PROGRESS_STEPS = 20  # a progress line every 5 %
-PARTS = ("pull", "push", "queries", "registries", "prices", "sync", "outages")
+PARTS = ("pull", "push", "queries", "registries", "prices", "sync", "replicas", "outages")
 # The parts on the 300k dataset; ``outages`` brings its own services and small dataset.
-DATASET_PARTS = frozenset({"pull", "push", "queries", "registries", "prices", "sync"})
+DATASET_PARTS = frozenset({"pull", "push", "queries", "registries", "prices", "sync", "replicas"})
 
 
 @click.group()
@@ -210,6 +210,10 @@ def _dataset_parts(
             "sync": (
                 "the snapshot, the change feed under pushes, and what the feed costs them",
                 lambda: sync.run(env, **load),
+            ),
+            "replicas": (
+                "nearby on the primary and on a streaming replica, and the replica's lag",
+                lambda: replicas.run(env, seconds=seconds, connections=connections),
             ),
         }
         for name, (what, run) in runs.items():
