@@ -37,11 +37,13 @@ def _postmaster(data_pid_file: Any) -> list[int]:
     return []
 
 
-def _scans(url: str) -> int:
+def _scans(url: str, table: str | None = "locations") -> int:
+    """Index and sequential scans this server counted, of one table or of all of them."""
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute(
-            "SELECT coalesce(idx_scan, 0) + coalesce(seq_scan, 0) FROM pg_stat_user_tables"
-            " WHERE relname = 'locations'"
+            "SELECT coalesce(sum(coalesce(idx_scan, 0) + coalesce(seq_scan, 0)), 0)"
+            " FROM pg_stat_user_tables WHERE %(table)s::text IS NULL OR relname = %(table)s",
+            {"table": table},
         ).fetchone()
     return int(row[0]) if row else 0
 
@@ -130,6 +132,7 @@ async def run(env: Environment, *, seconds: int, connections: int) -> dict[str, 
             try:
                 wrk(paths, "nearby-replicas", api.url, connections=connections, seconds=5)  # warm
                 scans_before = _scans(replica_url)
+                primary_scans_before = _scans(env.database_url, None)
                 results[name] = _measured(
                     api,
                     paths,
@@ -140,7 +143,18 @@ async def run(env: Environment, *, seconds: int, connections: int) -> dict[str, 
                 )
                 await asyncio.sleep(1.5)  # the replica's statistics are flushed each second
                 results[name]["replica_location_scans"] = _scans(replica_url) - scans_before
+                results[name]["primary_table_scans"] = (
+                    _scans(env.database_url, None) - primary_scans_before
+                )
                 if name == "with_replica":
+                    # What the primary spends with no request at all (WAL sender, the
+                    # replica watcher's position samples, the sequencer, autovacuum): the
+                    # floor of its per-request figure above.
+                    idle_before = tree_cpu_s(primary_pids)
+                    await asyncio.sleep(seconds)
+                    results["primary_idle_cpu_ms_per_s"] = round(
+                        1000 * (tree_cpu_s(primary_pids) - idle_before) / seconds, 1
+                    )
                     results["replica_lag_under_pushes"] = await _lag_under_pushes(env, api, seconds)
             finally:
                 api.stop()
