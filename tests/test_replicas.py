@@ -297,3 +297,53 @@ async def test_an_sse_client_on_node_b_sees_a_push_received_by_node_a(
         for node in (node_a, node_b):
             with contextlib.suppress(Exception):
                 node.stop()
+
+
+async def test_a_frozen_replica_under_load_is_left_out_and_its_reads_answered_elsewhere(
+    api: ServerProcess, store: Store, settings: Settings, replica: LocalReplica
+) -> None:
+    """SIGSTOP: the replica accepts connections and never answers (TCP does not time out on a
+    live host). Reads in flight on it are severed when a check finds it silent, and asked again
+    on the primary: every answer 200, none slower than the check's timeout and a retry."""
+    await register(store)
+    answers: list[tuple[int, float]] = []
+    stop = asyncio.Event()
+
+    async def driver(client: httpx.AsyncClient) -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            answer = await client.get(f"{api.url}/v1/locations/nearby", params=GENT)
+            answers.append((answer.status_code, time.monotonic() - started))
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        await push(client, api.url, "R1", 0.0)
+
+        async def on_replica() -> bool:
+            answer = await client.get(f"{api.url}/v1/locations/nearby", params=GENT)
+            return "wattlas-replica-lag-s" in answer.headers
+
+        await until(on_replica, timeout_s=5)
+        drivers = [asyncio.create_task(driver(client)) for _ in range(8)]
+        try:
+            await asyncio.sleep(0.5)
+            replica.freeze()
+            frozen_at = len(answers)
+
+            async def left_out() -> bool:
+                return not (await replica_health(client, api.url))["healthy"]
+
+            assert await until(left_out, timeout_s=3) < 1.0
+            await asyncio.sleep(1.5)
+            assert len(answers) - frozen_at > 20  # the primary kept answering
+        finally:
+            replica.freeze(False)
+            stop.set()
+            await asyncio.gather(*drivers)
+        assert {status for status, _ in answers} == {200}
+        assert max(seconds for _, seconds in answers) < 2.0
+
+        async def back() -> bool:
+            return bool((await replica_health(client, api.url))["healthy"])
+
+        await until(back, timeout_s=10, step_s=0.1)
+        await until(on_replica, timeout_s=5)

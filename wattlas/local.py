@@ -548,7 +548,19 @@ class LocalReplica:
             time.sleep(0.05)
         (self.data / "postmaster.pid").unlink(missing_ok=True)
 
+    def freeze(self, frozen: bool = True) -> None:
+        """SIGSTOP (or SIGCONT) to the replica's postmaster and its backends: a server that
+        accepts connections and never answers."""
+        pid = self._pid()
+        if pid is None:
+            return
+        sig = signal.SIGSTOP if frozen else signal.SIGCONT
+        subprocess.run(["pkill", f"-{sig.name.removeprefix('SIG')}", "-P", str(pid)], check=False)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
     def stop(self) -> None:
+        self.freeze(False)  # a stopped process would not act on the signal
         subprocess.run(
             _as_postgres(
                 [self.primary._pg("pg_ctl"), "stop", "-D", str(self.data), "-m", "immediate", "-w"]

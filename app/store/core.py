@@ -415,6 +415,7 @@ class Store:
 
     @asynccontextmanager
     async def _on_replica(self, replica: Replica, conn: AsyncConnection) -> AsyncIterator[None]:
+        replica.in_flight.add(conn)
         try:
             with translate():
                 yield
@@ -427,6 +428,7 @@ class Store:
         else:
             _note_lag(replica)
         finally:
+            replica.in_flight.discard(conn)
             await replica.pool.putconn(conn)
 
     @asynccontextmanager

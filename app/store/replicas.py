@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from itertools import count
-from typing import Any
+from typing import Any, TypeVar
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -41,6 +42,7 @@ from app.logs import get_logger
 from app.store.errors import describe
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 CHECK_EVERY_S = 0.25
 CHECK_TIMEOUT_S = 0.5  # a replica that does not answer a check in this long is left out
@@ -61,11 +63,38 @@ class Replica:
     lag_s: float | None = None
     error: str | None = None
     checked: AsyncConnection | None = field(default=None, repr=False)  # the watcher's own
+    # Connections reads are running on now (``app.store.core``): severed when the replica
+    # stops answering, so that those reads fail at once and are asked again elsewhere.
+    in_flight: set[AsyncConnection] = field(default_factory=set, repr=False)
+    probe: asyncio.Future[tuple[bool, int | None]] | None = field(default=None, repr=False)
 
     def leave_out(self, error: str) -> None:
         if self.healthy:
             log.warning("store.replica_left_out", replica=self.name, error=error)
         self.healthy, self.error = False, error
+
+    def sever_reads(self) -> int:
+        """End the connections of the reads in flight (a frozen server never answers them,
+        and TCP on a live host never times out): each read fails as a lost connection."""
+        return sum(sever(conn) for conn in list(self.in_flight))
+
+
+def sever(conn: AsyncConnection | None) -> bool:
+    """Shut down a connection's socket, so that whatever waits on it sees the connection end
+    at once. ``shutdown`` on a duplicate of the descriptor: closing psycopg's own descriptor
+    under it could let another socket take its number while the event loop still watches it;
+    and cancelling the wait instead makes psycopg ask the (frozen) server to cancel, for up to
+    10 s."""
+    if conn is None:
+        return False
+    with contextlib.suppress(Exception):
+        duplicate = socket.fromfd(conn.pgconn.socket, socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            duplicate.shutdown(socket.SHUT_RDWR)
+        finally:
+            duplicate.close()
+        return True
+    return False
 
 
 @dataclass
@@ -122,6 +151,7 @@ class Replicas:
         self._turn = count()
         self._watcher: asyncio.Task[None] | None = None
         self._measured = asyncio.Event()
+        self._lsn_probe: asyncio.Future[int] | None = None
 
     # ---- routing --------------------------------------------------------------------------------
     def pick(self) -> Replica | None:
@@ -150,6 +180,10 @@ class Replicas:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
             self._watcher = None
+        probes = [self._lsn_probe, *(r.probe for r in self.members)]
+        for probe in probes:
+            if probe is not None and not probe.done():
+                probe.cancel()
         for replica in self.members:
             await _close_quietly(replica.checked)
             replica.checked = None
@@ -165,29 +199,31 @@ class Replicas:
 
     async def check(self, connect: Connect = _connect) -> None:
         """One round: the primary's position, then every replica's, at once."""
-        try:
-            async with asyncio.timeout(CHECK_TIMEOUT_S):
-                self._wal.add(time.monotonic(), await self._primary_lsn())
-        except Exception as exc:  # noqa: BLE001 - a primary outage: replicas keep serving
-            # Nothing new can be written while the primary is down: the samples kept still
-            # measure what the replicas have not replayed.
-            log.debug("store.replica_check_primary_failed", error=describe(exc))
+        if self._lsn_probe is None or self._lsn_probe.done():
+            self._lsn_probe = _probing(self._primary_lsn())
+        done, _ = await asyncio.wait({self._lsn_probe}, timeout=CHECK_TIMEOUT_S)
+        if done and self._lsn_probe.exception() is None:
+            self._wal.add(time.monotonic(), self._lsn_probe.result())
+        # Else the primary is down or frozen: nothing new can be written, so the samples kept
+        # still measure what the replicas have not replayed, and the replicas keep serving.
         await asyncio.gather(*(self._check(r, connect) for r in self.members))
 
     async def _check(self, replica: Replica, connect: Connect) -> None:
+        if replica.probe is None or replica.probe.done():
+            replica.probe = _probing(self._probe(replica, connect))
+        # Waited for, not cancelled on timeout (see ``sever``): a probe that does not answer
+        # in time is a failed check now, and its connection is severed so it ends by itself.
+        done, _ = await asyncio.wait({replica.probe}, timeout=CHECK_TIMEOUT_S)
+        if not done:
+            sever(replica.checked)
+            self._fail(replica, f"no answer to a check within {CHECK_TIMEOUT_S:g} s")
+            return
         try:
-            async with asyncio.timeout(CHECK_TIMEOUT_S):
-                if replica.checked is None or replica.checked.closed:
-                    replica.checked = await connect(replica.url)
-                cur = await replica.checked.execute(
-                    "SELECT pg_is_in_recovery(), (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint"
-                )
-                row: Any = await cur.fetchone()
+            row = replica.probe.result()
         except Exception as exc:  # noqa: BLE001 - every failure is a reason to leave it out
             broken, replica.checked = replica.checked, None
-            asyncio.get_running_loop().create_task(_close_quietly(broken))
-            replica.lag_s = None
-            replica.leave_out(f"check failed: {describe(exc) if str(exc) else 'timed out'}")
+            await _close_quietly(broken)
+            self._fail(replica, f"check failed: {describe(exc)}")
             return
         in_recovery, replayed = row
         if not in_recovery or replayed is None:
@@ -207,6 +243,23 @@ class Replicas:
                     await self._renew_pool(replica)
             replica.healthy, replica.error = True, None
 
+    @staticmethod
+    async def _probe(replica: Replica, connect: Connect) -> tuple[bool, int | None]:
+        if replica.checked is None or replica.checked.closed:
+            replica.checked = await connect(replica.url)
+        cur = await replica.checked.execute(
+            "SELECT pg_is_in_recovery(), (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint"
+        )
+        row: Any = await cur.fetchone()
+        return bool(row[0]), row[1]
+
+    @staticmethod
+    def _fail(replica: Replica, error: str) -> None:
+        replica.lag_s = None
+        replica.leave_out(error)
+        if severed := replica.sever_reads():
+            log.warning("store.replica_reads_severed", replica=replica.name, reads=severed)
+
     async def _renew_pool(self, replica: Replica) -> None:
         """A fresh pool for a replica taken back: the old one may hold connections to the
         server that went away, or wait out psycopg_pool's reconnection back-off (seconds)."""
@@ -215,6 +268,13 @@ class Replicas:
         closing = asyncio.get_running_loop().create_task(old.close())
         self._closing.add(closing)
         closing.add_done_callback(self._closing.discard)
+
+
+def _probing(probe: Awaitable[T]) -> asyncio.Future[T]:
+    """A probe running on its own; its failure is read by whoever waits for it, or dropped."""
+    future = asyncio.ensure_future(probe)
+    future.add_done_callback(lambda f: f.cancelled() or f.exception())
+    return future
 
 
 async def _close_quietly(conn: AsyncConnection | None) -> None:
