@@ -96,6 +96,7 @@ class Services:
     async def open(self) -> None:
         await self.store.open()
         await self.store.open_discovery()
+        self.store.watch_primary()
 
     async def close(self) -> None:
         await self.feed_watch.close()

@@ -26,9 +26,9 @@ from app.domain.parties import Party
 from app.settings import Settings
 from app.store import Store, StoreUnavailable
 from ingest import credentials
-from tests.conftest import make_app
+from tests.conftest import make_app, settings_env, start_granian
 from tests.ingest.helpers import TOKEN, b64, location_example
-from wattlas.local import LocalServices
+from wattlas.local import LocalServices, freeze_postgres
 from wattlas.migrate import upgrade
 
 LOCATION = "/ocpi/2.2.1/locations/BE/BEC/LOC1"
@@ -168,3 +168,73 @@ async def test_callers_already_waiting_hear_of_the_outage_and_the_pool_comes_bac
                 await asyncio.sleep(0.2)
         back_s = time.monotonic() - back_at
         print(f"\nwaiter heard in {heard_at - stopped_at:.2f} s; back {back_s:.2f} s after restart")
+
+
+@pytest.mark.slow
+async def test_a_frozen_database_answers_503_and_3000_within_seconds_never_a_hang(
+    own_postgres: LocalServices, base_settings: Settings, tmp_path: Path
+) -> None:
+    """SIGSTOP to PostgreSQL under load (issue 9: every request holding a connection hung for
+    the whole freeze): the primary's watch finds it silent within a second, severs the
+    connections in use and refuses new ones, so every question is answered, 503 or 3000 with
+    Retry-After, and the service answers 200 again soon after SIGCONT."""
+    url = own_postgres.create_database("wattlas_frozen")
+    upgrade(url)
+    async with Store(url, max_size=2, name="test") as store:
+        await credentials.add_static(store, "becharged", TOKEN, [Party.parse("BE*BEC")])
+    env = {**settings_env(base_settings), "WATTLAS_DATABASE_URL": url}
+    server = start_granian("wattlas.asgi:app", env, tmp_path, name="api")
+    answers: list[tuple[str, int, int | None, str | None, float, float]] = []
+    stop = asyncio.Event()
+
+    async def driver(client: httpx.AsyncClient, kind: str) -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            if kind == "nearby":
+                r = await client.get("/v1/locations/nearby", params={"lat": 51.0476, "lon": 3.7299})
+                ocpi = None
+            else:
+                r = await client.patch(f"{LOCATION}/3256", json=STATUS, headers=b64(TOKEN))
+                ocpi = r.json()["status_code"]
+            answers.append(
+                (kind, r.status_code, ocpi, r.headers.get("retry-after"), started,
+                 time.monotonic() - started)
+            )  # fmt: skip
+            await asyncio.sleep(0.02)
+
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            put = await client.put(LOCATION, json=location_example(), headers=b64(TOKEN))
+            assert put.json()["status_code"] == 1000
+            drivers = [
+                asyncio.create_task(driver(client, kind)) for kind in ["nearby"] * 6 + ["push"] * 2
+            ]
+            await asyncio.sleep(1.0)
+            freeze_postgres(own_postgres.pg_data)
+            frozen_at = time.monotonic()
+            try:
+                await asyncio.sleep(4.0)
+            finally:
+                freeze_postgres(own_postgres.pg_data, frozen=False)
+            thawed_at = time.monotonic()
+            try:
+                deadline = time.monotonic() + 15
+                while not any(a[1] == 200 and a[4] > thawed_at for a in answers):
+                    assert time.monotonic() < deadline, "no 200 after the thaw"
+                    await asyncio.sleep(0.1)
+            finally:
+                stop.set()
+                await asyncio.gather(*drivers)
+    finally:
+        server.stop()
+    during = [a for a in answers if frozen_at + 1.5 < a[4] < thawed_at - 0.5]
+    assert len(during) > 20
+    assert {(kind, status) for kind, status, *_ in during} <= {("nearby", 503), ("push", 503)}
+    assert {a[2] for a in during if a[0] == "push"} == {3000}
+    assert all(a[3] for a in during)  # Retry-After on each
+    # Refused at once while frozen; those in flight when it froze waited for the watch to find
+    # it silent (a probe every 0.5 s, silent after 1 s): about 1.5 s, never the whole freeze.
+    assert max(a[5] for a in during) < 0.5, sorted(a[5] for a in during)[-5:]
+    in_flight = [a[5] for a in answers if frozen_at - 0.5 < a[4] <= frozen_at + 1.5]
+    near = sorted((round(a[4] - frozen_at, 2), round(a[5], 2), a[1]) for a in answers)
+    assert in_flight and max(in_flight) < 2.5, [x for x in near if -1 < x[0] < 2]

@@ -549,15 +549,7 @@ class LocalReplica:
         (self.data / "postmaster.pid").unlink(missing_ok=True)
 
     def freeze(self, frozen: bool = True) -> None:
-        """SIGSTOP (or SIGCONT) to the replica's postmaster and its backends: a server that
-        accepts connections and never answers."""
-        pid = self._pid()
-        if pid is None:
-            return
-        sig = signal.SIGSTOP if frozen else signal.SIGCONT
-        subprocess.run(["pkill", f"-{sig.name.removeprefix('SIG')}", "-P", str(pid)], check=False)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
+        freeze_postgres(self.data, frozen)
 
     def stop(self) -> None:
         self.freeze(False)  # a stopped process would not act on the signal
@@ -572,6 +564,19 @@ class LocalReplica:
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def freeze_postgres(data: Path, frozen: bool = True) -> None:
+    """SIGSTOP (or SIGCONT) to a server's postmaster and its backends: a server that accepts
+    connections and never answers (a paused VM, a partition)."""
+    try:
+        pid = int((data / "postmaster.pid").read_text().splitlines()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return
+    sig = signal.SIGSTOP if frozen else signal.SIGCONT
+    subprocess.run(["pkill", f"-{sig.name.removeprefix('SIG')}", "-P", str(pid)], check=False)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
 
 
 def _alive(pid: int) -> bool:

@@ -29,6 +29,8 @@ acquisitions, the token's and the writer's: two short waits stay under a second.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
@@ -44,7 +46,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from app.logs import get_logger
 from app.settings import Settings
 from app.store.errors import Conflict, StoreUnavailable, describe, translate
-from app.store.replicas import Replica, Replicas
+from app.store.replicas import Replica, Replicas, probing, sever
 
 log = get_logger(__name__)
 
@@ -67,6 +69,10 @@ WRITE_STATEMENT_TIMEOUT_S = 30.0
 DISCOVERY_STATEMENT_TIMEOUT_S = 5.0
 # A replica's pool that has no connection to give in this long is passed over for the primary.
 REPLICA_ACQUIRE_TIMEOUT_S = 0.3
+# The primary's watch (API processes): a probe every WATCH_EVERY_S; one unanswered for
+# FROZEN_AFTER_S means the server is frozen (a paused VM, a partition, SIGSTOP).
+WATCH_EVERY_S = 0.5
+FROZEN_AFTER_S = 1.0
 
 
 class DatabaseNotConfigured(StoreUnavailable):
@@ -248,6 +254,10 @@ class Store:
         )
         self._discovery_opened = False
         self._down_since: float | None = None
+        # Connections handed out now, to be severed if the server freezes under them.
+        self._in_flight: set[AsyncConnection] = set()
+        self._watch: asyncio.Task[None] | None = None
+        self.frozen = False  # the watch's last probe went unanswered
         self.replicas: Replicas | None = None
         if replica_urls:
             self.replicas = Replicas(
@@ -312,7 +322,65 @@ class Store:
         if self.replicas is not None:
             await self.replicas.start()
 
+    def watch_primary(self) -> None:
+        """Watch the primary (an API process does): when a probe goes unanswered for
+        ``FROZEN_AFTER_S``, the store counts as down (new callers hear it within
+        ``DOWN_ACQUIRE_TIMEOUT_S``) and the connections in use are severed, so their callers
+        hear "unavailable" instead of waiting for a server that does not answer, on TCP that
+        does not time out (issue 9: a frozen PostgreSQL hung every request holding a
+        connection). A stopped server needs no watch: its connections fail by themselves."""
+        if self._watch is None:
+            self._watch = asyncio.create_task(self._watch_primary(), name="primary-watch")
+
+    async def _watch_primary(self) -> None:
+        probe_conn: list[AsyncConnection] = []  # the probe's own connection, when it has one
+        probe: asyncio.Future[None] | None = None
+
+        async def answer() -> None:
+            if not probe_conn or probe_conn[0].closed:
+                probe_conn[:] = [
+                    await AsyncConnection.connect(
+                        self.url, autocommit=True, application_name=f"{self.name}-watch"
+                    )
+                ]
+            await probe_conn[0].execute("SELECT 1")
+
+        try:
+            while True:
+                if probe is None or probe.done():
+                    probe = probing(answer())
+                done, _ = await asyncio.wait({probe}, timeout=FROZEN_AFTER_S)
+                if not done:
+                    self._frozen(probe_conn[0] if probe_conn else None)
+                elif probe.exception() is not None:
+                    probe_conn.clear()  # refused or lost: the pools find out by themselves
+                elif self.frozen:
+                    self.frozen = False
+                    log.info("store.answering_again", store=self.name)
+                await asyncio.sleep(WATCH_EVERY_S)
+        finally:
+            if probe is not None:
+                probe.cancel()
+            for conn in probe_conn:
+                sever(conn)
+
+    def _frozen(self, probe_conn: AsyncConnection | None) -> None:
+        if not self.frozen:
+            log.error("store.frozen", store=self.name, after_s=FROZEN_AFTER_S)
+        self.frozen = True
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+        sever(probe_conn)
+        severed = sum(sever(conn) for conn in list(self._in_flight))
+        if severed:
+            log.warning("store.connections_severed", store=self.name, connections=severed)
+
     async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
         if self.replicas is not None and self._discovery_opened:
             await self.replicas.close()
         await self._primary.close()
@@ -361,10 +429,16 @@ class Store:
     async def _acquire(self, pool: AsyncConnectionPool) -> AsyncIterator[AsyncConnection]:
         try:
             with translate():
+                if self.frozen:  # a connection would be one more caller waiting on it
+                    raise StoreUnavailable(
+                        f"the database does not answer (no answer for {FROZEN_AFTER_S:g} s)"
+                    )
                 conn = await self._getconn(pool)
+                self._in_flight.add(conn)
                 try:
                     yield conn
                 finally:
+                    self._in_flight.discard(conn)
                     await pool.putconn(conn)
         except StoreUnavailable as exc:
             if self._down_since is None:

@@ -200,7 +200,7 @@ class Replicas:
     async def check(self, connect: Connect = _connect) -> None:
         """One round: the primary's position, then every replica's, at once."""
         if self._lsn_probe is None or self._lsn_probe.done():
-            self._lsn_probe = _probing(self._primary_lsn())
+            self._lsn_probe = probing(self._primary_lsn())
         done, _ = await asyncio.wait({self._lsn_probe}, timeout=CHECK_TIMEOUT_S)
         if done and self._lsn_probe.exception() is None:
             self._wal.add(time.monotonic(), self._lsn_probe.result())
@@ -210,7 +210,7 @@ class Replicas:
 
     async def _check(self, replica: Replica, connect: Connect) -> None:
         if replica.probe is None or replica.probe.done():
-            replica.probe = _probing(self._probe(replica, connect))
+            replica.probe = probing(self._probe(replica, connect))
         # Waited for, not cancelled on timeout (see ``sever``): a probe that does not answer
         # in time is a failed check now, and its connection is severed so it ends by itself.
         done, _ = await asyncio.wait({replica.probe}, timeout=CHECK_TIMEOUT_S)
@@ -270,7 +270,7 @@ class Replicas:
         closing.add_done_callback(self._closing.discard)
 
 
-def _probing(probe: Awaitable[T]) -> asyncio.Future[T]:
+def probing(probe: Awaitable[T]) -> asyncio.Future[T]:
     """A probe running on its own; its failure is read by whoever waits for it, or dropped."""
     future = asyncio.ensure_future(probe)
     future.add_done_callback(lambda f: f.cancelled() or f.exception())
