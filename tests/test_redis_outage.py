@@ -26,7 +26,7 @@ from litestar.testing import AsyncTestClient
 from pyproj import Geod
 
 from app.domain.parties import Party
-from app.live.events import STREAM_KEY, decode_event, event_fields
+from app.live.events import STREAM_KEY, decode_event, event_fields, is_marker
 from app.settings import Settings
 from app.store import Store
 from ingest import credentials
@@ -130,7 +130,11 @@ def stream_event(url: str, location_id: str, timeout_s: float = 5) -> Any:
         deadline = time.monotonic() + timeout_s
         while True:
             entries: Any = client.xrange(STREAM_KEY)
-            events = [decode_event(event_fields(fields)) for _, fields in entries]
+            events = [
+                decode_event(event_fields(fields))
+                for _, fields in entries
+                if not is_marker(fields)  # where a stream client started on an empty stream
+            ]
             mine = [e for e in events if e.location_id == location_id]
             if mine:
                 return mine[-1]

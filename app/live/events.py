@@ -87,6 +87,14 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+# A stream entry that is no event: the position handed out on an empty stream (app.live.hub).
+MARKER_FIELD = "m"
+
+
+def is_marker(fields: dict[Any, Any]) -> bool:
+    return MARKER_FIELD in fields or MARKER_FIELD.encode() in fields
+
+
 def event_fields(fields: dict[Any, Any]) -> bytes:
     value = fields.get(b"e") or fields.get("e")
     if not isinstance(value, bytes | str):

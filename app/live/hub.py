@@ -18,14 +18,23 @@ import msgspec
 import redis.asyncio as aioredis
 from redis import exceptions as redis_exceptions
 
-from app.live.events import STREAM_KEY, AvailabilityEvent, decode_event, event_fields
+from app.live.events import (
+    MARKER_FIELD,
+    STREAM_KEY,
+    STREAM_MAXLEN,
+    AvailabilityEvent,
+    decode_event,
+    event_fields,
+    is_marker,
+)
 from app.live.tasks import cancel_and_wait
 from app.logs import get_logger
 
 log = get_logger(__name__)
 
 QUEUE_SIZE = 1000
-NO_EVENTS_YET = "0-0"  # the position of a client that started on an empty stream
+# The position clients of older versions were given on an empty stream (now a marker entry).
+NO_EVENTS_YET = "0-0"
 POSITION_TIMEOUT_S = 2.0
 # How long one XREAD waits for news: below the Redis client's socket timeout (1 s), so that a
 # quiet second is an empty answer, not a timeout that costs a retry pause.
@@ -140,7 +149,8 @@ class StreamHub:
         lost = int(info.get("entries-added") or 0) > int(info.get("length") or 0)
         if lost and first and is_before(after_id, _text(first[0])):
             return None
-        # Every id we hand out is an entry of the stream (or "0-0" for an empty one): one that
+        # Every id we hand out is an entry of the stream (older versions gave "0-0" for an empty
+        # one, which is taken at its word): one that
         # is not there and was not trimmed comes from a stream that is gone.
         if known_position and not await self._client.xrange(
             STREAM_KEY, min=after_id, max=after_id, count=1
@@ -149,6 +159,8 @@ class StreamHub:
         entries: Any = await self._client.xrange(STREAM_KEY, min=f"({after_id}")
         out = []
         for entry_id, fields in entries:
+            if is_marker(fields):
+                continue
             try:
                 event = decode_event(event_fields(fields))
             except (ValueError, msgspec.DecodeError):
@@ -169,9 +181,19 @@ class StreamHub:
         return await asyncio.wait_for(asyncio.shield(self._position), timeout=POSITION_TIMEOUT_S)
 
     async def _stream_end(self) -> str:
+        """The stream's last entry. An empty stream gets a marker entry first: a client's
+        position is then always an entry of this very stream, so a client that started on an
+        empty stream is told ``reset`` too when Redis restarts empty (a position "0-0" would
+        fit the new stream as well, and hide what was never published meanwhile)."""
         assert self._client is not None
         last: Any = await self._client.xrevrange(STREAM_KEY, count=1)
-        return _text(last[0][0]) if last else NO_EVENTS_YET
+        if not last:
+            return _text(
+                await self._client.xadd(
+                    STREAM_KEY, {MARKER_FIELD: b"1"}, maxlen=STREAM_MAXLEN, approximate=True
+                )
+            )
+        return _text(last[0][0])
 
     async def _read(self) -> None:
         assert self._client is not None
@@ -209,6 +231,8 @@ class StreamHub:
             for _, entries in answer or []:
                 for entry_id, fields in entries:
                     last_id = _text(entry_id)
+                    if is_marker(fields):
+                        continue
                     try:
                         event = decode_event(event_fields(fields))
                     except (ValueError, msgspec.DecodeError) as exc:

@@ -352,8 +352,11 @@ class Store:
                 done, _ = await asyncio.wait({probe}, timeout=FROZEN_AFTER_S)
                 if not done:
                     self._frozen(probe_conn[0] if probe_conn else None)
-                elif probe.exception() is not None:
-                    probe_conn.clear()  # refused or lost: the pools find out by themselves
+                elif probe.exception() is not None:  # refused or lost: the pools find out
+                    for conn in probe_conn:
+                        with contextlib.suppress(Exception):
+                            await conn.close()
+                    probe_conn.clear()
                 elif self.frozen:
                     self.frozen = False
                     log.info("store.answering_again", store=self.name)
@@ -362,7 +365,8 @@ class Store:
             if probe is not None:
                 probe.cancel()
             for conn in probe_conn:
-                sever(conn)
+                with contextlib.suppress(Exception):
+                    await conn.close()  # no round trip: it closes the socket
 
     def _frozen(self, probe_conn: AsyncConnection | None) -> None:
         if not self.frozen:

@@ -361,3 +361,28 @@ async def test_networks_list_what_the_network_filter_takes(
         )
     ).json()
     assert narrowed["locations"] == first["locations"]
+
+
+@pytest.mark.slow
+async def test_a_client_that_started_on_an_empty_stream_is_told_reset_when_the_stream_is_gone(
+    settings: Settings, api_server: ServerProcess
+) -> None:
+    """Issue 9: a client given "0-0" on an empty stream could not tell a Redis that restarted
+    empty (what changed meanwhile was never published) from one where nothing happened. Its
+    position is now a marker entry of that very stream."""
+    gent = "3.6,50.9,3.9,51.2"
+    hello = await _read_events(api_server.url, gent, 1)
+    position = hello[0]["id"]
+    assert position != "0-0"
+    still_here = await _read_events(
+        api_server.url, gent, 2, headers={"Last-Event-ID": position}, timeout_s=2,
+        quiet_after=True,
+    )  # fmt: skip
+    assert [e["event"] for e in still_here] == ["hello"]  # nothing missed: no reset
+    gone = redis_sync.Redis.from_url(settings.redis_url or "")
+    try:
+        assert gone.delete(STREAM_KEY) == 1  # Redis restarted empty
+    finally:
+        gone.close()
+    resumed = await _read_events(api_server.url, gent, 2, headers={"Last-Event-ID": position})
+    assert [e["event"] for e in resumed] == ["hello", "reset"]
