@@ -45,7 +45,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from app.logs import get_logger
 from app.settings import Settings
-from app.store.errors import Conflict, StoreUnavailable, describe, translate
+from app.store.errors import Conflict, StoreUnavailable, translate
 from app.store.replicas import Replica, Replicas, probing, sever
 
 log = get_logger(__name__)
@@ -265,7 +265,7 @@ class Store:
                 max_lag_s=replica_max_lag_s,
                 pool=lambda replica_url, replica: self._pool(
                     replica_url,
-                    0,
+                    1,  # one ready: a first read must not wait for a connection to be made
                     max_size,
                     f"{name}-replica-{replica}",
                     discovery_timeout_s,
@@ -476,23 +476,31 @@ class Store:
             await self.open_discovery()
         replica = None if on_primary or self.replicas is None else self.replicas.pick()
         if replica is not None:
-            conn = await self._replica_conn(replica)
+            # The pool of this moment: the replica's may be renewed while the read runs, and a
+            # connection goes back to the pool it came from.
+            pool = replica.pool
+            conn = await self._replica_conn(pool)
             if conn is not None:
-                async with self._on_replica(replica, conn):
+                async with self._on_replica(replica, pool, conn):
                     yield conn
                 return
         async with self._acquire(self._discovery) as conn:
             yield conn
 
-    async def _replica_conn(self, replica: Replica) -> AsyncConnection | None:
+    @staticmethod
+    async def _replica_conn(pool: AsyncConnectionPool) -> AsyncConnection | None:
+        """A replica's connection, or None when its pool has none to give at once (busy, or
+        growing on a slow machine): the primary answers this read. Not a reason to leave the
+        replica out; its checks say whether it is healthy."""
         try:
-            return await replica.pool.getconn(timeout=REPLICA_ACQUIRE_TIMEOUT_S)
-        except Exception as exc:  # noqa: BLE001 - the primary answers instead
-            replica.leave_out(f"no connection: {describe(exc)}")
+            return await pool.getconn(timeout=REPLICA_ACQUIRE_TIMEOUT_S)
+        except Exception:  # noqa: BLE001 - the primary answers instead
             return None
 
     @asynccontextmanager
-    async def _on_replica(self, replica: Replica, conn: AsyncConnection) -> AsyncIterator[None]:
+    async def _on_replica(
+        self, replica: Replica, pool: AsyncConnectionPool, conn: AsyncConnection
+    ) -> AsyncIterator[None]:
         replica.in_flight.add(conn)
         try:
             with translate():
@@ -507,7 +515,7 @@ class Store:
             _note_lag(replica)
         finally:
             replica.in_flight.discard(conn)
-            await replica.pool.putconn(conn)
+            await pool.putconn(conn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:

@@ -68,10 +68,14 @@ class Replica:
     in_flight: set[AsyncConnection] = field(default_factory=set, repr=False)
     probe: asyncio.Future[tuple[bool, int | None]] | None = field(default=None, repr=False)
 
-    def leave_out(self, error: str) -> None:
+    # Left out for a failure (not for lag): its pool is renewed when it is taken back.
+    failed: bool = False
+
+    def leave_out(self, error: str, *, failed: bool = True) -> None:
         if self.healthy:
             log.warning("store.replica_left_out", replica=self.name, error=error)
         self.healthy, self.error = False, error
+        self.failed = self.failed or failed
 
     def sever_reads(self) -> int:
         """End the connections of the reads in flight (a frozen server never answers them,
@@ -233,15 +237,15 @@ class Replicas:
         lag = self._wal.lag_s(int(replayed), time.monotonic())
         replica.lag_s = None if lag is None else round(lag, 3)
         if lag is None:
-            replica.leave_out("the primary's position is not known yet")
+            replica.leave_out("the primary's position is not known yet", failed=False)
         elif lag > self.max_lag_s:
-            replica.leave_out(f"replay lag {lag:.1f} s is over {self.max_lag_s:g} s")
+            replica.leave_out(f"replay lag {lag:.1f} s is over {self.max_lag_s:g} s", failed=False)
         else:
             if not replica.healthy:
                 log.info("store.replica_in_use", replica=replica.name, lag_s=replica.lag_s)
-                if replica.error is not None:
+                if replica.failed:
                     await self._renew_pool(replica)
-            replica.healthy, replica.error = True, None
+            replica.healthy, replica.error, replica.failed = True, None, False
 
     @staticmethod
     async def _probe(replica: Replica, connect: Connect) -> tuple[bool, int | None]:
@@ -261,8 +265,9 @@ class Replicas:
             log.warning("store.replica_reads_severed", replica=replica.name, reads=severed)
 
     async def _renew_pool(self, replica: Replica) -> None:
-        """A fresh pool for a replica taken back: the old one may hold connections to the
-        server that went away, or wait out psycopg_pool's reconnection back-off (seconds)."""
+        """A fresh pool for a replica taken back after a failure: the old one may hold
+        connections to the server that went away, or wait out psycopg_pool's reconnection
+        back-off (seconds). Reads on the old pool's connections give them back to it."""
         old, replica.pool = replica.pool, self._new_pool(replica.url, replica.name)
         await replica.pool.open(wait=False)
         closing = asyncio.get_running_loop().create_task(old.close())
