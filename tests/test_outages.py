@@ -209,7 +209,13 @@ async def test_a_frozen_database_answers_503_and_3000_within_seconds_never_a_han
             drivers = [
                 asyncio.create_task(driver(client, kind)) for kind in ["nearby"] * 6 + ["push"] * 2
             ]
-            await asyncio.sleep(1.0)
+            # Freeze only once every driver has had answers: on a loaded machine the first
+            # questions to a fresh server can take over a second by themselves.
+            deadline = time.monotonic() + 20
+            while len([a for a in answers if a[1] == 200]) < 3 * len(drivers):
+                assert time.monotonic() < deadline, "no answers before the freeze"
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)
             freeze_postgres(own_postgres.pg_data)
             frozen_at = time.monotonic()
             try:
@@ -235,6 +241,12 @@ async def test_a_frozen_database_answers_503_and_3000_within_seconds_never_a_han
     # Refused at once while frozen; those in flight when it froze waited for the watch to find
     # it silent (a probe every 0.5 s, silent after 1 s): about 1.5 s, never the whole freeze.
     assert max(a[5] for a in during) < 0.5, sorted(a[5] for a in during)[-5:]
-    in_flight = [a[5] for a in answers if frozen_at - 0.5 < a[4] <= frozen_at + 1.5]
+    # Those in flight when it froze, or asked before the watch found it silent, are answered
+    # within 2.5 s of the freeze.
+    caught = [
+        a[4] + a[5] - frozen_at
+        for a in answers
+        if a[4] + a[5] > frozen_at and a[4] <= frozen_at + 1.5
+    ]
     near = sorted((round(a[4] - frozen_at, 2), round(a[5], 2), a[1]) for a in answers)
-    assert in_flight and max(in_flight) < 2.5, [x for x in near if -1 < x[0] < 2]
+    assert caught and max(caught) < 2.5, [x for x in near if -3 < x[0] < 2]
