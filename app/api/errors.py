@@ -15,6 +15,7 @@ import re
 import uuid
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
@@ -36,6 +37,26 @@ class InvalidParameter(ValueError):
         super().__init__(f"{parameter}: {message}")
         self.parameter = parameter
         self.message = message
+
+
+_REQUIRED_FIELD = re.compile(r"Object missing required field `([^`]+)`")
+_AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$\.?(?P<path>[^`]*)`)?$", re.DOTALL)
+
+
+def invalid_body(error: msgspec.ValidationError | msgspec.DecodeError) -> InvalidParameter:
+    """A body a handler decodes itself (msgspec), refused naming the field at fault: an unknown
+    or missing field by its name, a wrong value by its path, the body when it is not JSON or
+    not an object."""
+    if isinstance(error, msgspec.DecodeError) and not isinstance(error, msgspec.ValidationError):
+        return InvalidParameter("body", f"is not JSON: {error}")
+    text = str(error)
+    if unknown := _UNKNOWN_FIELD.search(text):
+        return InvalidParameter(unknown.group(1), text)
+    if missing := _REQUIRED_FIELD.search(text):
+        return InvalidParameter(missing.group(1), "is required")
+    found = _AT_PATH.match(text)
+    assert found is not None  # the pattern matches any text
+    return InvalidParameter(found["path"] or "body", found["message"])
 
 
 class ApiError(Exception):

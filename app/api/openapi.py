@@ -103,6 +103,7 @@ OPERATIONS: dict[str, Operation] = {
         examples.ALONG_ROUTE,
         errors=(400, 401, 408, 413, 414, 429, 500, 503, 504),
         request_examples=examples.ROUTE_BODIES,
+        request_body="AlongRouteRequest",
     ),
     "searchLocations": Operation(examples.SEARCH, max_limit=100),
     "getLocation": Operation(examples.DETAIL, errors=(400, 401, 404, 414, 429, 500, 503, 504)),

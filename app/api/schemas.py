@@ -131,8 +131,9 @@ class Results(msgspec.Struct, omit_defaults=True):
 
 # ---- along a route ------------------------------------------------------------------------------
 # The shapes ``route`` takes (issue 11). The body is decoded leniently (``AlongRouteRequest``
-# holds the route as JSON) and checked by app.domain.route, which names the fault; these types
-# are what the OpenAPI document shows, and the README's examples are checked against them.
+# holds the route as raw JSON) and the route is read by app.domain.route, once, straight into an
+# array, naming the fault; these types are what the OpenAPI document shows, and the README's
+# examples are checked against them.
 Position = Annotated[
     list[float], Meta(min_length=2, max_length=3, description="[lon, lat] (an altitude is ignored)")
 ]
@@ -172,7 +173,7 @@ class AlongRouteRequest(msgspec.Struct, forbid_unknown_fields=True):
     """The body of ``POST /v1/locations/along-route``."""
 
     route: Annotated[
-        dict[str, Any],
+        msgspec.Raw,
         Meta(
             description="A GeoJSON LineString, a Feature or FeatureCollection holding one, or "
             '{"encoded_polyline", "precision"}.'

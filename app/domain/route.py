@@ -5,6 +5,8 @@ only covers the bounding box of a short stretch."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -14,7 +16,7 @@ from typing import Any
 import msgspec
 import numpy as np
 import numpy.typing as npt
-from shapely import LineString, to_wkb
+from shapely import linestrings, to_wkb
 
 MAX_POINTS = 50_000
 MAX_LENGTH_M = 10_000_000
@@ -72,56 +74,100 @@ ROUTE_SHAPES_TEXT = (
     "route must be a GeoJSON LineString, a Feature or FeatureCollection holding one, or "
     '{"encoded_polyline": …, "precision": 5}'
 )
+_ABSENT = msgspec.Raw()
 
 
-def line_geometry(route: Any) -> Any:
-    """The LineString of a route given as GeoJSON: the route itself, a Feature's geometry, or
-    the one LineString Feature of a FeatureCollection (routing engines add waypoint features,
-    which are ignored); the route as it is when it is an encoded polyline."""
-    if not isinstance(route, dict):
-        raise RouteError(ROUTE_SHAPES_TEXT)
-    kind = route.get("type")
-    if kind == "Feature":
-        geometry = route.get("geometry")
-        if not isinstance(geometry, dict) or geometry.get("type") != "LineString":
-            raise RouteError("route is a Feature whose geometry is not a LineString")
+class _Shape(msgspec.Struct):
+    """A route (or one of its features) as given, its parts still JSON: only the members that
+    pick the line are read, and the positions are decoded once, at the end, into tuples (a list
+    per position made the garbage collector walk every one: 3× the decoding time)."""
+
+    type: Any = None
+    coordinates: msgspec.Raw = _ABSENT
+    geometry: msgspec.Raw = _ABSENT
+    features: msgspec.Raw = _ABSENT
+    encoded_polyline: Any = msgspec.UNSET
+    precision: Any = 5
+
+
+_shape = msgspec.json.Decoder(_Shape)
+_features = msgspec.json.Decoder(list[msgspec.Raw])
+# Strict: numbers only (no strings, no booleans), checked in C. Pairs first (twice as fast);
+# positions with an altitude, or a fault to name, go through the second.
+_pairs = msgspec.json.Decoder(list[tuple[float, float]])
+_positions = msgspec.json.Decoder(list[tuple[float, ...]])
+
+
+def route_points(raw: bytes) -> Points:
+    """The points of a route given as JSON: a GeoJSON LineString, a Feature's geometry, the one
+    LineString Feature of a FeatureCollection (routing engines add waypoint features, which
+    are ignored), or an encoded polyline. Not yet validated (``validate``)."""
+    shape = _decode_shape(raw, ROUTE_SHAPES_TEXT)
+    if shape.encoded_polyline is not msgspec.UNSET and shape.type not in (
+        "Feature",
+        "FeatureCollection",
+    ):
+        if not isinstance(shape.encoded_polyline, str) or not isinstance(shape.precision, int):
+            raise RouteError("encoded_polyline must be a string, precision 5 or 6")
+        return np.array(decode_polyline(shape.encoded_polyline, shape.precision)).reshape(-1, 2)
+    return _line_points(_line(shape))
+
+
+def _decode_shape(raw: bytes, refusal: str) -> _Shape:
+    try:
+        return _shape.decode(raw)
+    except msgspec.ValidationError:
+        raise RouteError(refusal) from None
+
+
+def _line(route: _Shape) -> _Shape:
+    if route.type == "Feature":
+        refusal = "route is a Feature whose geometry is not a LineString"
+        geometry = _decode_shape(route.geometry, refusal) if route.geometry else None
+        if geometry is None or geometry.type != "LineString":
+            raise RouteError(refusal)
         return geometry
-    if kind == "FeatureCollection":
-        features = route.get("features")
-        if not isinstance(features, list):
+    if route.type == "FeatureCollection":
+        try:
+            items = _features.decode(route.features) if route.features else None
+        except msgspec.ValidationError:
+            items = None
+        if items is None:
             raise RouteError("route.features must be an array of GeoJSON Features")
-        for i, item in enumerate(features):  # RFC 7946 §3.3: each one a Feature
-            if not isinstance(item, dict) or item.get("type") != "Feature":
+        lines = []
+        for i, item in enumerate(items):  # RFC 7946 §3.3: each one a Feature
+            feature = _decode_shape(item, f"route.features[{i}] is not a GeoJSON Feature")
+            if feature.type != "Feature":
                 raise RouteError(f"route.features[{i}] is not a GeoJSON Feature")
-        lines = [
-            f["geometry"]
-            for f in features
-            if isinstance(f, dict)
-            and isinstance(f.get("geometry"), dict)
-            and f["geometry"].get("type") == "LineString"
-        ]
+            with contextlib.suppress(RouteError):
+                geometry = _decode_shape(feature.geometry, "") if feature.geometry else None
+                if geometry is not None and geometry.type == "LineString":
+                    lines.append(geometry)
         if len(lines) != 1:
             raise RouteError(
                 f"route is a FeatureCollection with {len(lines)} LineString features; "
                 "exactly one is needed"
             )
         return lines[0]
+    if route.type != "LineString":
+        raise RouteError(ROUTE_SHAPES_TEXT)
     return route
 
 
-def from_geojson(geometry: Any) -> Points:
-    if not isinstance(geometry, dict) or geometry.get("type") != "LineString":
-        raise RouteError(ROUTE_SHAPES_TEXT)
-    coordinates = geometry.get("coordinates")
-    if not isinstance(coordinates, list):
+def _line_points(line: _Shape) -> Points:
+    if not line.coordinates:
         raise RouteError("route.coordinates must be an array of [lon, lat] positions")
-    try:  # strict: numbers only (no strings, no booleans), checked in C
-        positions = msgspec.convert(coordinates, list[list[float]])
+    with contextlib.suppress(msgspec.ValidationError):
+        pairs = _pairs.decode(line.coordinates)
+        flat = itertools.chain.from_iterable(pairs)
+        return np.fromiter(flat, dtype=np.float64, count=2 * len(pairs)).reshape(-1, 2)
+    try:
+        positions = _positions.decode(line.coordinates)
     except msgspec.ValidationError as exc:
         at = _POSITION_INDEX.search(str(exc))
-        raise RouteError(
-            f"route.coordinates[{at.group(1) if at else '?'}] is not a [lon, lat] position"
-        ) from None
+        if at is None:
+            raise RouteError("route.coordinates must be an array of [lon, lat] positions") from None
+        raise RouteError(f"route.coordinates[{at.group(1)}] is not a [lon, lat] position") from None
     if positions and min(map(len, positions)) < 2:
         i = next(i for i, position in enumerate(positions) if len(position) < 2)
         raise RouteError(f"route.coordinates[{i}] is not a [lon, lat] position")
@@ -191,42 +237,71 @@ class Pieces:
     length_m: list[float]
     scale: list[float]
     max_abs_lat: list[float]
+    bounds: Floats  # (n, 4): min lon, min lat, max lon, max lat of each stretch
+
+    def __len__(self) -> int:
+        return len(self.wkb)
 
     def reach(self, margin_m: float) -> dict[str, list[float]]:
         """Per stretch, the lon/lat margins (degrees) that cover ``margin_m`` on the ground."""
         dy = margin_m / _M_PER_DEGREE_LAT
-        dxs = [
-            margin_m / (_M_PER_DEGREE_LAT * max(0.01, math.cos(math.radians(min(89.0, a + dy)))))
-            for a in self.max_abs_lat
-        ]
-        return {"dxs": dxs, "dys": [dy] * len(dxs)}
+        widest = np.minimum(89.0, np.asarray(self.max_abs_lat) + dy)
+        dxs = margin_m / (_M_PER_DEGREE_LAT * np.maximum(0.01, np.cos(np.radians(widest))))
+        return {"dxs": dxs.tolist(), "dys": [dy] * len(dxs)}
+
+    def first_ending_at(self, offset_m: float) -> int:
+        """The first stretch that ends at or after ``offset_m`` along the route (``len`` if
+        none): no stretch before it holds an offset that far along."""
+        ends = np.asarray(self.start_m) + np.asarray(self.length_m)
+        return int(np.searchsorted(ends, offset_m, side="left"))
+
+    def neighbours(self, lo: int, hi: int, margin_m: float) -> list[int]:
+        """The stretches outside ``[lo, hi)`` whose reach (bounds widened by ``margin_m``)
+        overlaps the reach of one inside it: the only ones that can be closer than the window to
+        a location the window's reach holds (the stretches before and after it, and those of
+        any other pass of the route nearby)."""
+        margins = self.reach(margin_m)
+        dx = np.asarray(margins["dxs"])
+        dy = np.asarray(margins["dys"])
+        reach = self.bounds + np.stack([-dx, -dy, dx, dy], axis=1)
+        window = reach[lo:hi]
+        overlaps = (
+            (reach[:, None, 0] <= window[None, :, 2])
+            & (reach[:, None, 2] >= window[None, :, 0])
+            & (reach[:, None, 1] <= window[None, :, 3])
+            & (reach[:, None, 3] >= window[None, :, 1])
+        ).any(axis=1)
+        overlaps[lo:hi] = False
+        return [int(i) for i in np.flatnonzero(overlaps)]
 
 
 def pieces(points: Sequence[tuple[float, float]] | Points) -> Pieces:
     """Consecutive stretches of about ``PIECE_LENGTH_M`` (sharing their end points)."""
     array = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    lengths = segment_lengths_m(array)
-    ends: list[int] = []  # the last point of each stretch
-    first = 0
-    length = 0.0
-    last = len(array) - 1
-    for i, segment in enumerate(lengths.tolist(), start=1):
-        length += segment
-        if length >= PIECE_LENGTH_M or i - first + 1 >= PIECE_MAX_POINTS or i == last:
-            ends.append(i)
-            first = i
-            length = 0.0
-    starts = [0, *ends[:-1]]
-    walked = np.concatenate(([0.0], np.cumsum(lengths)))
-    lines = [LineString(array[a : b + 1]) for a, b in zip(starts, ends, strict=True)]
-    abs_lat = np.abs(array[:, 1])
+    walked = np.concatenate(([0.0], np.cumsum(segment_lengths_m(array))))
+    ends: list[int] = []  # the last point of each stretch: a step per stretch, not per point
+    first, last = 0, len(array) - 1
+    while first < last:
+        far = int(np.searchsorted(walked, walked[first] + PIECE_LENGTH_M, side="left"))
+        first = min(far, first + PIECE_MAX_POINTS - 1, last)
+        ends.append(first)
+    last_points = np.array(ends)
+    first_points = np.concatenate(([0], last_points[:-1]))
+    # Each stretch's points, shared end points repeated, as one array: built in one call.
+    counts = last_points - first_points + 1
+    stretch = np.repeat(np.arange(len(counts)), counts)
+    within = np.arange(len(stretch)) - np.repeat(np.cumsum(counts) - counts, counts)
+    lines = linestrings(array[first_points[stretch] + within], indices=stretch)
+    # Per stretch [first, last]: reduceat covers [first, next first) = [first, last), then the
+    # last point (for the final stretch, reduceat already reaches the end).
+    low = np.minimum(np.minimum.reduceat(array, first_points), array[last_points])
+    high = np.maximum(np.maximum.reduceat(array, first_points), array[last_points])
+    lats = array[:, 1]
     return Pieces(
         wkb=list(to_wkb(lines)),
-        start_m=[float(walked[a]) for a in starts],
-        length_m=[float(walked[b] - walked[a]) for a, b in zip(starts, ends, strict=True)],
-        scale=[
-            math.cos(math.radians((array[a, 1] + array[b, 1]) / 2))
-            for a, b in zip(starts, ends, strict=True)
-        ],
-        max_abs_lat=[float(abs_lat[a : b + 1].max()) for a, b in zip(starts, ends, strict=True)],
+        start_m=walked[first_points].tolist(),
+        length_m=(walked[last_points] - walked[first_points]).tolist(),
+        scale=np.cos(np.radians((lats[first_points] + lats[last_points]) / 2)).tolist(),
+        max_abs_lat=np.maximum(np.abs(low[:, 1]), np.abs(high[:, 1])).tolist(),
+        bounds=np.concatenate((low, high), axis=1),
     )

@@ -447,6 +447,43 @@ async def test_polylines_start_offset_and_pages(
     assert [r["ocpi_id"] for r in rest["results"]] == ["R3", "R4"]
 
 
+async def test_a_route_that_comes_back_gives_the_closest_pass_once_across_pages(
+    client: Client,
+) -> None:
+    """The route is read in windows of stretches from its start (the first of about 40 km,
+    each next twice as long): a station passed twice, first at 1.7 km and, 90 km later, on the
+    way back at 0.6 km, is answered once, with the offset of the closer pass, and paging one
+    station at a time over windows gives every station once, in route order."""
+    east = [[10.0 + 0.05 * i, 48.0] for i in range(15)]  # 52 km east along 48.00 N
+    back = [[10.7 - 0.05 * i, 48.02] for i in range(15)]  # and back along 48.02 N
+    coords = [*east, *back]
+    placed = {"TWICE": (48.015, 10.135), "ONCE": (47.995, 10.135), "LATE": (48.025, 10.05)}
+    for loc_id, (lat, lon) in placed.items():
+        await put(
+            client, location(loc_id, lat, lon, evse("1", "AVAILABLE", connector("1", *CCS_150)))
+        )
+    route = {"type": "LineString", "coordinates": coords}
+    body = await along(client, route, corridor_m=5000)
+    assert [r["ocpi_id"] for r in body["results"]] == ["ONCE", "TWICE", "LATE"]
+    for result in body["results"]:
+        lat, lon = placed[result["ocpi_id"]]
+        offset, distance = independent_offset_and_distance(coords, lat, lon)
+        assert result["route_offset_m"] == pytest.approx(offset, abs=25.0)
+        assert result["distance_from_route_m"] == pytest.approx(distance, abs=2.0)
+    assert body["results"][1]["route_offset_m"] > 90_000
+    paged, cursor = [], None
+    while True:
+        page = await along(
+            client, route, corridor_m=5000, limit=1, **({"cursor": cursor} if cursor else {})
+        )
+        paged += [r["ocpi_id"] for r in page["results"]]
+        if not (cursor := page.get("next_cursor")):
+            break
+    assert paged == ["ONCE", "TWICE", "LATE"]
+    later = await along(client, route, corridor_m=5000, start_offset_m=60_000)
+    assert [r["ocpi_id"] for r in later["results"]] == ["TWICE", "LATE"]
+
+
 @pytest.mark.parametrize(
     ("body", "parameter", "message"),
     [
