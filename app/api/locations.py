@@ -37,7 +37,7 @@ from app.api.schemas import (
 )
 from app.api.summaries import summarise
 from app.domain.filters import NO_FILTERS, Filters
-from app.domain.route import Points, RouteError, pieces, route_points, validate
+from app.domain.route import Pieces, Points, RouteError, pieces, route_points, validate
 from app.domain.tariffs import display_tariff
 from app.domain.text import search_text
 from app.services import Services
@@ -301,11 +301,13 @@ def _decode_body(body: bytes) -> AlongRouteRequest:
         raise invalid_body(error) from None
 
 
-def _route_points(raw: bytes) -> Points:
+def _read_route(raw: bytes) -> tuple[Points, Pieces]:
+    """The route's points, validated, and its stretches."""
     try:
-        return validate(route_points(raw))
+        points = validate(route_points(raw))
     except RouteError as exc:
         raise InvalidParameter("route", str(exc)) from None
+    return points, pieces(points)
 
 
 @post(
@@ -329,9 +331,9 @@ async def along_route(
     data = _decode_body(await request.body())
     route = bytes(data.route)
     if route.count(b"[") > THREAD_FROM_POINTS:  # about one per position
-        points = await asyncio.to_thread(_route_points, route)
+        points, route_pieces = await asyncio.to_thread(_read_route, route)
     else:
-        points = _route_points(route)
+        points, route_pieces = _read_route(route)
     if not 0 < data.corridor_m <= MAX_CORRIDOR_M:
         raise InvalidParameter(
             "corridor_m",
@@ -363,11 +365,6 @@ async def along_route(
     after, skip = None, 0
     if data.cursor:
         after, skip = _position(p.decode_cursor(data.cursor, query), (float, int))
-    route_pieces = (
-        await asyncio.to_thread(pieces, points)
-        if len(points) > THREAD_FROM_POINTS
-        else pieces(points)
-    )
     read = _candidates(data.limit, price_ask)
     rows = await discovery.along_route(
         services.store,
