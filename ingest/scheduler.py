@@ -38,13 +38,21 @@ async def pull_network(
     full: bool,
     modules: tuple[str, ...] = ("locations",),
     us: tuple[str, str] = US,
+    seen_run_id: int | None = None,
 ) -> None:
     """Each module the network serves, each on its own: one that fails does not stop the
     others, and each keeps its own status (``pulls.module_status``). HubClientInfo goes first:
-    it says which parties a hub routes before their locations arrive."""
+    it says which parties a hub routes before their locations arrive.
+
+    ``seen_run_id``: the network's newest run when it was found due. Another process's
+    scheduler may have found it due at the same moment and pulled it before this one got the
+    pull lock: then this one stops (it pulled twice in CI)."""
     for module in sorted(modules, key=lambda m: m != "hubclientinfo"):
         try:
-            await sync(store, network_id, module=module, full=full, redis=redis, us=us)
+            await sync(
+                store, network_id, module=module, full=full, redis=redis, us=us,
+                unless_ran_after=seen_run_id,
+            )  # fmt: skip
         except SyncBusy:
             return
         except SyncImpossible as exc:
@@ -108,7 +116,13 @@ async def _schedule(
             log.info("scheduler.pull", network=pull.name, full=pull.full, modules=pull.modules)
             running[pull.network_id] = asyncio.create_task(
                 pull_network(
-                    store, redis, pull.network_id, full=pull.full, modules=pull.modules, us=us
+                    store,
+                    redis,
+                    pull.network_id,
+                    full=pull.full,
+                    modules=pull.modules,
+                    us=us,
+                    seen_run_id=pull.seen_run_id,
                 )
             )
         await asyncio.sleep(tick_s)

@@ -98,9 +98,12 @@ async def sync(
     client: OcpiClient | None = None,
     retry: RetryPolicy | None = None,
     us: tuple[str, str] = US,
+    unless_ran_after: int | None = None,
 ) -> SyncReport:
     """Pull one module of one network. ``full=None``: incremental if a sync succeeded before.
-    ``us``: our party (``Settings.ocpi_party``), the sender of the requests' routing headers."""
+    ``us``: our party (``Settings.ocpi_party``), the sender of the requests' routing headers.
+    ``unless_ran_after``: a scheduler's pull, found due when this was the network's newest run;
+    ``SyncBusy`` if another process ran it since (checked once the pull lock is held)."""
     started = time.perf_counter()
     if module not in PULLED_MODULES:
         raise ValueError(f"module must be one of {', '.join(PULLED_MODULES)}")
@@ -114,6 +117,10 @@ async def sync(
     if not network.token:
         raise SyncImpossible(f"network {network.name} gave us no token to pull with")
     async with locks.held(store, locks.PULL, network_id, f"a pull of network {network.name}"):
+        if unless_ran_after is not None and await pulls.ran_after(
+            store, network_id, module, unless_ran_after
+        ):
+            raise SyncBusy(f"{module} of network {network.name} was pulled meanwhile")
         own_client = client is None
         routed = module in transport.FUNCTIONAL_MODULES and transport.is_22_or_later(
             network.version

@@ -162,7 +162,8 @@ async def along_route(
     its closest point; its distance is the spheroid distance to the route.
 
     A page in route order needs only the stretches up to its last row, so the route is read in
-    windows of stretches from the page's start, each twice the last, until the page is full
+    windows of stretches from the page's start until the page is full: the first stretch, then
+    as many as the rows found so far say the page still needs, at least twice the last window
     (``_along_route_sql`` says why a window's rows are exact). The rows of later windows are at
     least as far along as the start of their first stretch, so the page is complete once its
     last row comes before the start of the next unread stretch. One transaction: every window

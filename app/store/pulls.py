@@ -226,7 +226,8 @@ WITH modules AS (
                                                                       %(incremental)s)) AS due
     FROM state
 )
-SELECT network_id, name, bool_or(full_due), array_agg(module ORDER BY module)
+SELECT network_id, name, bool_or(full_due), array_agg(module ORDER BY module),
+       (SELECT coalesce(max(r.id), 0) FROM sync_runs r WHERE r.network_id = verdict.network_id)
 FROM verdict
 GROUP BY network_id, name
 HAVING bool_or(due) AND bool_or(module = 'locations')
@@ -240,6 +241,9 @@ class DuePull:
     name: str
     full: bool
     modules: tuple[str, ...]  # every module it serves that we pull
+    # The newest run of the network when it was found due: a run after it means another
+    # process pulled the network meanwhile (``ran_after``).
+    seen_run_id: int = 0
 
 
 async def due(db: Db, *, full_s: int, incremental_s: int, retry_s: int) -> list[DuePull]:
@@ -256,4 +260,18 @@ async def due(db: Db, *, full_s: int, incremental_s: int, retry_s: int) -> list[
                 "modules": list(PULLED_MODULES),
             },
         )
-        return [DuePull(r[0], r[1], bool(r[2]), tuple(r[3])) for r in await cur.fetchall()]
+        return [DuePull(r[0], r[1], bool(r[2]), tuple(r[3]), r[4]) for r in await cur.fetchall()]
+
+
+async def ran_after(db: Db, network_id: int, module: str, run_id: int) -> bool:
+    """A run of this module of the network began after run ``run_id``. Asked under the pull
+    lock, which every run of a network holds: the runs of one network come one after another,
+    so any run newer than the one a scheduler saw is one it did not see."""
+    async with using(db) as conn:
+        cur = await conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM sync_runs"
+            " WHERE network_id = %s AND module = %s AND id > %s)",
+            (network_id, module, run_id),
+        )
+        row = await cur.fetchone()
+        return bool(row and row[0])

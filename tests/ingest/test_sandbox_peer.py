@@ -327,3 +327,43 @@ async def test_two_schedulers_never_pull_the_same_network_at_once(
     for before, after in itertools.pairwise(runs):
         if before[:2] == after[:2]:
             assert before[5] is not None and before[5] <= after[4], (before, after)
+
+
+async def test_a_network_found_due_is_not_pulled_again_when_another_process_pulled_it(
+    served_settings: Settings,
+    sandbox: ServerProcess,
+    store: Store,
+    sync_conn: psycopg.Connection,
+) -> None:
+    """The race behind two schedulers pulling one network twice (seen in CI): both found it
+    due; one pulled it and let the pull lock go before the other asked for the lock. The second
+    now sees, under the lock, a run newer than the newest it saw, and stops; one that saw the
+    newest run pulls."""
+    from app.store import pulls
+    from ingest.scheduler import pull_network
+
+    def runs() -> int:
+        row = sync_conn.execute("SELECT count(*) FROM sync_runs").fetchone()
+        return row[0] if row else 0
+
+    await register(served_settings, sandbox, "punkt")
+    [found] = await pulls.due(store, full_s=86400, incremental_s=3600, retry_s=300)
+    [same] = await pulls.due(store, full_s=86400, incremental_s=3600, retry_s=300)  # the other
+    await pull_network(
+        store, None, found.network_id, full=found.full, modules=found.modules,
+        seen_run_id=found.seen_run_id,
+    )  # fmt: skip
+    pulled = runs()
+    assert pulled >= 1
+    await pull_network(
+        store, None, same.network_id, full=same.full, modules=same.modules,
+        seen_run_id=same.seen_run_id,
+    )  # fmt: skip
+    assert runs() == pulled  # not pulled again
+    [later] = await pulls.due(store, full_s=0, incremental_s=0, retry_s=0)
+    assert later.seen_run_id > same.seen_run_id
+    await pull_network(
+        store, None, later.network_id, full=later.full, modules=later.modules,
+        seen_run_id=later.seen_run_id,
+    )  # fmt: skip
+    assert runs() > pulled
