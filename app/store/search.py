@@ -179,7 +179,8 @@ async def _every_word(
 ) -> list[Row]:
     q = Sql.at(now, stale_after_s)
     words = f"to_tsquery('simple', {q.bind('tsq', ts_query(terms))})"
-    q.where.append(f"l.search_words @@ {words}")
+    matches = f"l.search_words @@ {words}"
+    q.where.append(matches)
     _excluding(q, exclude)
     location_filters(q, filters)
     here = _point(q, lat, lon)
@@ -188,12 +189,19 @@ async def _every_word(
     key = f"l.geog <-> {here}" if here else f"-ts_rank(l.search_words, {words})"
     distance = f"ST_Distance(l.geog, {here})" if here else "NULL::float8"
     test = test_named(q)
-    where = " AND ".join(q.where)
+    # The few locations named as tests are found through the index by their test words, and
+    # the query's words are checked on those alone (``|| ''`` keeps the planner from the index
+    # for them): the GIN scan of the query's words, most of the statement's time, runs once.
+    unindexed = f"(l.search_words || ''::tsvector) @@ {words}"
+    where = {
+        "false": " AND ".join([*q.where, f"NOT {test}"]),
+        "true": " AND ".join([unindexed if w == matches else w for w in q.where] + [test]),
+    }
     limit_param = q.bind("limit", limit)
     branches = [
         f"""(SELECT l.id, {flag} AS test_named, {key} AS sort_key
              FROM locations l JOIN networks n ON n.id = l.network_id
-             WHERE {where} AND {"" if flag == "true" else "NOT "}{test}
+             WHERE {where[flag]}
              ORDER BY {key}, l.id
              LIMIT {limit_param})"""
         for flag in ("false", "true")
