@@ -40,7 +40,7 @@ def test_each_stretch_has_its_own_bounds_offsets_and_neighbours(route: Path) -> 
     assert cut.first_ending_at(ends[-1] + 1) == len(cut)
     # A road route does not come back on itself: each stretch's neighbours are the ones beside it.
     for i in range(1, len(cut) - 1, 7):
-        assert {i - 1, i + 1} <= set(cut.neighbours(i, i + 1, 5100))
+        assert {i - 1, i + 1} <= set(cut.neighbours(cut.reach(5100), i, i + 1))
 
 
 def test_a_route_that_comes_back_has_its_other_pass_as_neighbour() -> None:
@@ -54,8 +54,8 @@ def test_a_route_that_comes_back_has_its_other_pass_as_neighbour() -> None:
     first_leg = [i for i in range(len(cut)) if cut.bounds[i][3] < 48.01]
     second_leg = [i for i in range(len(cut)) if cut.bounds[i][1] > 48.01]
     assert first_leg and second_leg
-    assert set(cut.neighbours(0, 1, 5100)) & set(second_leg)
-    assert not set(cut.neighbours(0, 1, 500)) & set(second_leg)  # 2.2 km apart
+    assert set(cut.neighbours(cut.reach(5100), 0, 1)) & set(second_leg)
+    assert not set(cut.neighbours(cut.reach(500), 0, 1)) & set(second_leg)  # 2.2 km apart
 
 
 def test_positions_with_an_altitude_and_faults_by_index() -> None:

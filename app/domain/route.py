@@ -242,12 +242,17 @@ class Pieces:
     def __len__(self) -> int:
         return len(self.wkb)
 
-    def reach(self, margin_m: float) -> dict[str, list[float]]:
-        """Per stretch, the lon/lat margins (degrees) that cover ``margin_m`` on the ground."""
+    def reach(self, margin_m: float) -> Floats:
+        """Per stretch, its bounds widened by the lon/lat margins (degrees) that cover
+        ``margin_m`` on the ground: (n, 4), like ``bounds``. The index probe of each stretch
+        and the choice of its neighbours both use these boxes."""
         dy = margin_m / _M_PER_DEGREE_LAT
         widest = np.minimum(89.0, np.asarray(self.max_abs_lat) + dy)
-        dxs = margin_m / (_M_PER_DEGREE_LAT * np.maximum(0.01, np.cos(np.radians(widest))))
-        return {"dxs": dxs.tolist(), "dys": [dy] * len(dxs)}
+        dx = margin_m / (_M_PER_DEGREE_LAT * np.maximum(0.01, np.cos(np.radians(widest))))
+        boxes: Floats = self.bounds + np.stack(
+            [-dx, np.full_like(dx, -dy), dx, np.full_like(dx, dy)], axis=1
+        )
+        return boxes
 
     def first_ending_at(self, offset_m: float) -> int:
         """The first stretch that ends at or after ``offset_m`` along the route (``len`` if
@@ -255,22 +260,20 @@ class Pieces:
         ends = np.asarray(self.start_m) + np.asarray(self.length_m)
         return int(np.searchsorted(ends, offset_m, side="left"))
 
-    def neighbours(self, lo: int, hi: int, margin_m: float) -> list[int]:
-        """The stretches outside ``[lo, hi)`` whose reach (bounds widened by ``margin_m``)
-        overlaps the reach of one inside it: the only ones that can be closer than the window to
-        a location the window's reach holds (the stretches before and after it, and those of
-        any other pass of the route nearby)."""
-        margins = self.reach(margin_m)
-        dx = np.asarray(margins["dxs"])
-        dy = np.asarray(margins["dys"])
-        reach = self.bounds + np.stack([-dx, -dy, dx, dy], axis=1)
+    @staticmethod
+    def neighbours(reach: Floats, lo: int, hi: int) -> list[int]:
+        """The stretches outside ``[lo, hi)`` whose reach (``reach``) overlaps the reach of one
+        inside it: the only ones that can be closer than the window to a location the window's
+        reach holds (the stretches before and after it, and those of any other pass of the
+        route nearby)."""
         window = reach[lo:hi]
-        overlaps = (
+        meets = (
             (reach[:, None, 0] <= window[None, :, 2])
             & (reach[:, None, 2] >= window[None, :, 0])
             & (reach[:, None, 1] <= window[None, :, 3])
             & (reach[:, None, 3] >= window[None, :, 1])
-        ).any(axis=1)
+        )
+        overlaps = np.asarray(meets.any(axis=1))
         overlaps[lo:hi] = False
         return [int(i) for i in np.flatnonzero(overlaps)]
 

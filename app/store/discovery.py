@@ -139,6 +139,7 @@ _M_PER_DEGREE = 111_195.0  # a degree of latitude on the mean sphere
 # The stretches of the first window read along a route (about 10 km: on a busy road, a page of
 # 500); the next windows grow with what the page still needs.
 FIRST_WINDOW_PIECES = 1
+_BOX_SIDES = ("west", "south", "east", "north")  # the columns of ``Pieces.reach``
 
 
 # ---- along a route -----------------------------------------------------------------------------
@@ -193,7 +194,8 @@ async def along_route(
         await cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         while lo < len(pieces):
             hi = min(len(pieces), lo + size)
-            taken = [*range(lo, hi), *pieces.neighbours(lo, hi, margin_m)]
+            taken = [*range(lo, hi), *Pieces.neighbours(reach, lo, hi)]
+            boxes = reach[taken]
             # Longitude degrees shrink with latitude: locating the closest point in plain
             # lon/lat skews it along the route, so it is done with longitudes scaled by
             # cos(latitude) (``scales``).
@@ -204,8 +206,7 @@ async def along_route(
                 "starts": [pieces.start_m[i] for i in taken],
                 "lengths": [pieces.length_m[i] for i in taken],
                 "scales": [pieces.scale[i] for i in taken],
-                "dxs": [reach["dxs"][i] for i in taken],
-                "dys": [reach["dys"][i] for i in taken],
+                **{side: boxes[:, i].tolist() for i, side in enumerate(_BOX_SIDES)},
             }
             await cur.execute(sql, {**q.params, **window})
             rows += await cur.fetchall()
@@ -235,11 +236,13 @@ def _along_route_sql(q: Sql, filters: Filters, outer: list[str], limit: int) -> 
     return f"""
         WITH pieces AS (
             SELECT u.idx, u.in_window, g.geom, u.start_m, u.length_m, u.k,
-                   ST_Scale(g.geom, u.k, 1) AS scaled, ST_Expand(g.geom, u.dx, u.dy) AS reach
+                   ST_Scale(g.geom, u.k, 1) AS scaled,
+                   ST_MakeEnvelope(u.west, u.south, u.east, u.north, 4326) AS reach
             FROM unnest(%(idxs)b::int[], %(in_window)b::bool[], %(pieces)b::bytea[],
                         %(starts)b::float8[], %(lengths)b::float8[], %(scales)b::float8[],
-                        %(dxs)b::float8[], %(dys)b::float8[])
-                     AS u(idx, in_window, wkb, start_m, length_m, k, dx, dy),
+                        %(west)b::float8[], %(south)b::float8[], %(east)b::float8[],
+                        %(north)b::float8[])
+                     AS u(idx, in_window, wkb, start_m, length_m, k, west, south, east, north),
                  LATERAL (SELECT ST_SetSRID(ST_GeomFromWKB(u.wkb), 4326) AS geom) g
         ),
         -- Candidates from the lon/lat index within the reach of the window's stretches.
