@@ -16,8 +16,8 @@ from redis.asyncio import Redis
 from app.live.tasks import cancel_and_wait
 from app.logs import get_logger
 from app.services import services_of
-from app.store import Store, StoreError, pulls, sites
-from ingest.sync import US, SyncBusy, SyncImpossible, sync
+from app.store import Busy, Store, StoreError, locks, pulls, sites
+from ingest.sync import US, SyncImpossible, sync
 
 log = get_logger(__name__)
 
@@ -45,20 +45,34 @@ async def pull_network(
     it says which parties a hub routes before their locations arrive.
 
     ``seen_run_id``: the network's newest run when it was found due. Another process's
-    scheduler may have found it due at the same moment and pulled it before this one got the
-    pull lock: then this one stops (it pulled twice in CI)."""
-    for module in sorted(modules, key=lambda m: m != "hubclientinfo"):
-        try:
-            await sync(
-                store, network_id, module=module, full=full, redis=redis, us=us,
-                unless_ran_after=seen_run_id,
-            )  # fmt: skip
-        except SyncBusy:
-            return
-        except SyncImpossible as exc:
-            log.warning("sync.impossible", network_id=network_id, module=module, error=str(exc))
-        except Exception as exc:
-            log.exception("sync.crashed", network_id=network_id, module=module, error=str(exc))
+    scheduler may have found it due at the same moment: the whole pull (every module) holds
+    the network's pull lock, so a second one stops at once while it runs (it had found it due
+    between two modules of the first, due for the module not yet pulled, and pulled them all
+    again: CI), and stops after it too, seeing a run newer than the newest it saw."""
+    try:
+        async with locks.held(store, locks.PULL, network_id, "a pull of the network"):
+            if seen_run_id is not None and await pulls.ran_after_any(
+                store, network_id, seen_run_id
+            ):
+                return  # pulled by another scheduler since it was found due
+            for module in sorted(modules, key=lambda m: m != "hubclientinfo"):
+                try:
+                    await sync(
+                        store, network_id, module=module, full=full, redis=redis, us=us,
+                        lock_held=True,
+                    )  # fmt: skip
+                except SyncImpossible as exc:
+                    log.warning(
+                        "sync.impossible", network_id=network_id, module=module, error=str(exc)
+                    )
+                except Exception as exc:
+                    log.exception(
+                        "sync.crashed", network_id=network_id, module=module, error=str(exc)
+                    )
+    except Busy:
+        return  # another process is pulling it now
+    except StoreError as exc:
+        log.warning("scheduler.lock_failed", network_id=network_id, error=str(exc))
 
 
 async def run_scheduler(

@@ -98,12 +98,12 @@ async def sync(
     client: OcpiClient | None = None,
     retry: RetryPolicy | None = None,
     us: tuple[str, str] = US,
-    unless_ran_after: int | None = None,
+    lock_held: bool = False,
 ) -> SyncReport:
     """Pull one module of one network. ``full=None``: incremental if a sync succeeded before.
     ``us``: our party (``Settings.ocpi_party``), the sender of the requests' routing headers.
-    ``unless_ran_after``: a scheduler's pull, found due when this was the network's newest run;
-    ``SyncBusy`` if another process ran it since (checked once the pull lock is held)."""
+    ``lock_held``: the caller holds the network's pull lock (a scheduler's pull of every
+    module of it)."""
     started = time.perf_counter()
     if module not in PULLED_MODULES:
         raise ValueError(f"module must be one of {', '.join(PULLED_MODULES)}")
@@ -116,11 +116,12 @@ async def sync(
         raise SyncImpossible(f"network {network.name} lists no {module} sender endpoint")
     if not network.token:
         raise SyncImpossible(f"network {network.name} gave us no token to pull with")
-    async with locks.held(store, locks.PULL, network_id, f"a pull of network {network.name}"):
-        if unless_ran_after is not None and await pulls.ran_after(
-            store, network_id, module, unless_ran_after
-        ):
-            raise SyncBusy(f"{module} of network {network.name} was pulled meanwhile")
+    held = (
+        contextlib.nullcontext()
+        if lock_held
+        else locks.held(store, locks.PULL, network_id, f"a pull of network {network.name}")
+    )
+    async with held:
         own_client = client is None
         routed = module in transport.FUNCTIONAL_MODULES and transport.is_22_or_later(
             network.version

@@ -242,7 +242,7 @@ class DuePull:
     full: bool
     modules: tuple[str, ...]  # every module it serves that we pull
     # The newest run of the network when it was found due: a run after it means another
-    # process pulled the network meanwhile (``ran_after``).
+    # process pulled the network meanwhile (``ran_after_any``).
     seen_run_id: int = 0
 
 
@@ -263,15 +263,12 @@ async def due(db: Db, *, full_s: int, incremental_s: int, retry_s: int) -> list[
         return [DuePull(r[0], r[1], bool(r[2]), tuple(r[3]), r[4]) for r in await cur.fetchall()]
 
 
-async def ran_after(db: Db, network_id: int, module: str, run_id: int) -> bool:
-    """A run of this module of the network began after run ``run_id``. Asked under the pull
-    lock, which every run of a network holds: the runs of one network come one after another,
-    so any run newer than the one a scheduler saw is one it did not see."""
+async def ran_after_any(db: Db, network_id: int, run_id: int) -> bool:
+    """Any run of the network began after run ``run_id``."""
     async with using(db) as conn:
         cur = await conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM sync_runs"
-            " WHERE network_id = %s AND module = %s AND id > %s)",
-            (network_id, module, run_id),
+            "SELECT EXISTS (SELECT 1 FROM sync_runs WHERE network_id = %s AND id > %s)",
+            (network_id, run_id),
         )
         row = await cur.fetchone()
         return bool(row and row[0])

@@ -323,7 +323,8 @@ async def test_two_schedulers_never_pull_the_same_network_at_once(
         " ORDER BY network_id, module, started_at"
     ).fetchall()
     full_locations = [r for r in runs if r[1:4] == ("locations", "full", "complete")]
-    assert len(full_locations) == 3 and len({r[0] for r in full_locations}) == 3, runs
+    listed = "\n".join(map(repr, runs))  # every run, whole, if this fails
+    assert len(full_locations) == 3 and len({r[0] for r in full_locations}) == 3, listed
     for before, after in itertools.pairwise(runs):
         if before[:2] == after[:2]:
             assert before[5] is not None and before[5] <= after[4], (before, after)
