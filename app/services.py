@@ -20,7 +20,7 @@ from litestar.di import Provide
 from app.api.pricer import Pricer
 from app.live.feed import FeedWatch
 from app.live.hub import StreamHub
-from app.live.nearby_cache import NearbyCache
+from app.live.nearby_index import NearbyIndex
 from app.settings import Settings
 from app.store import Store
 
@@ -68,7 +68,7 @@ class Services:
     store: Store
     redis: aioredis.Redis | None
     hub: StreamHub
-    nearby_cache: NearbyCache | None = None
+    nearby_index: NearbyIndex | None = None
     schema_head: str | None = None
     networks_memo: Memo = field(default_factory=lambda: Memo(30.0))
     sources_memo: Memo = field(default_factory=lambda: Memo(30.0))
@@ -86,19 +86,24 @@ class Services:
         redis = redis_client(settings)
         store = Store.from_settings(settings)
         hub = StreamHub(redis)
-        cache = None
-        if settings.nearby_cache and redis is not None:
-            # Only with the event stream: it is what keeps the cache's availability live.
-            cache = NearbyCache(store, settings.stale_after_s)
-            hub.listen(cache.forget, on_gap=cache.clear)
-        return cls(settings, store, redis, hub, cache, schema_head)
+        index = None
+        if settings.nearby_cache:
+            # Kept live by the change feed; events (this process's own writes, and the stream
+            # when Redis is up) only make it sooner. A gap in the events costs nothing.
+            index = NearbyIndex(store, settings.stale_after_s)
+            hub.listen(index.forget)
+        return cls(settings, store, redis, hub, index, schema_head)
 
     async def open(self) -> None:
         await self.store.open()
         await self.store.open_discovery()
         self.store.watch_primary()
+        if self.nearby_index is not None:
+            self.nearby_index.start()
 
     async def close(self) -> None:
+        if self.nearby_index is not None:
+            await self.nearby_index.close()
         await self.feed_watch.close()
         await self.hub.close()
         await self.store.close()

@@ -51,7 +51,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sandbox_dataset: Path | None = None
     sandbox_demo_tariffs: bool = False  # the spec's example tariffs on some locations (demo)
     cluster_refresh_s: float = 15.0
-    nearby_cache: bool = False
+    nearby_cache: bool = True  # the nearby index (app.live.nearby_index)
     # The public API (issue 11): keyless calls refused (401) when true; the origins browsers
     # may call the discovery endpoints from.
     api_keys_required: bool = False

@@ -100,7 +100,7 @@ def base_settings(database_url: str, redis_url: str) -> Settings:
         db_pool_size=4,
         run_scheduler=False,
         cluster_refresh_s=0.0,
-        nearby_cache=True,  # off by default (see README); the suite keeps it honest
+        nearby_cache=True,  # the default; tests that need PostGIS alone turn it off
     )
 
 

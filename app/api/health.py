@@ -42,6 +42,18 @@ class ReplicaHealth(msgspec.Struct, omit_defaults=True):
     error: str | None = None
 
 
+class NearbyIndexHealth(msgspec.Struct):
+    """This process's nearby index (WATTLAS_NEARBY_CACHE): ``ready`` once every point is read
+    (until then the database answers), ``warmed`` once every body that fits is read."""
+
+    ready: bool
+    warmed: bool
+    locations: int
+    bodies: int
+    body_mb: float
+    feed_cursor: int
+
+
 class HealthReport(msgspec.Struct):
     status: str  # ok | degraded (something is down) | unavailable (/health/ready: cannot serve)
     database: DependencyHealth
@@ -50,6 +62,17 @@ class HealthReport(msgspec.Struct):
     # The read replicas of WATTLAS_DATABASE_REPLICA_URLS (empty without). One that is not
     # healthy does not make the service degraded: the primary answers in its place.
     replicas: list[ReplicaHealth] = msgspec.field(default_factory=list)
+    nearby_index: NearbyIndexHealth | None = None  # null when it is off
+
+
+def nearby_index_of(services: Services) -> NearbyIndexHealth | None:
+    index = services.nearby_index
+    if index is None:
+        return None
+    s = index.stats
+    return NearbyIndexHealth(
+        s.ready, s.warmed, s.locations, s.bodies, round(s.body_bytes / 2**20, 1), s.feed_cursor
+    )
 
 
 def replicas_of(services: Services) -> list[ReplicaHealth]:
@@ -118,8 +141,9 @@ async def health(services: NamedDependency[Services]) -> Response[HealthReport]:
     )
     ok = database.ok and redis.ok and schema.ok
     report = HealthReport(
-        "ok" if ok else "degraded", database, redis, schema, replicas_of(services)
-    )
+        "ok" if ok else "degraded", database, redis, schema, replicas_of(services),
+        nearby_index_of(services),
+    )  # fmt: skip
     return Response(report, status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
 
@@ -136,7 +160,9 @@ async def ready(services: NamedDependency[Services]) -> Response[HealthReport]:
     )
     serving = database.ok and schema.ok
     status = "ok" if serving and redis.ok else "degraded" if serving else "unavailable"
-    report = HealthReport(status, database, redis, schema, replicas_of(services))
+    report = HealthReport(
+        status, database, redis, schema, replicas_of(services), nearby_index_of(services)
+    )
     return Response(
         report, status_code=200 if serving else 503, headers={"Cache-Control": "no-store"}
     )

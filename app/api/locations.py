@@ -189,16 +189,20 @@ async def nearby(
     p.check_lat_lon(lat, lon)
     p.check_radius(radius_m)
     p.check_limit(limit)
-    cache = services.nearby_cache
+    index = services.nearby_index
     if (
-        cache is not None
+        index is not None
         and price_ask is None
-        and cache.answers(filters, radius_m, limit)
+        and index.answers(filters, radius_m, limit)
         and not wants_geojson(request.headers.get("accept"), format_)
     ):
-        body = await cache.nearby(lat, lon, radius_m, limit)
-        if body is not None:  # Results, already encoded
-            return cast("Response[Results]", caching.answer(request, body, media_type=JSON))
+        body = await index.nearby(lat, lon, radius_m, limit)
+        if body is not None:  # Results, already encoded, generated_at last
+            # Its tag is the body without generated_at, as ``without_generated_at`` would cut
+            # it (and the database's answer is tagged), without searching 50 results for it.
+            version = body[: body.rindex(b',"generated_at":')] + b"}"
+            answer = caching.answer(request, body, media_type=JSON, version=version)
+            return cast("Response[Results]", answer)
     rows = await discovery.nearby(
         services.store,
         lat=lat,

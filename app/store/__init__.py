@@ -9,6 +9,7 @@ Public surface (everything else in the package is private to it):
   problems)
 - ``pieces``: the named SQL fragments the discovery queries are composed of
 - one module per use case: ``discovery``, ``detail``, ``clusters`` (drivers' questions);
+  ``serving`` (what the API's nearby index is built from and kept live by);
   ``locations``, ``tariffs``, ``quarantine`` (writes); ``networks``, ``pulls``, ``locks``,
   ``health`` (the service's own bookkeeping)
 """

@@ -70,39 +70,6 @@ async def nearby(
     return await _fetch(store, sql, q.params)
 
 
-async def points_near(
-    store: Store, *, lat: float, lon: float, reach_m: float
-) -> list[tuple[str, float, float]]:
-    """(public id, lat, lon) of every visible location within ``reach_m`` (spheroid), by id:
-    the candidates the API's nearby cache answers from. On the primary: the cache keeps what it
-    reads until an event says it changed, and a replica could still be before that change."""
-    async with store.discovery_connection(on_primary=True) as conn:
-        cur = await conn.execute(
-            """
-            SELECT public_id, lat, lon FROM locations l
-            WHERE l.visible AND ST_DWithin(
-                l.geog, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography, %(reach_m)s)
-            ORDER BY public_id
-            """,
-            {"lat": lat, "lon": lon, "reach_m": reach_m},
-        )
-        return await cur.fetchall()
-
-
-async def summaries(
-    store: Store, *, public_ids: list[str], now: datetime, stale_after_s: int
-) -> list[Row]:
-    """The unfiltered summary rows of these locations (those still visible), read on the
-    primary: the nearby cache keeps them until an event says they changed."""
-    q = Sql.at(now, stale_after_s)
-    sql = f"""
-        SELECT {summary_columns(q, Filters())}
-        FROM locations l JOIN networks n ON n.id = l.network_id
-        WHERE l.public_id = ANY({q.bind("public_ids", public_ids)}) AND l.visible
-    """
-    return await _fetch(store, sql, q.params, on_primary=True)
-
-
 # ---- viewport ----------------------------------------------------------------------------------
 async def viewport(
     store: Store,

@@ -250,7 +250,11 @@ async def _write(
     changed = sorted({c[0] for c in into_changed})
     for start in range(0, len(changed), 2000):
         await refresh_projection(tx, changed[start : start + 2000])
-    return len(changed) + len({c[0] for c in sources_changed} - set(changed))
+    # A head whose merged records changed shows other sources and filled fields: the change
+    # feed (and what follows it: offline copies, the nearby index) hears of it too.
+    sources_only = sorted({c[0] for c in sources_changed} - set(changed))
+    tx.record("location", sources_only)
+    return len(changed) + len(sources_only)
 
 
 # ---- explaining ---------------------------------------------------------------------------------

@@ -695,10 +695,10 @@ async def test_queries_use_their_indexes(fixture_db: str) -> None:
         assert any(s[2] == expected_index[name] for s in scans), (name, scans[:40])
 
 
-async def test_the_nearby_cache_follows_every_push_at_once(client: Client) -> None:
+async def test_the_nearby_index_follows_every_push_at_once(client: Client) -> None:
     """Unfiltered nearby questions are answered from memory; every push changes that memory
     before it is acknowledged."""
-    cache = client.app.state.services.nearby_cache
+    cache = client.app.state.services.nearby_index
     near = {"lat": UTRECHT[0], "lon": UTRECHT[1], "radius_m": 5000}
 
     async def answer() -> list[tuple[str, int, float]]:
