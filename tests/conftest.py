@@ -231,6 +231,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "WATTLAS_REDIS_URL": settings.redis_url or "",
         "WATTLAS_LOG_LEVEL": "INFO",
         "WATTLAS_RUN_SCHEDULER": "false",
+        # As the settings say (on in the suite's): a test about the PostGIS path turns it off.
+        "WATTLAS_NEARBY_CACHE": "true" if settings.nearby_cache else "false",
     }
 
 

@@ -182,7 +182,13 @@ async def test_a_frozen_database_answers_503_and_3000_within_seconds_never_a_han
     upgrade(url)
     async with Store(url, max_size=2, name="test") as store:
         await credentials.add_static(store, "becharged", TOKEN, [Party.parse("BE*BEC")])
-    env = {**settings_env(base_settings), "WATTLAS_DATABASE_URL": url}
+    # The database's path: the nearby index would answer from memory for up to
+    # MAX_TAIL_AGE_S (tests/api/test_nearby_index.py says what it does when the feed stops).
+    env = {
+        **settings_env(base_settings),
+        "WATTLAS_DATABASE_URL": url,
+        "WATTLAS_NEARBY_CACHE": "false",
+    }
     server = start_granian("wattlas.asgi:app", env, tmp_path, name="api")
     answers: list[tuple[str, int, int | None, str | None, float, float]] = []
     stop = asyncio.Event()

@@ -60,6 +60,9 @@ def api_env(settings: Settings, replica: LocalReplica) -> dict[str, str]:
         **settings_env(settings),
         "WATTLAS_DATABASE_REPLICA_URLS": replica_url(replica, settings),
         "WATTLAS_REPLICA_MAX_LAG_S": str(MAX_LAG_S),
+        # Nearby questions read the database here: with the index on, unfiltered ones are
+        # answered from memory and never reach a replica (tests/api/test_nearby_index.py).
+        "WATTLAS_NEARBY_CACHE": "false",
     }
 
 

@@ -7,6 +7,7 @@ Redis down is reported but ready, since queries and pushes are answered without 
 from __future__ import annotations
 
 import asyncio
+import os
 
 import msgspec
 from litestar import get
@@ -48,6 +49,7 @@ class NearbyIndexHealth(msgspec.Struct):
 
     ready: bool
     warmed: bool
+    pid: int  # the process that answered (each API process has its own index)
     locations: int
     bodies: int
     body_mb: float
@@ -71,8 +73,9 @@ def nearby_index_of(services: Services) -> NearbyIndexHealth | None:
         return None
     s = index.stats
     return NearbyIndexHealth(
-        s.ready, s.warmed, s.locations, s.bodies, round(s.body_bytes / 2**20, 1), s.feed_cursor
-    )
+        s.ready, s.warmed, os.getpid(), s.locations, s.bodies, round(s.body_bytes / 2**20, 1),
+        s.feed_cursor,
+    )  # fmt: skip
 
 
 def replicas_of(services: Services) -> list[ReplicaHealth]:

@@ -321,6 +321,7 @@ class NearbyIndex:
         self._encoder = msgspec.json.Encoder()
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
+        self._grown = False  # folded since the last warm-up: warm again
 
     @property
     def hits(self) -> int:
@@ -360,13 +361,21 @@ class NearbyIndex:
                 delay_s = min(delay_s * 2, 10.0)
         if self._closing:
             return
-        self._tasks.append(asyncio.create_task(self._warm(), name="nearby-index-warm"))
+        warming = asyncio.create_task(self._warm(), name="nearby-index-warm")
+        self._tasks.append(warming)
         while not self._closing:
             await asyncio.sleep(TAIL_EVERY_S)
             try:
                 await self.follow()
             except StoreError as exc:  # answers stop after MAX_TAIL_AGE_S without the feed
                 log.warning("nearby_index.feed_failed", error=str(exc))
+            if self._grown and warming.done() and not self._closing:
+                # Many locations came since the last warm-up (a first pull after an empty
+                # start): their bodies too, before questions ask for them one by one.
+                self._grown = False
+                self._tasks.remove(warming)
+                warming = asyncio.create_task(self._warm(), name="nearby-index-warm")
+                self._tasks.append(warming)
 
     async def build(self) -> None:
         """Learn the compression, read every point and the feed position it is consistent
@@ -684,6 +693,7 @@ class NearbyIndex:
         self._sweep = 0
         self.stats.locations = len(layer)
         self.stats.folds += 1
+        self._grown = True
 
     async def follow(self) -> None:
         """One round of the change feed: number what is committed, apply every change after
@@ -713,6 +723,8 @@ class NearbyIndex:
         self._changed(ids, {})
         if not placed:
             return
+        if len(placed) > FOLD_AT:
+            self._grown = True  # their bodies, once this round has forgotten the old ones
         started = self._seq
         now_at = await serving.points_of(self.store, sorted(placed))
         changed = self._changed_since(started)  # events during the read know better

@@ -140,6 +140,10 @@ class Environment:
             "WATTLAS_REDIS_URL": self.settings.redis_url or "",
             "WATTLAS_LOG_LEVEL": "WARNING",
             "WATTLAS_RUN_SCHEDULER": "false",
+            # Off unless a part asks for it (the queries part measures it): its background
+            # warm-up (a minute of a core per worker at 300k) would share the cores with what the
+            # other parts measure, and their nearby questions are about PostGIS and replicas.
+            "WATTLAS_NEARBY_CACHE": "false",
             **extra,
         }
 

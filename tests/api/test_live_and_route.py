@@ -3,8 +3,10 @@ staleness, exact corridors in route order, detail with tariffs, and the query pl
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -736,3 +738,23 @@ async def test_the_nearby_index_follows_every_push_at_once(client: Client) -> No
     await patch_status(client, "B", "1", "REMOVED", NOW + timedelta(seconds=2))
     assert [i for i, _, _ in await answer()] == ["A"]
     assert cache.hits + cache.misses > asked + 1  # the cache answered, not only the database
+
+
+async def test_locations_that_come_after_the_start_are_warmed_before_anyone_asks(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index started on an empty database (a first pull after a fresh start): once many
+    locations came, their bodies are read in the background, not one question at a time."""
+    from app.live import nearby_index
+
+    monkeypatch.setattr(nearby_index, "FOLD_AT", 2)
+    index = client.app.state.services.nearby_index
+    for n in range(4):
+        plug = evse("1", "AVAILABLE", connector("1", *AC_T2))
+        await put(client, location(f"W{n}", 52.09 + n / 1000, 5.12, plug))
+    deadline = time.monotonic() + 15
+    while index.stats.bodies < 4:
+        assert time.monotonic() < deadline, index.stats
+        await asyncio.sleep(0.1)
+    assert index.stats.folds >= 1
+    assert (index.hits, index.misses) == (0, 0)  # nobody asked

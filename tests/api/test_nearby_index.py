@@ -395,3 +395,17 @@ async def test_an_answer_from_the_index_is_tagged_as_any_answer_is(
     assert len(response.json()["results"]) > 1
     body = response.content
     assert response.headers["etag"] == etag_of("application/json", without_generated_at(body))
+
+
+async def test_without_the_change_feed_for_long_the_database_answers(
+    index: NearbyIndex, db: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index that could not read the feed (the database down or unreachable) for
+    ``MAX_TAIL_AGE_S`` no longer answers: what it holds may be behind."""
+    monkeypatch.setattr(nearby_index, "MAX_TAIL_AGE_S", 0.3)
+    _, _, lat, lon = await _first_location(db)
+    assert await index.nearby(lat, lon, 1_000, 5) is not None
+    await asyncio.sleep(0.4)
+    assert await index.nearby(lat, lon, 1_000, 5) is None
+    await index.follow()
+    assert await index.nearby(lat, lon, 1_000, 5) is not None
