@@ -197,12 +197,8 @@ async def nearby(
         and not wants_geojson(request.headers.get("accept"), format_)
     ):
         body = await index.nearby(lat, lon, radius_m, limit)
-        if body is not None:  # Results, already encoded, generated_at last
-            # Its tag is the body without generated_at, as ``without_generated_at`` would cut
-            # it (and the database's answer is tagged), without searching 50 results for it.
-            version = body[: body.rindex(b',"generated_at":')] + b"}"
-            answer = caching.answer(request, body, media_type=JSON, version=version)
-            return cast("Response[Results]", answer)
+        if body is not None:  # Results, already encoded
+            return cast("Response[Results]", caching.answer(request, body, media_type=JSON))
     rows = await discovery.nearby(
         services.store,
         lat=lat,

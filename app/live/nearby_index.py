@@ -36,7 +36,7 @@ import ctypes
 import math
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -189,6 +189,10 @@ class Chosen(NamedTuple):
     public_id: str
     layer: _Layer
     position: int
+
+
+# The chosen of one question grouped by layer: (layer, indexes in the list, positions).
+Groups = list[tuple[_Layer, list[int], Positions]]
 
 
 def nearest(
@@ -448,7 +452,8 @@ class NearbyIndex:
             extra = nearest(overlay, overlay.around(lat, lon, radius_m), lat, lon, radius_m,
                             limit, self._geod)  # fmt: skip
             chosen = sorted(chosen + extra, key=lambda c: (c.distance_m, c.public_id))[:limit]
-        missing = self._not_holding(chosen, time.time())
+        groups = self._by_layer(chosen)  # once: the checks and the spans below use it
+        missing = self._not_holding(chosen, groups, time.time())
         if missing:
             self.stats.misses += 1
             if not await self._load(missing):
@@ -458,7 +463,7 @@ class NearbyIndex:
         assert self._codec is not None  # built with the base
         parts = []
         view = memoryview(self._arena.buffer)
-        for c, (offset, length) in zip(chosen, self._spans(chosen), strict=True):
+        for c, (offset, length) in zip(chosen, self._spans(chosen, groups), strict=True):
             if not length:  # gone between the read and now: the database knows better
                 return None
             body = self._codec.unpack(view[offset : offset + length])
@@ -476,27 +481,30 @@ class NearbyIndex:
         )
 
     @staticmethod
-    def _by_layer(chosen: list[Chosen]) -> Iterator[tuple[_Layer, list[int], Positions]]:
+    def _by_layer(chosen: list[Chosen]) -> Groups:
         """The chosen grouped by layer: their indexes in ``chosen`` and their positions."""
+        groups = []
         for layer in {c.layer for c in chosen}:
             ks = [k for k, c in enumerate(chosen) if c.layer is layer]
-            yield layer, ks, np.array([chosen[k].position for k in ks], dtype=np.intp)
+            groups.append((layer, ks, np.array([chosen[k].position for k in ks], dtype=np.intp)))
+        return groups
 
-    def _spans(self, chosen: list[Chosen]) -> list[tuple[int, int]]:
+    @staticmethod
+    def _spans(chosen: list[Chosen], groups: Groups) -> list[tuple[int, int]]:
         """Where each chosen body is in the arena: (offset, length), length 0 for none."""
         spans = [(0, 0)] * len(chosen)
-        for layer, ks, at in self._by_layer(chosen):
+        for layer, ks, at in groups:
             for k, offset, length in zip(
                 ks, layer.offset[at].tolist(), layer.length[at].tolist(), strict=True
             ):
                 spans[k] = (offset, length)
         return spans
 
-    def _not_holding(self, chosen: list[Chosen], now_s: float) -> list[Chosen]:
+    def _not_holding(self, chosen: list[Chosen], groups: Groups, now_s: float) -> list[Chosen]:
         """Those whose body is not what the database would say now: none, past the hours'
         next change, or built silent (or not) when the network is not (or is) now."""
         out: list[Chosen] = []
-        for layer, ks, at in self._by_layer(chosen):
+        for layer, ks, at in groups:
             holds = (layer.length[at] > 0) & (layer.until[at] > now_s)
             networks = layer.network[at]
             for network_pk in set(networks.tolist()):
