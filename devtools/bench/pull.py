@@ -13,7 +13,7 @@ import httpx
 import msgspec
 
 from app.store import Store, networks
-from devtools.bench.harness import Environment, tree_rss_mb
+from devtools.bench.harness import Environment, tree_cpu_s, tree_rss_mb
 from ingest import credentials
 from ingest.sync import sync
 from wattlas.local import free_port
@@ -50,12 +50,21 @@ async def pull(env: Environment, dataset: Path) -> dict[str, Any]:
                 store, settings, info["versions_url"], info["token_a"], "bench"
             )
         network_id = await networks.network_id_by_name(store, "bench")
+        parts = {
+            "puller": [os.getpid()],
+            "postgres": env.service_pids()[:1],
+            "sandbox": sandbox.pids(),
+        }
+        cpu_before = {name: tree_cpu_s(pids) for name, pids in parts.items()}
         started = time.perf_counter()
         sampler = asyncio.create_task(_sample_rss(samples, started))
         try:
             report = await sync(store, network_id, module="locations", full=True)
         finally:
             sampler.cancel()
+        cpu_s = {
+            name: round(tree_cpu_s(pids) - cpu_before[name], 1) for name, pids in parts.items()
+        }
     finally:
         await store.close()
         sandbox.stop()
@@ -72,6 +81,10 @@ async def pull(env: Environment, dataset: Path) -> dict[str, Any]:
         "evses_per_s": round(report.evses / report.seconds),
         "rss_mb_at_10_percent": round(tenth, 1),
         "rss_mb_peak": round(max(rss, default=0.0), 1),
+        # Where the time went: the puller's wait for each stage, and each process tree's CPU (two
+        # cores: the run cannot be faster than the sum over two).
+        "stage_seconds": {k: round(v, 1) for k, v in report.stage_seconds.items()},
+        "cpu_s": cpu_s,
         "complete": report.complete,
         "error": report.error,
     }

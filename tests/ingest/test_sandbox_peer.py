@@ -12,6 +12,7 @@ import msgspec
 import psycopg
 import pytest
 
+import ingest.sync
 from app.settings import Settings
 from app.store import Store, networks
 from ingest import credentials
@@ -135,12 +136,17 @@ async def test_they_initiate_with_token_a_and_push_in_2_1_1(
     ).fetchone() == (last["status"],)
 
 
+@pytest.mark.parametrize("in_worker", [False, True], ids=["in-process", "worker-process"])
 async def test_hub_with_several_parties(
     served_settings: Settings,
     sandbox: ServerProcess,
     store: Store,
     sync_conn: psycopg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    in_worker: bool,
 ) -> None:
+    # A big feed's pages are normalised in a worker process: the same outcome either way.
+    monkeypatch.setattr(ingest.sync, "WORKER_THRESHOLD", 0 if in_worker else 20_000)
     network_id = await register(served_settings, sandbox, "hub")
     assert sync_conn.execute(
         "SELECT country_code || '*' || party_id FROM network_parties ORDER BY 1"
