@@ -90,14 +90,24 @@ def content_hash(raw: bytes) -> bytes:
     return hashlib.blake2b(raw, digest_size=16).digest()
 
 
+def _identity_digest(country_code: str, party_id: str, ocpi_id: str) -> bytes:
+    return hashlib.sha256(location_key(country_code, party_id, ocpi_id).encode()).digest()
+
+
 def sort_key(country_code: str, party_id: str, ocpi_id: str) -> int:
-    digest = hashlib.sha256(location_key(country_code, party_id, ocpi_id).encode()).digest()
+    return _sort_key(_identity_digest(country_code, party_id, ocpi_id))
+
+
+def _sort_key(digest: bytes) -> int:
     return int.from_bytes(digest[10:18], "big") >> 1  # fits a signed bigint
 
 
 def public_location_id(country_code: str, party_id: str, ocpi_id: str) -> str:
     """Stable across re-imports: derived from the OCPI identity only."""
-    digest = hashlib.sha256(location_key(country_code, party_id, ocpi_id).encode()).digest()
+    return _public_id(_identity_digest(country_code, party_id, ocpi_id))
+
+
+def _public_id(digest: bytes) -> str:
     return base64.b32encode(digest[:10]).decode().lower()
 
 
@@ -633,12 +643,13 @@ class Normaliser:
             if obj.operator
             else None
         )
+        identity = _identity_digest(cc, pid, ocpi_id_raw.upper())  # one hash for both keys
         return LocationRecord(
             country_code=cc,
             party_id=pid,
             ocpi_id=ocpi_id_raw.upper(),
             ocpi_id_raw=ocpi_id_raw,
-            public_id=public_location_id(cc, pid, ocpi_id_raw.upper()),
+            public_id=_public_id(identity),
             publish=bool(_bool(obj.publish, True)),
             name=name,
             address=address,
@@ -694,7 +705,7 @@ class Normaliser:
                     for c in e.connectors
                 )
             ),
-            sort_key=sort_key(cc, pid, ocpi_id_raw.upper()),
+            sort_key=_sort_key(identity),
             status_updated_at=max((e.last_updated for e in visible_evses), default=None),
             last_updated=last_updated,
             content_hash=content_hash(raw),
