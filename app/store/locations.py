@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from app.domain.status import BucketCounts
 from app.store import locks
+from app.store.copying import use_fast_dumpers
 from app.store.core import Db, Tx, using
 from app.store.records import LocationRecord
 
@@ -198,6 +199,7 @@ async def _stage_locations(tx: Tx, locations: Sequence[LocationRecord]) -> int:
     """COPY the batch into the staging tables; returns the number of EVSEs staged."""
     evse_count = 0
     async with tx.conn.cursor() as cur:
+        use_fast_dumpers(cur)
         async with cur.copy(_copy_sql("stage_locations", _LOCATION_STAGE)) as copy:
             copy.set_types(_types(_LOCATION_STAGE))
             for idx, loc in enumerate(locations):
@@ -246,7 +248,7 @@ async def _stage_locations(tx: Tx, locations: Sequence[LocationRecord]) -> int:
                         loc.last_updated,
                         loc.own_updated_at or loc.last_updated,
                         loc.content_hash,
-                        loc.raw.decode(),
+                        (loc.stored_raw or loc.raw).decode(),
                     )
                 )
         async with cur.copy(_copy_sql("stage_evses", _EVSE_STAGE)) as copy:
@@ -276,7 +278,7 @@ async def _stage_locations(tx: Tx, locations: Sequence[LocationRecord]) -> int:
                             evse.hidden_reason,
                             evse.last_updated,
                             evse.content_hash,
-                            evse.raw.decode(),
+                            (evse.stored_raw or evse.raw).decode(),
                         )
                     )
         async with cur.copy(_copy_sql("stage_connectors", _CONNECTOR_STAGE)) as copy:

@@ -69,6 +69,9 @@ class EvseRecord(msgspec.Struct, kw_only=True):
     last_updated: datetime
     content_hash: bytes
     raw: bytes
+    # The object as stored: without its connectors, which are stored in their own rows (None:
+    # ``raw``). PostgreSQL then parses each byte of a feed once, not once per level.
+    stored_raw: bytes | None = None
 
 
 class LocationRecord(msgspec.Struct, kw_only=True):
@@ -118,6 +121,7 @@ class LocationRecord(msgspec.Struct, kw_only=True):
     last_updated: datetime
     content_hash: bytes
     raw: bytes
+    stored_raw: bytes | None = None  # without its EVSEs (as EvseRecord.stored_raw)
     # The version of the location's own fields (its name, place, hours…): last_updated, except
     # for a write that changed only an EVSE or connector (which leaves them as they were).
     own_updated_at: datetime | None = None

@@ -229,6 +229,16 @@ def h3_cells(lat: float, lon: float) -> tuple[int, tuple[int, ...]]:
     return h3.cell_to_parent(finest, REGION_RESOLUTION), cells
 
 
+def without_member(raw: bytes, name: str) -> bytes | None:
+    """The JSON object without one member, the others byte for byte; None when it has no such
+    member. Children (EVSEs, connectors) are stored in their own rows: sending them again
+    inside their parent cost PostgreSQL a parse of the whole tree per level."""
+    members = wire.top_level_decoder.decode(raw)
+    if members.pop(name, None) is None:
+        return None
+    return wire.encoder.encode(members)
+
+
 def _has_value(raw: msgspec.Raw) -> bool:
     return bool(raw) and bytes(raw).strip() != b"null"
 
@@ -478,6 +488,7 @@ class Normaliser:
             last_updated=last_updated,
             content_hash=content_hash(raw),
             raw=raw,
+            stored_raw=without_member(raw, "connectors") if obj.connectors else None,
         )
 
     # ---- location -------------------------------------------------------------------------------
@@ -710,6 +721,7 @@ class Normaliser:
             last_updated=last_updated,
             content_hash=content_hash(raw),
             raw=raw,
+            stored_raw=without_member(raw, "evses") if obj.evses else None,
         )
 
     # ---- a batch --------------------------------------------------------------------------------

@@ -181,3 +181,42 @@ async def test_a_file_that_is_not_json_is_reported_not_crashed(
     assert report.error is not None and report.error.startswith("not an OCPI locations document")
     cur = await conn.execute("SELECT object_kind, raw_text FROM quarantine")
     assert await cur.fetchall() == [("page", '{"data": [{"id": "1",')]
+
+
+@pytest.mark.parametrize("name", ["punkt", "powergo"])
+async def test_each_object_is_stored_once_without_its_children(
+    name: str, conn: psycopg.AsyncConnection, store: Store
+) -> None:
+    """A location is stored without its EVSEs and an EVSE without its connectors (they have
+    rows of their own): each as the feed sent it, every other member kept."""
+    path = OCPI_FIXTURES / MANIFEST[name]["file"]
+    await load_file(store, path, network_name=name)
+    sent = {o["id"]: o for o in _objects(path)}
+    cur = await conn.execute("SELECT ocpi_id_raw, raw FROM locations")
+    locations = await cur.fetchall()
+    assert len(locations) == EXPECTED[name][1]
+    for ocpi_id, raw in locations:
+        assert raw == {k: v for k, v in sent[ocpi_id].items() if k != "evses"}
+    cur = await conn.execute(
+        "SELECT l.ocpi_id_raw, e.uid_raw, e.raw FROM evses e"
+        " JOIN locations l ON l.id = e.location_id"
+    )
+    evses = await cur.fetchall()
+    assert len(evses) == EXPECTED[name][3]
+    sent_evses = {(o["id"], e["uid"]): e for o in sent.values() for e in o.get("evses") or ()}
+    for ocpi_id, uid, raw in evses:
+        assert raw == {k: v for k, v in sent_evses[ocpi_id, uid].items() if k != "connectors"}
+    cur = await conn.execute(
+        "SELECT l.ocpi_id_raw, e.uid_raw, c.connector_id_raw, c.raw FROM connectors c"
+        " JOIN evses e ON e.id = c.evse_pk JOIN locations l ON l.id = e.location_id"
+    )
+    connectors = await cur.fetchall()
+    sent_connectors = {
+        (ocpi_id, uid, c["id"]): c
+        for (ocpi_id, uid), e in sent_evses.items()
+        for c in e["connectors"]
+    }
+    # Every stored connector as sent (the few of the feed that are unusable are quarantined).
+    assert len(sent_connectors) - 10 < len(connectors) <= len(sent_connectors)
+    for ocpi_id, uid, connector_id, raw in connectors:
+        assert raw == sent_connectors[ocpi_id, uid, connector_id]
