@@ -215,6 +215,49 @@ async def test_interrupted_full_sync_resumes_and_hides_only_when_complete(
     ).fetchone() == (False,)
 
 
+async def test_a_page_that_cannot_commit_costs_itself_and_the_page_staged_after_it_only(
+    served_settings: Settings,
+    sandbox: ServerProcess,
+    store: Store,
+    sync_conn: psycopg.Connection,
+) -> None:
+    """A pull stages page n + 1 while page n merges (ingest/sync.py): when page n cannot
+    commit, the pages before it stay, n + 1 is rolled back with it, and the next pull goes on
+    from n."""
+    network_id = await register(served_settings, sandbox, "punkt")
+    # A real failure inside the database: recording the third page's progress raises.
+    sync_conn.execute(
+        "CREATE FUNCTION test_fail_third_page() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN IF NEW.pages = 3 THEN RAISE EXCEPTION 'test: page 3 cannot commit'; END IF;"
+        " RETURN NEW; END $$"
+    )
+    sync_conn.execute(
+        "CREATE TRIGGER test_fail_third_page BEFORE UPDATE ON sync_runs"
+        " FOR EACH ROW EXECUTE FUNCTION test_fail_third_page()"
+    )
+    try:
+        with pytest.raises(Exception, match="page 3 cannot commit"):
+            await sync(store, network_id, module="locations", retry=FAST_RETRY)
+    finally:
+        sync_conn.execute("DROP TRIGGER test_fail_third_page ON sync_runs")
+        sync_conn.execute("DROP FUNCTION test_fail_third_page()")
+    run = sync_conn.execute(
+        "SELECT id, pages, objects, accepted, next_url LIKE '%%offset=100%%' FROM sync_runs"
+    ).fetchone()
+    assert run is not None and run[1:] == (2, PAGE_SIZE * 2, run[3], True)
+    # Exactly the two committed pages' locations are stored, and no transaction was left open.
+    assert sync_conn.execute("SELECT count(*) FROM locations").fetchone() == (run[3],)
+    assert 0 < run[3] <= PAGE_SIZE * 2
+    assert sync_conn.execute(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND state LIKE 'idle in transaction%%'"
+    ).fetchone() == (0,)
+    resumed = await sync(store, network_id, module="locations", full=True, retry=FAST_RETRY)
+    assert (resumed.resumed, resumed.run_id, resumed.complete) == (True, run[0], True)
+    assert (resumed.pages, resumed.objects) == (8, 489 - PAGE_SIZE * 2)
+    assert sync_conn.execute("SELECT count(*) FROM locations").fetchone() == (487,)
+
+
 async def test_pull_retries_5xx_429_3xxx_and_truncated_json(
     served_settings: Settings,
     sandbox: ServerProcess,
