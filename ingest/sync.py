@@ -31,14 +31,7 @@ from app.live.events import availability_events, publish
 from app.logs import get_logger
 from app.settings import Settings
 from app.store import Busy, Store, Tx, locks, networks, pulls
-from app.store.locations import (
-    ApplyResult,
-    StagedLocations,
-    apply_locations,
-    hide_absent_after_full_sync,
-    merge_staged,
-    stage_locations,
-)
+from app.store.locations import ApplyResult, apply_locations, hide_absent_after_full_sync
 from app.store.pull_status import PULLED_MODULES
 from app.store.pulls import PullImpossible, PullTarget
 from app.store.quarantine import record_problems
@@ -199,17 +192,7 @@ async def _run(
     next_page: asyncio.Task[Page | None] = asyncio.create_task(_next(pages))
     normaliser = _Normalising(network, default_party, report.module)
     previous: tuple[Page, asyncio.Future[Normalised]] | None = None
-    # Two pages' transactions overlap: one is staged on a connection while the page before it
-    # merges and commits on another (its merge then sees that page's rows).
-    begun: _Begun | None = None
-    beginning: asyncio.Task[_Begun] | None = None
     failure: Exception | None = None
-
-    async def finish(done: _Begun) -> None:
-        result = await _finish_page(network, done, report)
-        if redis is not None and result.status_changes:
-            await publish(redis, availability_events(result, datetime.now(UTC)))
-
     try:
         while True:
             waited = time.perf_counter()
@@ -223,9 +206,8 @@ async def _run(
             if page is not None:
                 if page.total_count is not None:
                     report.total_count = page.total_count
-                # The stages overlap: the next page is fetched, this one normalised (in a
-                # worker process for big feeds), the previous one staged and the one before
-                # it merged.
+                # Three stages overlap: the next page is fetched, this one normalised (in a
+                # worker process for big feeds) and the previous one applied.
                 current = (page, normaliser.submit(page, report.total_count))
                 next_page = asyncio.create_task(_next(pages))
             if previous is not None:
@@ -234,22 +216,13 @@ async def _run(
                 records = await normalised
                 applying = time.perf_counter()
                 report.stage_seconds["normalise_wait"] += applying - waited
-                beginning = asyncio.create_task(
-                    _begin_page(store, network, done_page, records, report)
-                )
-                if begun is not None:
-                    done, begun = begun, None
-                    await finish(done)
-                begun, beginning = await beginning, None
+                result = await _apply_page(store, network, done_page, records, report)
                 report.stage_seconds["apply"] += time.perf_counter() - applying
+                if redis is not None and result.status_changes:
+                    await publish(redis, availability_events(result, datetime.now(UTC)))
             previous = current
             if page is None:
                 break
-        if begun is not None:
-            applying = time.perf_counter()
-            done, begun = begun, None
-            await finish(done)
-            report.stage_seconds["apply"] += time.perf_counter() - applying
         if failure is not None:
             report.error = str(failure)
             async with store.transaction() as tx:
@@ -261,13 +234,6 @@ async def _run(
         raise
     finally:
         normaliser.close()
-        # A page staged but not committed (an error or a cancellation stopped the run) is
-        # rolled back; the run resumes before it.
-        if beginning is not None:
-            with contextlib.suppress(BaseException):
-                begun = await beginning
-        if begun is not None:
-            await begun.abandon()
         if not next_page.done():
             next_page.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -399,60 +365,29 @@ class _Normalising:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-@dataclass
-class _Begun:
-    """A page whose transaction is open, with its writable records (and, for locations, staged):
-    what is left is to merge it, record its problems and progress, and commit."""
-
-    page: Page
-    records: list[Any]
-    problems: list[Problem]
-    tx: Tx
-    exit: contextlib.AsyncExitStack  # holds the transaction: rolled back if left with an error
-    staged: StagedLocations | None = None
-
-    async def abandon(self) -> None:
-        """Roll the page's transaction back (a page before it failed, or the run was cancelled)."""
-        error = RuntimeError("page abandoned")
-        with contextlib.suppress(Exception):
-            await self.exit.__aexit__(RuntimeError, error, None)
-
-
-async def _begin_page(
-    store: Store, network: PullTarget, page: Page, normalised: Normalised, report: SyncReport
-) -> _Begun:
-    """The part of a page that needs nothing the page before it writes: objects of a party this
-    network may not write (another network owns it) are refused with that reason (issue 10),
-    and locations are staged for the merge."""
-    records, problems = normalised
-    stack = contextlib.AsyncExitStack()
-    tx = await stack.enter_async_context(store.transaction())
-    begun = _Begun(page, records, problems, tx, stack)
-    try:
-        if report.module in ("locations", "tariffs"):
-            begun.records = await _writable(tx, network, report.module, records, problems)
-        if report.module == "locations":
-            begun.staged = await stage_locations(tx, begun.records)
-    except BaseException:
-        await begun.abandon()
-        raise
-    return begun
-
-
-async def _finish_page(network: PullTarget, begun: _Begun, report: SyncReport) -> ApplyResult:
-    """The rest of the page's transaction: its objects written, its problems recorded, its
-    counts and the run's progress kept; then committed."""
+async def _apply_page(
+    store: Store,
+    network: PullTarget,
+    page: Page,
+    normalised: Normalised,
+    report: SyncReport,
+) -> ApplyResult:
+    """One page in one transaction: its objects written, its problems recorded, its counts and
+    the run's progress kept. Objects of a party this network may not write (another network
+    owns it) are refused with that reason, the rest of the page is kept (issue 10)."""
     received_at = datetime.now(UTC)
     full_run = report.kind == "full"
     assert report.run_id is not None
     result = ApplyResult()
-    page, records, problems, tx = begun.page, begun.records, begun.problems, begun.tx
+    records, problems = normalised
     counts = pulls.PageCounts(objects=len(page.objects))
-    async with begun.exit:
-        if begun.staged is not None:
-            result = await merge_staged(
+    async with store.transaction() as tx:
+        if report.module in ("locations", "tariffs"):
+            records = await _writable(tx, network, report.module, records, problems)
+        if report.module == "locations":
+            result = await apply_locations(
                 tx,
-                begun.staged,
+                records,
                 network_id=network.id,
                 ocpi_version=network.version,
                 received_at=received_at,

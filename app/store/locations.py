@@ -330,33 +330,9 @@ async def apply_locations(
     not hidden as absent. Status changes are reported for locations we had before (and for new
     ones with ``announce_new``: a push of a new site shows up on live maps).
     """
-    staged = await stage_locations(tx, locations)
-    return await merge_staged(
-        tx,
-        staged,
-        network_id=network_id,
-        ocpi_version=ocpi_version,
-        received_at=received_at,
-        observed_at=observed_at,
-        sync_run_id=sync_run_id,
-        force=force,
-        announce_new=announce_new,
-    )
-
-
-@dataclass(frozen=True)
-class StagedLocations:
-    """A batch locked and copied into the transaction's staging tables, ready to be merged."""
-
-    batch: list[LocationRecord]
-    evses: int  # EVSEs staged
-    duplicates: int  # locations listed again in the batch (the newer kept)
-
-
-async def stage_locations(tx: Tx, locations: Sequence[LocationRecord]) -> StagedLocations:
-    """The first half of ``apply_locations``: lock the batch's objects and COPY it into the
-    staging tables. It reads nothing of the stored tables, so a pull stages its next page
-    while the previous one merges on another connection (ingest/sync.py)."""
+    result = ApplyResult()
+    if not locations:
+        return result
     # The same location twice in one batch: the newer wins, as it would in two batches.
     newest: dict[str, LocationRecord] = {}
     for loc in locations:
@@ -364,35 +340,13 @@ async def stage_locations(tx: Tx, locations: Sequence[LocationRecord]) -> Staged
         if current is None or current.last_updated <= loc.last_updated:
             newest[loc.key] = loc
     batch = list(newest.values())
-    if not batch:
-        return StagedLocations(batch, 0, 0)
+    result.stale += len(locations) - len(batch)
+
     await locks.lock_objects(
         tx, (locks.object_key("location", r.country_code, r.party_id, r.ocpi_id) for r in batch)
     )
     await _ensure_stage_tables(tx)
     staged_evses = await _stage_locations(tx, batch)
-    return StagedLocations(batch, staged_evses, len(locations) - len(batch))
-
-
-async def merge_staged(
-    tx: Tx,
-    staged: StagedLocations,
-    *,
-    network_id: int,
-    ocpi_version: str | None,
-    received_at: datetime,
-    observed_at: datetime | None = None,
-    sync_run_id: int | None = None,
-    force: bool = False,
-    announce_new: bool = False,
-) -> ApplyResult:
-    """The second half of ``apply_locations``, in the transaction that staged the batch."""
-    result = ApplyResult()
-    batch = staged.batch
-    result.stale += staged.duplicates
-    if not batch:
-        return result
-    staged_evses = staged.evses
     async with tx.conn.cursor() as cur:
         if sync_run_id is not None:
             await cur.execute(

@@ -215,15 +215,15 @@ async def test_interrupted_full_sync_resumes_and_hides_only_when_complete(
     ).fetchone() == (False,)
 
 
-async def test_a_page_that_cannot_commit_costs_itself_and_the_page_staged_after_it_only(
+async def test_a_page_that_cannot_commit_costs_only_itself_and_the_pull_resumes_from_it(
     served_settings: Settings,
     sandbox: ServerProcess,
     store: Store,
     sync_conn: psycopg.Connection,
 ) -> None:
-    """A pull stages page n + 1 while page n merges (ingest/sync.py): when page n cannot
-    commit, the pages before it stay, n + 1 is rolled back with it, and the next pull goes on
-    from n."""
+    """Each page is applied in its own transaction with the run's progress: when page n cannot
+    commit, the pages before it stay, nothing of n or after it is kept, no transaction is left
+    open, and the next pull goes on from n."""
     network_id = await register(served_settings, sandbox, "punkt")
     # A real failure inside the database: recording the third page's progress raises.
     sync_conn.execute(
