@@ -85,6 +85,7 @@ async def pull(env: Environment, dataset: Path) -> dict[str, Any]:
         # cores: the run cannot be faster than the sum over two).
         "stage_seconds": {k: round(v, 1) for k, v in report.stage_seconds.items()},
         "cpu_s": cpu_s,
+        "database_bound_evses_per_s": round(report.evses / max(cpu_s["postgres"], 0.1)),
         "complete": report.complete,
         "error": report.error,
     }

@@ -87,6 +87,9 @@ async def test_we_initiate_the_handshake_then_pull_everything(
     # Same outcome as loading the dump (tests/ingest/test_load_real_feeds.py), over 10 pages.
     assert (report.kind, report.complete, report.pages, report.objects) == ("full", True, 10, 489)
     assert (report.accepted, report.quarantined, report.total_count) == (487, 2, 489)
+    # Where the run's time went, stage by stage (the benchmark reports it).
+    assert set(report.stage_seconds) == {"fetch_wait", "normalise_wait", "apply"}
+    assert 0 < report.stage_seconds["apply"] < report.seconds
     assert sync_conn.execute(
         "SELECT count(*), count(*) FILTER (WHERE visible) FROM locations"
     ).fetchone() == (487, 481)
