@@ -52,8 +52,9 @@ def fold(text: str) -> str:
 
 
 # Words repeat across a feed (cities, streets, operators): a pull spent a seventh of normalising
-# folding the same words again. Bounded, so a feed of unique words cannot grow it.
-@lru_cache(maxsize=65_536)
+# folding the same words again. Bounded, so a feed of unique words cannot grow it: 8,192 words
+# are about 1.8 MB at most in each process that normalises (API workers included).
+@lru_cache(maxsize=8192)
 def _spellings(word: str) -> tuple[str, ...]:
     """The folded spellings of one word as written (several ASCII words only when a single
     character transliterates to more than one, as some CJK and symbols do)."""
