@@ -31,9 +31,6 @@ class TextListDumper(Dumper):
     format = Format.BINARY
     oid = TEXT_ARRAY_OID
 
-    def __init__(self, cls: type, context: AdaptContext | None = None) -> None:
-        super().__init__(cls, context)
-
     def dump(self, obj: Any) -> bytes:
         if not obj:
             return _EMPTY
