@@ -23,6 +23,8 @@ from app.services import Services
 
 MAX_RADIUS_M = 200_000
 MAX_LIMIT = 500
+DEFAULT_NEARBY_RADIUS_M = 5_000  # an int, as the document shows it
+DEFAULT_NEARBY_LIMIT = 20
 # Every text parameter is bounded before it costs anything (issue 9, finding 2: the cost of a
 # text search grows with its length).
 MAX_QUERY_CHARS = 200
@@ -137,13 +139,14 @@ def parse_bbox(value: str) -> Bbox:
     return Bbox(min_lon, min_lat, max_lon, max_lat)
 
 
-def no_unknown_parameters(
+async def no_unknown_parameters(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     """A guard: a query parameter the operation does not take is a 400 naming it (issue 11: a
     typo such as ``radius=900`` must not silently widen a search to the default). What an
     operation takes is read from the OpenAPI document (``app.state.query_parameters``, by
-    operation id), so the document and the check cannot disagree."""
+    operation id), so the document and the check cannot disagree. A coroutine: Litestar runs a
+    plain function guard on a thread (a hand-off each way, on every request)."""
     if not connection.scope.get("query_string"):
         return
     state = connection.app.state
