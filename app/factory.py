@@ -9,12 +9,12 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from litestar import Litestar
-from litestar.config.compression import CompressionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.types import ControllerRouterHandler
 
 from app.access.gate import AccessGate
+from app.api.caching import COMPRESSION
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.health import health, ping, ready
 from app.api.live import get_clusters, stream
@@ -144,12 +144,7 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         dependencies=DEPENDENCIES,
         lifespan=[services_lifespan, *lifespan],
-        compression_config=CompressionConfig(
-            backend="gzip",
-            minimum_size=50_000,
-            gzip_compress_level=5,
-            exclude=["/v1/stream", "/v1/export"],
-        ),
+        compression_config=COMPRESSION,
         openapi_config=OpenAPIConfig(
             title="Wattlas",
             version="1.0.0",

@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from litestar import Request
+from litestar.config.compression import CompressionConfig
 from litestar.response import Response
 
 # Short: availability moves. A CDN may serve a stale answer while it revalidates in the
@@ -23,6 +24,13 @@ from litestar.response import Response
 # few seconds, not one per viewer.
 LIST_CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
 NETWORKS_CACHE_CONTROL = "public, max-age=30, stale-while-revalidate=300"
+# Every answer's compression: gzip from 50 KB (the app's, and ``app.api.nearby_fast``'s).
+COMPRESSION = CompressionConfig(
+    backend="gzip",
+    minimum_size=50_000,
+    gzip_compress_level=5,
+    exclude=["/v1/stream", "/v1/export"],
+)
 _GENERATED_AT = re.compile(rb',"generated_at":"[^"]*"(?:,"data_as_of":"[^"]*")?')
 
 
@@ -54,6 +62,24 @@ def matches(if_none_match: str | None, etag: str) -> bool:
     return any(t.strip().removeprefix("W/") == ours for t in if_none_match.split(","))
 
 
+def revalidated(
+    if_none_match: str | None,
+    body: bytes,
+    *,
+    media_type: str,
+    version: bytes | None = None,
+    cache_control: str = LIST_CACHE_CONTROL,
+) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, content) of ``body`` with its ETag (of ``version``, the content
+    without clock fields; by default the body without ``generated_at``): a 304 with no content
+    when the client has it already."""
+    etag = etag_of(media_type, without_generated_at(body) if version is None else version)
+    headers = {"ETag": etag, "Cache-Control": cache_control, "Vary": "Accept"}
+    if matches(if_none_match, etag):
+        return 304, headers, b""
+    return 200, headers, body
+
+
 def answer(
     request: Request[Any, Any, Any],
     body: bytes,
@@ -62,10 +88,11 @@ def answer(
     version: bytes | None = None,
     cache_control: str = LIST_CACHE_CONTROL,
 ) -> Response[Any]:
-    """``body`` with its ETag (of ``version``, the content without clock fields; by default
-    the body without ``generated_at``), or a 304 when the client has it already."""
-    etag = etag_of(media_type, without_generated_at(body) if version is None else version)
-    headers = {"ETag": etag, "Cache-Control": cache_control, "Vary": "Accept"}
-    if matches(request.headers.get("if-none-match"), etag):
+    """``body`` as a response, with its ETag, or a 304 (``revalidated``)."""
+    status, headers, content = revalidated(
+        request.headers.get("if-none-match"), body, media_type=media_type, version=version,
+        cache_control=cache_control,
+    )  # fmt: skip
+    if status == 304:
         return Response(b"", status_code=304, headers=headers)
-    return Response(body, media_type=media_type, headers=headers)
+    return Response(content, media_type=media_type, headers=headers)

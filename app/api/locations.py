@@ -21,6 +21,7 @@ from app.api import caching, pricing
 from app.api import params as p
 from app.api.errors import ApiError, InvalidParameter, invalid_body
 from app.api.geojson import GEOJSON, feature, feature_collection, wants_geojson
+from app.api.nearby_fast import NearbyFromIndex
 from app.api.pricer import PriceAsk, PricedTariff
 from app.api.pricing import PRICE_CANDIDATES
 from app.api.schemas import (
@@ -170,6 +171,7 @@ FILTERS = {
     summary="Locations near a point, closest first",
     operation_id="nearbyLocations",
     dependencies=FILTERS,
+    middleware=[NearbyFromIndex],
 )
 async def nearby(
     request: AnyRequest,
@@ -180,12 +182,17 @@ async def nearby(
     lon: Annotated[float, QueryParameter(description="Longitude (WGS 84).")],
     radius_m: Annotated[
         float, QueryParameter(description="Search radius in metres (max 200,000).")
-    ] = 5000,
-    limit: Annotated[int, QueryParameter(description="At most this many results (1–500).")] = 20,
+    ] = p.DEFAULT_NEARBY_RADIUS_M,
+    limit: Annotated[
+        int, QueryParameter(description="At most this many results (1–500).")
+    ] = p.DEFAULT_NEARBY_LIMIT,
     format_: FormatParam = None,
 ) -> Response[Results]:
     """Ordered by true distance on the Earth (``distance_m``), with live availability. With
-    ``energy_kwh``, priced; ``sort=price`` / ``max_price`` rank or filter the nearest 500."""
+    ``energy_kwh``, priced; ``sort=price`` / ``max_price`` rank or filter the nearest 500.
+
+    A question of only a point, radius and limit is answered before this handler runs, by the
+    route's middleware, when the nearby index can (``app.api.nearby_fast``)."""
     p.check_lat_lon(lat, lon)
     p.check_radius(radius_m)
     p.check_limit(limit)
