@@ -13,6 +13,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 
+def silent_after(
+    last_contact_at: datetime | None,
+    default_stale_after_s: int,
+    network_stale_after_s: int | None = None,
+) -> datetime | None:
+    """The instant after which this network is silent (None: never heard from, silent now)."""
+    if last_contact_at is None:
+        return None
+    limit_s = network_stale_after_s if network_stale_after_s is not None else default_stale_after_s
+    return last_contact_at + timedelta(seconds=limit_s)
+
+
 def network_silent(
     last_contact_at: datetime | None,
     now: datetime,
@@ -20,8 +32,8 @@ def network_silent(
     network_stale_after_s: int | None = None,
 ) -> bool:
     """Every status of this network is stale: never heard from, or silent too long."""
-    limit_s = network_stale_after_s if network_stale_after_s is not None else default_stale_after_s
-    return last_contact_at is None or last_contact_at < now - timedelta(seconds=limit_s)
+    after = silent_after(last_contact_at, default_stale_after_s, network_stale_after_s)
+    return after is None or now > after
 
 
 def status_too_old(

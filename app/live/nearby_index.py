@@ -49,7 +49,7 @@ from pyproj import Geod
 
 from app.api.summaries import summarise
 from app.domain.filters import NO_FILTERS, Filters
-from app.domain.staleness import network_silent
+from app.domain.staleness import silent_after
 from app.live.events import AvailabilityEvent
 from app.logs import get_logger
 from app.store import Store, StoreError, serving
@@ -184,24 +184,38 @@ class _Layer:
         return live
 
 
+class Picked(NamedTuple):
+    """The chosen of one layer, nearest first (by distance, then id): exact distances and
+    positions."""
+
+    layer: _Layer
+    distances: Floats
+    positions: Positions
+
+
 class Chosen(NamedTuple):
-    distance_m: float
+    """One location of an answer whose body must be read."""
+
     public_id: str
     layer: _Layer
     position: int
 
 
-# The chosen of one question grouped by layer: (layer, indexes in the list, positions).
-Groups = list[tuple[_Layer, list[int], Positions]]
+class Answer(NamedTuple):
+    """The chosen of one question: their distances in answer order, and per layer the
+    positions and where in the answer each one goes."""
+
+    distances: list[float]
+    groups: list[tuple[_Layer, Positions, Positions]]  # layer, positions, answer slots
 
 
 def nearest(
     layer: _Layer, positions: Positions, lat: float, lon: float, radius_m: float, limit: int,
     geod: Geod,
-) -> list[Chosen]:  # fmt: skip
+) -> Picked:  # fmt: skip
     """The ``limit`` nearest of these positions within the radius, by (exact distance, id)."""
     if len(positions) == 0:
-        return []
+        return Picked(layer, np.empty(0), positions)
     phi = math.radians(lat)
     lat_rad, lon_rad = layer.lat_rad[positions], layer.lon_rad[positions]
     h = (
@@ -215,9 +229,9 @@ def nearest(
         # farther than that bound (with the sphere's error both ways) cannot be among them.
         kth = np.partition(sphere[inside], limit - 1)[limit - 1]
         inside = inside[sphere[inside] <= kth * (1 + SPHERE_ERROR) / (1 - SPHERE_ERROR)]
-    if len(inside) == 0:
-        return []
     picked = positions[inside]
+    if len(picked) == 0:
+        return Picked(layer, np.empty(0), picked)
     _, _, exact = geod.inv(
         np.full(len(picked), lon), np.full(len(picked), lat),
         layer.lons[picked], layer.lats[picked], return_back_azimuth=False,
@@ -226,15 +240,29 @@ def nearest(
     within = exact <= radius_m
     picked, exact = picked[within], exact[within]
     order = np.lexsort((layer.ids[picked], exact))[:limit]  # by distance, then id
-    return [
-        Chosen(d, key.decode(), layer, p)
-        for d, key, p in zip(
-            exact[order].tolist(),
-            layer.ids[picked[order]].tolist(),
-            picked[order].tolist(),
-            strict=True,
-        )
-    ]
+    return Picked(layer, exact[order], picked[order])
+
+
+def answer_of(picks: Sequence[Picked], limit: int) -> Answer:
+    """The ``limit`` nearest of several layers' picks, by (distance, id) over all of them."""
+    picks = [pick for pick in picks if len(pick.positions)]
+    if len(picks) == 1:  # the usual case: no point of the overlay within reach
+        pick = picks[0]
+        slots = np.arange(len(pick.positions))
+        return Answer(pick.distances.tolist(), [(pick.layer, pick.positions, slots)])
+    if not picks:
+        return Answer([], [])
+    distances = np.concatenate([pick.distances for pick in picks])
+    ids = np.concatenate([pick.layer.ids[pick.positions] for pick in picks])
+    order = np.lexsort((ids, distances))[:limit]
+    groups, start = [], 0
+    for pick in picks:
+        end = start + len(pick.positions)
+        slots = np.flatnonzero((order >= start) & (order < end))
+        if len(slots):
+            groups.append((pick.layer, pick.positions[order[slots] - start], slots))
+        start = end
+    return Answer(distances[order].tolist(), groups)
 
 
 class _Codec:
@@ -256,6 +284,19 @@ class _Codec:
 
     def unpack(self, blob: bytes | memoryview) -> bytes:
         return self._decompressor.decompress(blob)
+
+    def unpack_all(
+        self, buffer: bytearray, offsets: npt.NDArray[np.int64], lengths: npt.NDArray[np.int32]
+    ) -> list[bytes]:
+        """The bodies at these (offset, length) of ``buffer``, in one call."""
+        view = memoryview(buffer)
+        try:
+            return [
+                self._decompressor.decompress(view[offset : offset + length])
+                for offset, length in zip(offsets.tolist(), lengths.tolist(), strict=True)
+            ]
+        finally:
+            view.release()
 
 
 class _Arena:
@@ -314,7 +355,7 @@ class NearbyIndex:
         self._base: _Layer | None = None
         self._overlay = _Layer.of([])
         self._moved: dict[str, tuple[float, float] | None] = {}  # since the base was built
-        self._networks: dict[int, serving.Network] = {}
+        self._silent_from: dict[int, float] = {}  # per network, epoch s (see _read_networks)
         self._codec: _Codec | None = None
         self._arena = _Arena()
         self._seq = 0  # changes seen; a read remembers where it started
@@ -391,7 +432,7 @@ class NearbyIndex:
             )  # fmt: skip
             self._codec = _Codec([self._encode(row) for row in rows])
         cursor, points = await serving.points(self.store)
-        self._networks = await serving.networks(self.store)
+        self._read_networks(await serving.networks(self.store))
         self._base = _Layer.of(points)
         del points
         self._overlay = _Layer.of([])
@@ -445,31 +486,30 @@ class NearbyIndex:
         base = self._base
         if base is None or time.monotonic() - self._tail_ok_at > MAX_TAIL_AGE_S:
             return None
-        chosen = nearest(base, base.around(lat, lon, radius_m), lat, lon, radius_m, limit,
-                         self._geod)  # fmt: skip
+        picks = [nearest(base, base.around(lat, lon, radius_m), lat, lon, radius_m, limit,
+                         self._geod)]  # fmt: skip
         if len(self._overlay):
             overlay = self._overlay
-            extra = nearest(overlay, overlay.around(lat, lon, radius_m), lat, lon, radius_m,
-                            limit, self._geod)  # fmt: skip
-            chosen = sorted(chosen + extra, key=lambda c: (c.distance_m, c.public_id))[:limit]
-        groups = self._by_layer(chosen)  # once: the checks and the spans below use it
-        missing = self._not_holding(chosen, groups, time.time())
+            picks.append(nearest(overlay, overlay.around(lat, lon, radius_m), lat, lon,
+                                 radius_m, limit, self._geod))  # fmt: skip
+        answer = answer_of(picks, limit)
+        missing = self._not_holding(answer, time.time())
         if missing:
             self.stats.misses += 1
             if not await self._load(missing):
                 return None
         else:
             self.stats.hits += 1
+        offsets, lengths = self._spans(answer)
+        if (lengths == 0).any():  # gone between the read and now: the database knows better
+            return None
         assert self._codec is not None  # built with the base
-        parts = []
-        view = memoryview(self._arena.buffer)
-        for c, (offset, length) in zip(chosen, self._spans(chosen, groups), strict=True):
-            if not length:  # gone between the read and now: the database knows better
-                return None
-            body = self._codec.unpack(view[offset : offset + length])
-            # %.1f: the decimal msgspec writes for round(distance, 1), as the SQL path does.
-            parts.append(b'{"distance_m":%.1f,' % c.distance_m + body[1:])
-        view.release()
+        bodies = self._codec.unpack_all(self._arena.buffer, offsets, lengths)
+        # %.1f: the decimal msgspec writes for round(distance, 1), as the SQL path does.
+        parts = [
+            b'{"distance_m":%.1f,' % distance_m + body[1:]
+            for distance_m, body in zip(answer.distances, bodies, strict=True)
+        ]
         return (
             b'{"results":['
             + b",".join(parts)
@@ -481,45 +521,41 @@ class NearbyIndex:
         )
 
     @staticmethod
-    def _by_layer(chosen: list[Chosen]) -> Groups:
-        """The chosen grouped by layer: their indexes in ``chosen`` and their positions."""
-        groups = []
-        for layer in {c.layer for c in chosen}:
-            ks = [k for k, c in enumerate(chosen) if c.layer is layer]
-            groups.append((layer, ks, np.array([chosen[k].position for k in ks], dtype=np.intp)))
-        return groups
+    def _spans(answer: Answer) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+        """Where each chosen body is in the arena, in answer order (length 0: none)."""
+        offsets = np.zeros(len(answer.distances), dtype=np.int64)
+        lengths = np.zeros(len(answer.distances), dtype=np.int32)
+        for layer, positions, slots in answer.groups:
+            offsets[slots] = layer.offset[positions]
+            lengths[slots] = layer.length[positions]
+        return offsets, lengths
 
-    @staticmethod
-    def _spans(chosen: list[Chosen], groups: Groups) -> list[tuple[int, int]]:
-        """Where each chosen body is in the arena: (offset, length), length 0 for none."""
-        spans = [(0, 0)] * len(chosen)
-        for layer, ks, at in groups:
-            for k, offset, length in zip(
-                ks, layer.offset[at].tolist(), layer.length[at].tolist(), strict=True
-            ):
-                spans[k] = (offset, length)
-        return spans
-
-    def _not_holding(self, chosen: list[Chosen], groups: Groups, now_s: float) -> list[Chosen]:
+    def _not_holding(self, answer: Answer, now_s: float) -> list[Chosen]:
         """Those whose body is not what the database would say now: none, past the hours'
         next change, or built silent (or not) when the network is not (or is) now."""
         out: list[Chosen] = []
-        for layer, ks, at in groups:
-            holds = (layer.length[at] > 0) & (layer.until[at] > now_s)
-            networks = layer.network[at]
+        for layer, positions, _ in answer.groups:
+            holds = (layer.length[positions] > 0) & (layer.until[positions] > now_s)
+            networks = layer.network[positions]
             for network_pk in set(networks.tolist()):
-                silent = self._silent_now(network_pk, now_s)
-                holds &= (networks != network_pk) | (layer.silent[at] == silent)
-            out.extend(chosen[k] for k, ok in zip(ks, holds.tolist(), strict=True) if not ok)
+                silent = now_s > self._silent_from.get(network_pk, -NEVER)
+                holds &= (networks != network_pk) | (layer.silent[positions] == silent)
+            if not holds.all():
+                out.extend(
+                    Chosen(layer.id_at(int(i)), layer, int(i)) for i in positions[~holds].tolist()
+                )
         return out
 
-    def _silent_now(self, network_pk: int, now_s: float) -> bool:
-        network = self._networks.get(network_pk)
-        if network is None:
-            return True  # a network read after the last round: its body is read again
-        at = datetime.fromtimestamp(now_s, UTC)
-        return network_silent(network.last_contact_at, at, self.stale_after_s,
-                              network.stale_after_s)  # fmt: skip
+    def _read_networks(self, networks: dict[int, serving.Network]) -> None:
+        """From when (epoch s) each network is silent, by its last contact: its bodies built
+        not silent no longer hold then (and those built silent no longer hold before)."""
+        self._silent_from = {
+            pk: silent_from.timestamp() if silent_from is not None else -NEVER
+            for pk, network in networks.items()
+            for silent_from in [
+                silent_after(network.last_contact_at, self.stale_after_s, network.stale_after_s)
+            ]
+        }
 
     async def _load(self, missing: list[Chosen]) -> bool:
         """Read these bodies; False when that failed (the database answers instead)."""
@@ -722,7 +758,7 @@ class NearbyIndex:
                 self.stats.feed_cursor = batch[-1].seq
             if len(batch) < CHANGES_PER_READ:
                 break
-        self._networks = await serving.networks(self.store)
+        self._read_networks(await serving.networks(self.store))
         self._tail_ok_at = time.monotonic()
 
     async def _apply(self, batch: Sequence[change_store.Change]) -> None:
