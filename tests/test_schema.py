@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
 from app.store.tables import metadata
 from migrations.filters import include_object
+from wattlas import revisions
 from wattlas.local import LocalServices
 from wattlas.migrate import head_revision, sqlalchemy_url
 
@@ -70,3 +73,25 @@ def test_nodes_starting_at_once_migrate_one_at_a_time(local_services: LocalServi
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [
             (head_revision(),)
         ]
+
+
+def test_the_head_read_from_the_files_is_alembics(tmp_path: Path) -> None:
+    """``wattlas.revisions`` reads the head without importing the migrations; it must name the
+    revision Alembic names, and refuse files that do not say one head."""
+    assert revisions.head_revision() == head_revision()
+    for name, revision, down in (("a", "0001", None), ("b", "0002", "0001"), ("c", "0003", "0001")):
+        (tmp_path / f"{name}.py").write_text(f"revision = {revision!r}\ndown_revision = {down!r}\n")
+    with pytest.raises(revisions.RevisionError, match="2 heads \\(0002, 0003\\)"):
+        revisions.head_revision(tmp_path)
+    (tmp_path / "d.py").write_text('revision: str = "0004"\ndown_revision = ("0002", "0003")\n')
+    assert revisions.head_revision(tmp_path) == "0004"  # a merge, annotated as Alembic writes it
+
+
+def test_serving_imports_neither_alembic_nor_sqlalchemy() -> None:
+    """They are the migrations' tools; in each API process they would cost 30 MB or more."""
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys, wattlas.asgi; print(sorted(m for m in sys.modules "
+         "if m.split('.')[0] in ('alembic', 'sqlalchemy', 'geoalchemy2')))"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert out.strip().splitlines()[-1] == "[]"

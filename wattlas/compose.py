@@ -10,7 +10,7 @@ from app.settings import Settings, load_settings
 from ingest.receiver.guards import ocpi_error
 from ingest.receiver.routes import ocpi_router, receiver_lifespan
 from ingest.scheduler import scheduler_lifespan
-from wattlas.migrate import head_revision
+from wattlas.revisions import head_revision
 
 
 def build_app(settings: Settings | None = None) -> Litestar:
