@@ -37,10 +37,11 @@ from app.api.schemas import (
     TariffInfo,
 )
 from app.api.summaries import summarise
-from app.domain.filters import NO_FILTERS, Filters
+from app.domain.filters import NO_FILTERS, Bbox, Filters
 from app.domain.route import Pieces, Points, RouteError, pieces, route_points, validate
 from app.domain.tariffs import display_tariff
 from app.domain.text import search_text
+from app.live.nearby_index import NearbyIndex
 from app.services import Services
 from app.store import detail as detail_store
 from app.store import discovery, read_lag_s, search
@@ -255,6 +256,16 @@ async def viewport(
     after, skip = None, 0
     if cursor:
         after, skip = _position(p.decode_cursor(cursor, query), (int, int))
+    index = services.nearby_index
+    if (
+        index is not None
+        and price_ask is None
+        and filters == NO_FILTERS
+        and not wants_geojson(request.headers.get("accept"), format_)
+    ):
+        body = await _viewport_from_index(services, index, box, limit, after, query)
+        if body is not None:
+            return cast("Response[Results]", caching.answer(request, body, media_type=JSON))
     read = _candidates(limit, price_ask)
     rows = await discovery.viewport(
         services.store,
@@ -275,6 +286,32 @@ async def viewport(
     page = _priced_page(ranked, rows, read, limit, price_ask, query, keys, after, skip)
     return _answer(request, page, format_)
 
+
+async def _viewport_from_index(
+    services: Services,
+    index: NearbyIndex,
+    box: Bbox,
+    limit: int,
+    after: tuple[int, int] | None,
+    query: dict[str, Any],
+) -> bytes | None:
+    """The unfiltered page: its keys from PostgreSQL, its summaries from the nearby index (the
+    same bodies; None when the index cannot give them all). The rest of the answer is encoded
+    as the handler's, the bodies put in its empty list."""
+    rows = await discovery.viewport_keys(services.store, bbox=box, limit=limit, after=after)
+    bodies = await index.bodies([row["public_id"] for row in rows])
+    if bodies is None:
+        return None
+    next_cursor = None
+    if len(rows) == limit:
+        next_cursor = p.encode_cursor([rows[-1]["sort_key"], rows[-1]["pk"]], query)
+    rest = _encoder.encode(answer_of([], next_cursor))
+    assert rest.startswith(EMPTY_ANSWER)
+    head = b'{"results":[' + b",".join(bodies) + b'],"count":%d' % len(bodies)
+    return head + rest[len(EMPTY_ANSWER) :]
+
+
+EMPTY_ANSWER = b'{"results":[],"count":0'  # how msgspec begins an empty Results
 
 MAX_CORRIDOR_M = 50_000
 MAX_ROUTE_POINTS = 50_000

@@ -137,6 +137,15 @@ class _Layer:
             return int(self._by_id[at])
         return None
 
+    def find_all(self, keys: npt.NDArray[np.bytes_]) -> Positions:
+        """The live position of each of these ids (UTF-8), -1 where the layer has none."""
+        if not len(self.ids) or not len(keys):
+            return np.full(len(keys), -1, dtype=np.intp)
+        at = np.minimum(np.searchsorted(self._sorted_ids, keys), len(self.ids) - 1)
+        positions = self._by_id[at]
+        found = (self._sorted_ids[at] == keys) & self.live[positions]
+        return np.where(found, positions, -1)
+
     def id_at(self, position: int) -> str:
         return bytes(self.ids[position]).decode()
 
@@ -493,18 +502,9 @@ class NearbyIndex:
             picks.append(nearest(overlay, overlay.around(lat, lon, radius_m), lat, lon,
                                  radius_m, limit, self._geod))  # fmt: skip
         answer = answer_of(picks, limit)
-        missing = self._not_holding(answer, time.time())
-        if missing:
-            self.stats.misses += 1
-            if not await self._load(missing):
-                return None
-        else:
-            self.stats.hits += 1
-        offsets, lengths = self._spans(answer)
-        if (lengths == 0).any():  # gone between the read and now: the database knows better
+        bodies = await self._bodies(answer)
+        if bodies is None:
             return None
-        assert self._codec is not None  # built with the base
-        bodies = self._codec.unpack_all(self._arena.buffer, offsets, lengths)
         # %.1f: the decimal msgspec writes for round(distance, 1), as the SQL path does.
         parts = [
             b'{"distance_m":%.1f,' % distance_m + body[1:]
@@ -519,6 +519,40 @@ class NearbyIndex:
             + self._encoder.encode(datetime.now(UTC))
             + b"}"
         )
+
+    async def bodies(self, public_ids: Sequence[str]) -> list[bytes] | None:
+        """The encoded summaries of these locations, in this order (as ``/v1/locations``
+        gives them); None when the database must answer (one of them not visible here, or
+        the index not ready or behind)."""
+        base = self._base
+        if base is None or time.monotonic() - self._tail_ok_at > MAX_TAIL_AGE_S:
+            return None
+        keys = np.array([i.encode() for i in public_ids], dtype=np.bytes_)
+        groups = []
+        in_overlay = self._overlay.find_all(keys)
+        in_base = np.where(in_overlay < 0, base.find_all(keys), -1)
+        if ((in_overlay < 0) & (in_base < 0)).any():
+            return None  # not visible as far as the index knows: the database knows better
+        for layer, positions in ((self._overlay, in_overlay), (base, in_base)):
+            slots = np.flatnonzero(positions >= 0)
+            if len(slots):
+                groups.append((layer, positions[slots], slots))
+        return await self._bodies(Answer([0.0] * len(public_ids), groups))
+
+    async def _bodies(self, answer: Answer) -> list[bytes] | None:
+        """The chosen's bodies in answer order, read where they do not hold."""
+        missing = self._not_holding(answer, time.time())
+        if missing:
+            self.stats.misses += 1
+            if not await self._load(missing):
+                return None
+        else:
+            self.stats.hits += 1
+        offsets, lengths = self._spans(answer)
+        if (lengths == 0).any():  # gone between the read and now: the database knows better
+            return None
+        assert self._codec is not None  # built with the base
+        return self._codec.unpack_all(self._arena.buffer, offsets, lengths)
 
     @staticmethod
     def _spans(answer: Answer) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from app.domain.filters import Bbox, Filters
+from app.domain.filters import NO_FILTERS, Bbox, Filters
 from app.domain.route import Pieces
 from app.store.core import Store, discovery_read
 from app.store.pieces import Sql, in_bbox, location_filters, point, summary_columns
@@ -94,6 +94,31 @@ async def viewport(
     sql = f"""
         SELECT {summary_columns(q, filters)}, l.sort_key
         FROM locations l JOIN networks n ON n.id = l.network_id
+        WHERE {" AND ".join(q.where)}
+        ORDER BY l.sort_key, l.id
+        LIMIT {q.bind("limit", limit)}
+    """
+    return await _fetch(store, sql, q.params)
+
+
+async def viewport_keys(
+    store: Store, *, bbox: Bbox, limit: int, after: tuple[int, int] | None
+) -> list[Row]:
+    """``viewport`` without filters, its rows' keys only (``public_id``, ``pk``, ``sort_key``):
+    for a caller that holds the summaries already (the nearby index). Building each summary is
+    three quarters of the viewport statement: 10 ms instead of 40 for a city page of 500 at
+    300k locations (EXPLAIN ANALYZE, devtools/bench)."""
+    q = Sql()
+    q.where.append(in_bbox(q, bbox))
+    if after is not None:
+        q.where.append(
+            f"(l.sort_key, l.id) > ({q.bind('after_key', after[0])}, "
+            f"{q.bind('after_id', after[1])})"
+        )
+    location_filters(q, NO_FILTERS)
+    sql = f"""
+        SELECT l.public_id, l.id AS pk, l.sort_key
+        FROM locations l
         WHERE {" AND ".join(q.where)}
         ORDER BY l.sort_key, l.id
         LIMIT {q.bind("limit", limit)}

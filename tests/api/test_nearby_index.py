@@ -21,7 +21,7 @@ from pyproj import Geod
 
 from app.api.caching import etag_of, without_generated_at
 from app.api.locations import results_of
-from app.domain.filters import NO_FILTERS
+from app.domain.filters import NO_FILTERS, Bbox
 from app.domain.status import BucketCounts
 from app.live import nearby_index
 from app.live.events import AvailabilityEvent
@@ -410,3 +410,61 @@ async def test_without_the_change_feed_for_long_the_database_answers(
     assert await index.nearby(lat, lon, 1_000, 5) is None
     await index.follow()
     assert await index.nearby(lat, lon, 1_000, 5) is not None
+
+
+async def test_a_viewport_page_from_the_index_is_the_databases_page(
+    api: AsyncTestClient[Litestar], pool: Store, db: psycopg.Connection
+) -> None:
+    """Unfiltered viewport pages: keys from PostgreSQL, summaries from the index. Every page of
+    several boxes (a city paged by 100, a country by 500, one across the antimeridian, an
+    empty sea) is the database's own answer, its cursor included."""
+    index = api.app.state.services.nearby_index
+    for _ in range(400):
+        if index.stats.ready:
+            break
+        await asyncio.sleep(0.05)
+    boxes = [
+        ((37.2, 55.5, 38.0, 56.0), 100),  # Moscow
+        ((3.3, 50.7, 7.3, 53.6), 500),  # the Netherlands
+        ((170.0, -50.0, -170.0, -30.0), 50),  # across the antimeridian
+        ((-40.0, 30.0, -30.0, 40.0), 20),  # the Atlantic: nothing
+    ]
+    pages = 0
+    for (west, south, east, north), limit in boxes:
+        bbox = f"{west},{south},{east},{north}"
+        cursor, after = None, None
+        while True:
+            asked = index.hits + index.misses
+            params: dict[str, Any] = {"bbox": bbox, "limit": limit}
+            if cursor:
+                params["cursor"] = cursor
+            response = await api.get("/v1/locations", params=params)
+            assert response.status_code == 200, response.text
+            assert index.hits + index.misses == asked + 1  # the index gave the summaries
+            got = msgspec.json.decode(response.content)
+            rows = await discovery.viewport(
+                pool, bbox=Bbox(west, south, east, north), limit=limit, after=after,
+                filters=NO_FILTERS, now=datetime.now(UTC), stale_after_s=STALE_AFTER_S,
+            )  # fmt: skip
+            want = msgspec.to_builtins(results_of(rows, NO_FILTERS))
+            assert got["results"] == want["results"], (bbox, pages)
+            assert got["count"] == len(rows)
+            assert ("next_cursor" in got) == (len(rows) == limit)
+            assert response.headers["etag"] == etag_of(
+                "application/json", without_generated_at(response.content)
+            )
+            pages += 1
+            cursor = got.get("next_cursor")
+            if not cursor:
+                break
+            after = (rows[-1]["sort_key"], rows[-1]["pk"])
+    assert pages >= 8  # several pages of several boxes: a real comparison
+
+
+async def test_bodies_of_a_location_the_index_does_not_show_are_none(
+    index: NearbyIndex, db: psycopg.Connection
+) -> None:
+    _, public_id, _, _ = await _first_location(db)
+    assert (await index.bodies([public_id])) is not None
+    assert (await index.bodies([public_id, "no-such-location"])) is None
+    assert (await index.bodies([])) == []
